@@ -1,0 +1,278 @@
+//! The canonical CSV export of SPEC §5: the byte-exact form a person or another tool compares.
+//!
+//! UTF-8, a header row, `\n` line ends, fields quoted only when needed (RFC 4180), NULL as an empty
+//! field, timestamps `YYYY-MM-DD HH:MM:SS`, lists `[a, b]`, floats in shortest round-trip decimal form
+//! with no exponent and at least one fractional digit. Rows are in [`canonical_order`].
+
+use std::io::Write;
+
+use polars_arrow::array::{Array, ListArray, PrimitiveArray};
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use crate::queries::AGE_GROUPS;
+
+/// Rows formatted per parallel task.
+const ROWS_PER_TASK: usize = 32_768;
+
+/// Sorts rows ascending by every column left to right, NULL first; `age_group` in its natural order
+/// and lists element by element.
+pub fn canonical_order(frame: &DataFrame) -> PolarsResult<DataFrame> {
+    let mut keys = Vec::new();
+    for column in frame.columns() {
+        let name = column.name().as_str();
+        match column.dtype() {
+            DataType::List(_) => {
+                // Coordinates are pairs; a NULL list sorts first through its first element.
+                keys.push(col(name).list().get(lit(0), true));
+                keys.push(col(name).list().get(lit(1), true));
+            }
+            _ if name == "age_group" => keys.push(age_group_rank()),
+            _ => keys.push(col(name)),
+        }
+    }
+    if keys.is_empty() {
+        return Ok(frame.clone());
+    }
+    frame
+        .clone()
+        .lazy()
+        .sort_by_exprs(keys, SortMultipleOptions::default().with_nulls_last(false).with_maintain_order(true))
+        .collect()
+}
+
+fn age_group_rank() -> Expr {
+    AGE_GROUPS.iter().zip(0..AGE_GROUPS.len() as u32).rev().fold(lit(NULL).cast(DataType::UInt32), |otherwise, ((name, _, _), rank)| {
+        when(col("age_group").eq(lit(*name))).then(lit(rank)).otherwise(otherwise)
+    })
+}
+
+/// Writes `frame` (already in canonical order) as canonical CSV.
+pub fn write_csv(frame: &DataFrame, out: &mut impl Write) -> PolarsResult<()> {
+    let mut frame = frame.clone();
+    frame.rechunk_mut_par(); // one chunk per column: O(1) row access
+    let cells: Vec<Cells<'_>> = frame.columns().iter().map(Cells::of).collect::<PolarsResult<_>>()?;
+    let header: Vec<String> = frame.get_column_names().iter().map(|name| name.to_string()).collect();
+    let mut line = Vec::new();
+    for (i, name) in header.iter().enumerate() {
+        if i > 0 {
+            line.push(b',');
+        }
+        write_text(&mut line, name);
+    }
+    line.push(b'\n');
+    out.write_all(&line)?;
+    let height = frame.height();
+    let blocks: Vec<Vec<u8>> = (0..height.div_ceil(ROWS_PER_TASK))
+        .into_par_iter()
+        .map(|task| {
+            let rows = task * ROWS_PER_TASK..((task + 1) * ROWS_PER_TASK).min(height);
+            let mut block = Vec::with_capacity(rows.len() * 64);
+            for row in rows {
+                for (i, cell) in cells.iter().enumerate() {
+                    if i > 0 {
+                        block.push(b',');
+                    }
+                    cell.write(row, &mut block);
+                }
+                block.push(b'\n');
+            }
+            block
+        })
+        .collect();
+    for block in blocks {
+        out.write_all(&block)?;
+    }
+    Ok(())
+}
+
+/// One column, ready for row-by-row formatting.
+enum Cells<'a> {
+    Text(&'a StringChunked),
+    Int32(&'a Int32Chunked),
+    Int64(&'a Int64Chunked),
+    UInt32(&'a UInt32Chunked),
+    Float64(&'a Float64Chunked),
+    Datetime(Int64Chunked, TimeUnit),
+    FloatList(&'a ListArray<i64>),
+}
+
+impl<'a> Cells<'a> {
+    fn of(column: &'a Column) -> PolarsResult<Self> {
+        Ok(match column.dtype() {
+            DataType::String => Cells::Text(column.str()?),
+            DataType::Int32 => Cells::Int32(column.i32()?),
+            DataType::Int64 => Cells::Int64(column.i64()?),
+            DataType::UInt32 => Cells::UInt32(column.u32()?),
+            DataType::Float64 => Cells::Float64(column.f64()?),
+            DataType::Datetime(unit, _) => {
+                Cells::Datetime(column.datetime()?.physical().clone(), *unit)
+            }
+            DataType::List(inner) if **inner == DataType::Float64 => {
+                let list = column.list()?;
+                Cells::FloatList(list.downcast_iter().next().expect("rechunked list"))
+            }
+            other => polars_bail!(ComputeError: "no canonical CSV form for column {} of type {other}", column.name()),
+        })
+    }
+
+    fn write(&self, row: usize, out: &mut Vec<u8>) {
+        match self {
+            Cells::Text(values) => {
+                if let Some(text) = values.get(row) {
+                    write_text(out, text);
+                }
+            }
+            Cells::Int32(values) => write_display(out, values.get(row)),
+            Cells::Int64(values) => write_display(out, values.get(row)),
+            Cells::UInt32(values) => write_display(out, values.get(row)),
+            Cells::Float64(values) => {
+                if let Some(value) = values.get(row) {
+                    write_float(out, value);
+                }
+            }
+            Cells::Datetime(values, unit) => {
+                if let Some(value) = values.get(row) {
+                    write_datetime(out, value, *unit);
+                }
+            }
+            Cells::FloatList(lists) => write_float_list(out, lists, row),
+        }
+    }
+}
+
+fn write_display(out: &mut Vec<u8>, value: Option<impl std::fmt::Display>) {
+    if let Some(value) = value {
+        write!(out, "{value}").expect("writing to memory");
+    }
+}
+
+/// Writes text, quoted only when it holds a comma, a quote or a line break.
+fn write_text(out: &mut Vec<u8>, text: &str) {
+    if text.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        out.push(b'"');
+        for part in text.split_inclusive('"') {
+            out.extend_from_slice(part.as_bytes());
+            if part.ends_with('"') {
+                out.push(b'"');
+            }
+        }
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(text.as_bytes());
+    }
+}
+
+/// Shortest round-trip decimal, no exponent, at least one fractional digit: `128.0`, `-0.375174`.
+pub fn format_float(value: f64) -> String {
+    // Rust's Display for f64 is the shortest round-trip form and never uses an exponent.
+    let mut text = value.to_string();
+    if value.is_finite() && !text.contains('.') {
+        text.push_str(".0");
+    }
+    text
+}
+
+fn write_float(out: &mut Vec<u8>, value: f64) {
+    out.extend_from_slice(format_float(value).as_bytes());
+}
+
+fn write_float_list(out: &mut Vec<u8>, lists: &ListArray<i64>, row: usize) {
+    if lists.is_null(row) {
+        return;
+    }
+    let values = lists.values().as_any().downcast_ref::<PrimitiveArray<f64>>().expect("a list of f64");
+    let (start, end) = lists.offsets().start_end(row);
+    let mut text = String::from("[");
+    for i in start..end {
+        if i > start {
+            text.push_str(", ");
+        }
+        match values.get(i) {
+            Some(value) => text.push_str(&format_float(value)),
+            None => text.push_str("null"),
+        }
+    }
+    text.push(']');
+    write_text(out, &text);
+}
+
+fn write_datetime(out: &mut Vec<u8>, value: i64, unit: TimeUnit) {
+    let datetime = match unit {
+        TimeUnit::Nanoseconds => chrono::DateTime::from_timestamp_nanos(value),
+        TimeUnit::Microseconds => chrono::DateTime::from_timestamp_micros(value).expect("in range"),
+        TimeUnit::Milliseconds => chrono::DateTime::from_timestamp_millis(value).expect("in range"),
+    };
+    write!(out, "{}", datetime.format("%Y-%m-%d %H:%M:%S")).expect("writing to memory");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn csv(frame: &DataFrame) -> String {
+        let mut out = Vec::new();
+        write_csv(&canonical_order(frame).unwrap(), &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn floats_are_shortest_round_trip_without_exponent() {
+        assert_eq!(format_float(128.0), "128.0");
+        assert_eq!(format_float(-0.375174), "-0.375174");
+        assert_eq!(format_float(1e21), "1000000000000000000000.0");
+        assert_eq!(format_float(1.5e-7), "0.00000015");
+        assert_eq!(format_float(-0.0), "-0.0");
+        assert_eq!(format_float(0.1 + 0.2), "0.30000000000000004");
+    }
+
+    #[test]
+    fn quotes_only_when_needed_and_nulls_are_empty() {
+        let frame = df!(
+            "a" => [Some("plain"), Some("with, comma"), Some("say \"hi\""), Some("two\nlines"), None, Some(" spaced ")],
+        )
+        .unwrap();
+        assert_eq!(
+            csv(&frame),
+            "a\n\n spaced \nplain\n\"say \"\"hi\"\"\"\n\"two\nlines\"\n\"with, comma\"\n"
+        );
+    }
+
+    #[test]
+    fn rows_sort_by_every_column_nulls_first_and_age_groups_naturally() {
+        let frame = df!(
+            "age_group" => ["+50", "18-24", "36-50", "25-35", "18-24"],
+            "n" => [Some(1i64), Some(2), Some(3), Some(4), None],
+        )
+        .unwrap();
+        assert_eq!(csv(&frame), "age_group,n\n18-24,\n18-24,2\n25-35,4\n36-50,3\n+50,1\n");
+    }
+
+    #[test]
+    fn timestamps_and_coordinates_have_their_canonical_form() {
+        let frame = df!(
+            "ind" => [2i32, 1],
+            "latitude" => [-0.375174f64, 12.0],
+            "longitude" => [128.0f64, -170.188],
+            "ts" => ["2020-08-28 03:52:47.250", "2019-01-01 00:00:00"],
+        )
+        .unwrap()
+        .lazy()
+        .select([
+            col("ind"),
+            concat_list([col("latitude"), col("longitude")]).unwrap().alias("coordinates"),
+            col("ts").str().to_datetime(
+                Some(TimeUnit::Microseconds),
+                None,
+                StrptimeOptions { format: Some("%Y-%m-%d %H:%M:%S%.f".into()), ..Default::default() },
+                lit("raise"),
+            ),
+        ])
+        .collect()
+        .unwrap();
+        assert_eq!(
+            csv(&frame),
+            "ind,coordinates,ts\n1,\"[12.0, -170.188]\",2019-01-01 00:00:00\n2,\"[-0.375174, 128.0]\",2020-08-28 03:52:47\n"
+        );
+    }
+}

@@ -1,0 +1,115 @@
+//! The three source tables and the raw fields each record may carry (SPEC §1).
+
+use serde::{Deserialize, Serialize};
+
+/// One of the three source tables; every post is a triple of records sharing one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Table {
+    /// The pin itself: title, poster, follower count, category…
+    Pin,
+    /// Where and when it was posted.
+    Geo,
+    /// Who posted it.
+    User,
+}
+
+/// How a raw field is read from JSON before cleaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// The record key: a JSON integer in the int32 range, or the record is rejected.
+    Key,
+    /// Text as posted; a number or boolean is kept as its JSON text.
+    Text,
+    /// A whole number.
+    Integer,
+    /// A floating-point number.
+    Float,
+}
+
+/// One raw field: its JSON name, the other name it may arrive under, and how it is read.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    /// The name in the records as the source tables post them.
+    pub name: &'static str,
+    /// Another accepted name (pin's key arrives as `index` or `ind`).
+    pub alias: Option<&'static str>,
+    /// How the value is read.
+    pub kind: FieldKind,
+}
+
+const fn field(name: &'static str, kind: FieldKind) -> Field {
+    Field { name, alias: None, kind }
+}
+
+/// The name of the key column in every raw and cleaned frame.
+pub const KEY_COLUMN: &str = "ind";
+
+/// The column holding each raw record's 128-bit content hash, used to drop exact duplicates.
+pub const RAW_HASH_COLUMN: &str = "_raw_hash";
+
+const PIN_FIELDS: &[Field] = &[
+    Field { name: "index", alias: Some("ind"), kind: FieldKind::Key },
+    field("unique_id", FieldKind::Text),
+    field("title", FieldKind::Text),
+    field("description", FieldKind::Text),
+    field("poster_name", FieldKind::Text),
+    field("follower_count", FieldKind::Text),
+    field("tag_list", FieldKind::Text),
+    field("is_image_or_video", FieldKind::Text),
+    field("image_src", FieldKind::Text),
+    field("downloaded", FieldKind::Integer),
+    field("save_location", FieldKind::Text),
+    field("category", FieldKind::Text),
+];
+
+const GEO_FIELDS: &[Field] = &[
+    field("ind", FieldKind::Key),
+    field("timestamp", FieldKind::Text),
+    field("latitude", FieldKind::Float),
+    field("longitude", FieldKind::Float),
+    field("country", FieldKind::Text),
+];
+
+const USER_FIELDS: &[Field] = &[
+    field("ind", FieldKind::Key),
+    field("first_name", FieldKind::Text),
+    field("last_name", FieldKind::Text),
+    field("age", FieldKind::Integer),
+    field("date_joined", FieldKind::Text),
+];
+
+impl Table {
+    /// All tables, in their canonical order.
+    pub const ALL: [Table; 3] = [Table::Pin, Table::Geo, Table::User];
+
+    /// The table's name as used in topics, lake keys and file names (`pin`, `geo`, `user`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Pin => "pin",
+            Table::Geo => "geo",
+            Table::User => "user",
+        }
+    }
+
+    /// The table with that name.
+    pub fn from_name(name: &str) -> Option<Table> {
+        Table::ALL.into_iter().find(|table| table.name() == name)
+    }
+
+    /// The raw fields of this table's records, key first. The raw frame has one column per field,
+    /// named as the field (the key column is always [`KEY_COLUMN`]).
+    pub fn fields(self) -> &'static [Field] {
+        match self {
+            Table::Pin => PIN_FIELDS,
+            Table::Geo => GEO_FIELDS,
+            Table::User => USER_FIELDS,
+        }
+    }
+}
+
+impl std::fmt::Display for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
