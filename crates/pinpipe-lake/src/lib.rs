@@ -4,11 +4,14 @@
 //! * [`ObjectStore`] is the port the pipeline talks to; [`LocalStore`] keeps the lake in a folder and,
 //!   with the `s3` feature, [`S3Store`] keeps it in an Amazon S3 bucket (or any S3-compatible server).
 
+pub mod config;
 pub mod layout;
 mod local;
 #[cfg(feature = "s3")]
 mod s3;
 mod store;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 pub use local::LocalStore;
 #[cfg(feature = "s3")]

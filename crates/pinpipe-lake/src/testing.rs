@@ -1,0 +1,55 @@
+//! Test support (feature `test-support`): lakes in fresh buckets of the local S3 server (moto, as
+//! `scripts/services.sh start` runs it). Shared by every crate's tests that touch S3.
+
+use std::sync::Once;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::S3Store;
+
+/// Fills in what the SDK needs to reach moto on loopback, keeping whatever the caller already set.
+pub fn local_environment() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for (name, value) in [
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ] {
+            if std::env::var_os(name).is_none() {
+                // SAFETY: runs once, before any test of this process reads the environment.
+                unsafe { std::env::set_var(name, value) };
+            }
+        }
+    });
+}
+
+/// A bucket name no other test (or earlier run) uses.
+pub fn unique_bucket(test: &str) -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_nanos();
+    format!("pinpipe-{test}-{}-{nanos}", std::process::id())
+}
+
+/// A store over a fresh, empty bucket of the local S3 server.
+pub async fn fresh_s3_store(test: &str) -> S3Store {
+    local_environment();
+    let client = S3Store::client_from_env().await;
+    let bucket = unique_bucket(test);
+    client.create_bucket().bucket(&bucket).send().await.unwrap_or_else(|err| {
+        panic!(
+            "cannot create bucket {bucket} at {} (is moto running? `scripts/services.sh start`): {}",
+            std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
+            aws_sdk_s3::error::DisplayErrorContext(&err)
+        )
+    });
+    S3Store::new(client, bucket)
+}
+
+/// The 2,178 real record triples shipped beside the repository (`../shared/data/real-sample`), or
+/// the folder `PINPIPE_REAL_SAMPLE` names.
+pub fn real_sample_dir() -> std::path::PathBuf {
+    std::env::var_os("PINPIPE_REAL_SAMPLE").map(Into::into).unwrap_or_else(|| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/real-sample")
+    })
+}
