@@ -25,6 +25,18 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Generate synthetic posts from the deterministic source (same seed, same bytes).
+    Emulate {
+        /// Write pin.jsonl, geo.jsonl and user.jsonl (as-posted records) into this folder.
+        #[arg(long)]
+        dump: PathBuf,
+        /// Posts to generate (one record per table each).
+        #[arg(long, default_value_t = 30_000)]
+        rows: usize,
+        /// Seed of the source tables and the draws.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
 }
 
 #[tokio::main]
@@ -51,6 +63,16 @@ async fn main() -> anyhow::Result<()> {
                 "wrote 14 CSVs, rejected.jsonl and manifest.json to {} in {} ms",
                 out.display(),
                 manifest.timings_ms.get("total").copied().unwrap_or_default()
+            );
+        }
+        Command::Emulate { dump, rows, seed } => {
+            let summary = tokio::task::spawn_blocking(move || pinpipe_emulate::dump(&dump, rows, seed)).await??;
+            println!(
+                "wrote {} posts ({} distinct, {} bytes) to {}",
+                summary.rows,
+                summary.distinct_rows,
+                summary.bytes,
+                summary.files[0].parent().map_or_else(String::new, |dir| dir.display().to_string())
             );
         }
     }

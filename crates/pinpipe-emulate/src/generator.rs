@@ -1,0 +1,49 @@
+//! Drawing posts from the source tables.
+
+use crate::records::Post;
+use crate::rng::{Rand, Stream};
+use crate::tables::SourceTables;
+
+/// An endless, deterministic stream of posts: rows of the seed's [`SourceTables`] drawn uniformly
+/// **with replacement**, as the original emulator did, so exact duplicate posts occur.
+///
+/// The same seed always gives the same tables and the same sequence of posts.
+pub struct Generator {
+    tables: SourceTables,
+    rng: Rand,
+}
+
+impl Generator {
+    /// The generator for `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            tables: SourceTables::new(seed),
+            rng: Rand::new(seed, Stream::Draws),
+        }
+    }
+
+    /// The tables posts are drawn from.
+    pub fn tables(&self) -> &SourceTables {
+        &self.tables
+    }
+
+    /// The next post (a copy of a randomly drawn source row).
+    pub fn next_post(&mut self) -> Post {
+        let row = self.next_row();
+        self.tables.posts()[row].clone()
+    }
+
+    /// The next drawn source row; [`Generator::next_post`] returns its post.
+    pub(crate) fn next_row(&mut self) -> usize {
+        self.rng.below(self.tables.posts().len())
+    }
+}
+
+/// Never ends: take as many posts as needed.
+impl Iterator for Generator {
+    type Item = Post;
+
+    fn next(&mut self) -> Option<Post> {
+        Some(self.next_post())
+    }
+}

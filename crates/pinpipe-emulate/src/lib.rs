@@ -1,0 +1,30 @@
+//! pinpipe's deterministic synthetic post source, standing in for the original emulator's
+//! database of Pinterest posts.
+//!
+//! A seed builds [`SourceTables`]: [`SOURCE_ROWS`] pin, geo and user rows whose values follow
+//! SPEC §1 (keys shared across each triple, the 13 categories, media shares, broken story posts
+//! and other placeholders, follower counts as strings, persons recurring under several keys,
+//! skewed ages and countries, three datetime forms). A [`Generator`] draws posts from them with
+//! replacement; [`dump`] writes drawn posts to JSON-lines files.
+//!
+//! ```
+//! let mut posts = pinpipe_emulate::Generator::new(7);
+//! let post = posts.next_post();
+//! assert_eq!(post.pin.index, post.geo.ind);
+//! assert_eq!(post.geo.ind, post.user.ind);
+//! ```
+
+mod dump;
+mod generator;
+mod people;
+mod pins;
+mod records;
+mod rng;
+mod tables;
+mod time;
+mod vocab;
+
+pub use dump::{dump, DumpSummary};
+pub use generator::Generator;
+pub use records::{json_text, Geo, Pin, Post, User};
+pub use tables::{SourceTables, SOURCE_ROWS};

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every check and test of pinpipe, installing and starting the local services they need.
+# This is the README's test command and what CI runs (.ci/run).
+#
+#   scripts/test.sh            everything: format, lints, tests against local services, infra checks
+#   SKIP_INFRA=1 scripts/test.sh    leave out the SAM template checks (cfn-lint, sam validate, checkov)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "local services (moto on 127.0.0.1)"
+scripts/services.sh start moto
+trap 'scripts/services.sh stop >/dev/null 2>&1 || true' EXIT
+eval "$(scripts/services.sh env)"
+
+step "format"
+cargo fmt --all -- --check
+
+step "lints"
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+
+step "tests"
+cargo test --workspace --all-features --locked
+
+if [[ -z "${SKIP_INFRA:-}" ]]; then
+    step "infrastructure checks (cfn-lint, sam validate --lint, checkov)"
+    bash infra/check.sh
+fi
