@@ -153,7 +153,6 @@ fn rules(table: Table) -> Vec<(&'static str, Expr)> {
         ],
         Table::User => vec![
             ("user_name", concat_str([col("first_name"), col("last_name")], " ", false)),
-            ("age", col("age").cast(DataType::Int32)),
             ("date_joined", parse_datetime(col("date_joined"))),
         ],
     }
@@ -161,15 +160,14 @@ fn rules(table: Table) -> Vec<(&'static str, Expr)> {
 
 /// Rules 2 and 3: `""` and the column's own placeholders become NULL.
 fn null_if_empty_or_placeholder(name: &str) -> Expr {
-    let column = col(name);
-    let is_nothing = placeholders_of(name)
-        .iter()
-        .fold(column.clone().eq(lit("")), |any, placeholder| any.or(column.clone().eq(lit(*placeholder))));
-    when(is_nothing).then(lit(NULL).cast(DataType::String)).otherwise(column)
+    let is_nothing = col(name).eq(lit("")).or(is_placeholder(name));
+    when(is_nothing).then(lit(NULL).cast(DataType::String)).otherwise(col(name))
 }
 
-fn placeholders_of(name: &str) -> &'static [&'static str] {
-    PLACEHOLDERS.iter().find(|(column, _)| *column == name).map_or(&[], |(_, values)| values)
+/// True where the column holds one of its own placeholders (never in a column without any).
+fn is_placeholder(name: &str) -> Expr {
+    let placeholders = PLACEHOLDERS.iter().find(|(column, _)| *column == name).map_or(&[][..], |(_, values)| values);
+    placeholders.iter().fold(lit(false), |any, placeholder| any.or(col(name).eq(lit(*placeholder))))
 }
 
 /// The follower-count shape of rule 4: digits, an optional fraction, an optional k/K/m/M.
@@ -243,58 +241,62 @@ pub fn parse_datetime(text: Expr) -> Expr {
         .otherwise(lit(NULL).cast(DataType::Datetime(TimeUnit::Microseconds, None)))
 }
 
-fn sum_true(predicate: Expr) -> Expr {
-    predicate.cast(DataType::UInt64).sum()
+/// The rules whose NULLs are counted (SPEC §6).
+#[derive(Debug, Clone, Copy)]
+enum NullRule {
+    EmptyText,
+    Placeholder,
+    UnparseableFollowerCount,
+    UnparseableDatetime,
+}
+
+impl NullCounts {
+    fn record(&mut self, rule: NullRule, column: &str, count: u64) {
+        let per_column = match rule {
+            NullRule::EmptyText => &mut self.empty_text,
+            NullRule::Placeholder => &mut self.placeholder,
+            NullRule::UnparseableDatetime => &mut self.unparseable_datetime,
+            NullRule::UnparseableFollowerCount => {
+                self.unparseable_follower_count += count;
+                return;
+            }
+        };
+        per_column.insert(column.to_string(), count);
+    }
 }
 
 /// Counts what the rules turned into NULL, comparing each raw column with its cleaned twin.
 fn count_nulls(table: Table, both: &DataFrame) -> PolarsResult<NullCounts> {
     let cleaned = |name: &str| col(format!("{CLEAN}{name}"));
-    let mut counters: Vec<(String, Expr)> = Vec::new();
+    let mut counters: Vec<(NullRule, &str, Expr)> = Vec::new();
     if table == Table::Pin {
-        for name in PIN_TEXT_COLUMNS {
-            counters.push((format!("empty_text/{name}"), sum_true(col(*name).eq(lit("")))));
+        for &name in PIN_TEXT_COLUMNS {
+            counters.push((NullRule::EmptyText, name, col(name).eq(lit(""))));
         }
-        for (name, values) in PLACEHOLDERS {
-            let is_placeholder =
-                values.iter().fold(lit(false), |any, value| any.or(col(*name).eq(lit(*value))));
-            counters.push((format!("placeholder/{name}"), sum_true(is_placeholder)));
+        for &(name, _) in PLACEHOLDERS {
+            counters.push((NullRule::Placeholder, name, is_placeholder(name)));
         }
         let raw = col("follower_count");
-        let was_count = raw.clone().is_not_null().and(raw.clone().neq(lit("")));
-        let not_placeholder = placeholders_of("follower_count")
-            .iter()
-            .fold(lit(true), |all, value| all.and(raw.clone().neq(lit(*value))));
-        counters.push((
-            "unparseable_follower_count/".to_string(),
-            sum_true(was_count.and(not_placeholder).and(cleaned("follower_count").is_null())),
-        ));
+        let was_count = raw.clone().is_not_null().and(raw.neq(lit(""))).and(is_placeholder("follower_count").not());
+        let unparseable = was_count.and(cleaned("follower_count").is_null());
+        counters.push((NullRule::UnparseableFollowerCount, "follower_count", unparseable));
     }
-    for name in datetime_columns(table) {
-        counters.push((
-            format!("unparseable_datetime/{name}"),
-            sum_true(col(*name).is_not_null().and(cleaned(name).is_null())),
-        ));
+    for &name in datetime_columns(table) {
+        let unparseable = col(name).is_not_null().and(cleaned(name).is_null());
+        counters.push((NullRule::UnparseableDatetime, name, unparseable));
     }
     let mut nulls = NullCounts::default();
     if counters.is_empty() {
         return Ok(nulls);
     }
-    let exprs: Vec<Expr> = counters.iter().map(|(name, expr)| expr.clone().alias(name.as_str())).collect();
-    let counts = both.clone().lazy().select(exprs).collect()?;
-    for (name, _) in &counters {
-        let count = counts.column(name)?.u64()?.get(0).unwrap_or(0);
-        let (rule, column) = name.split_once('/').expect("rule/column");
-        let column = column.to_string();
-        match rule {
-            "empty_text" => nulls.empty_text.insert(column, count),
-            "placeholder" => nulls.placeholder.insert(column, count),
-            "unparseable_datetime" => nulls.unparseable_datetime.insert(column, count),
-            _ => {
-                nulls.unparseable_follower_count = count;
-                None
-            }
-        };
+    let sums: Vec<Expr> = counters
+        .iter()
+        .enumerate()
+        .map(|(i, (_, _, predicate))| predicate.clone().cast(DataType::UInt64).sum().alias(format!("{i}")))
+        .collect();
+    let counts = both.clone().lazy().select(sums).collect()?;
+    for (i, (rule, column, _)) in counters.iter().enumerate() {
+        nulls.record(*rule, column, counts.column(&format!("{i}"))?.u64()?.get(0).unwrap_or(0));
     }
     Ok(nulls)
 }

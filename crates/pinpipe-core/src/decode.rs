@@ -4,6 +4,8 @@
 //! fields in any order, unknown fields ignored. A line that is not JSON, not an object, or lacks an
 //! integer key is refused with its reason; a field of the wrong JSON type becomes NULL and is counted.
 //! Decoding runs in parallel over chunks of lines; cleaning happens afterwards as Polars expressions.
+//! [`decode`] reads JSON lines (raw lake objects, files); [`decode_records`] reads inputs that each hold
+//! exactly one record (Kinesis records), through the same per-record decoding.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -24,6 +26,16 @@ pub struct RawSource {
     /// Where the lines came from (a path or an object key); named in rejections.
     pub name: String,
     /// The bytes, one JSON record per line.
+    pub bytes: Bytes,
+}
+
+/// One input holding exactly one JSON record, such as the data of a Kinesis record. Unlike a
+/// [`RawSource`] it is not split into lines: the record may span several lines.
+#[derive(Debug, Clone)]
+pub struct RawRecord {
+    /// Which record this is (a Kinesis event id, say); named in rejections.
+    pub name: String,
+    /// The record's bytes.
     pub bytes: Bytes,
 }
 
@@ -81,6 +93,42 @@ pub fn decode(table: Table, sources: &[RawSource]) -> PolarsResult<Decoded> {
     let chunks: Vec<Chunk> = sources.iter().flat_map(split_into_chunks).collect();
     let parts: Vec<PolarsResult<Decoded>> =
         chunks.par_iter().map(|chunk| decode_chunk(table, chunk)).collect();
+    merge(table, parts)
+}
+
+/// Decodes each of `records` as one record of `table`, in order, exactly as [`decode`] decodes one
+/// line. A refused record is reported with its name as `source` and line 1.
+pub fn decode_records(table: Table, records: &[RawRecord]) -> PolarsResult<Decoded> {
+    let parts: Vec<PolarsResult<Decoded>> = records
+        .par_chunks(LINES_PER_CHUNK)
+        .map(|chunk| {
+            let mut builders = ColumnBuilders::new(table, chunk.len());
+            let mut rejected = Vec::new();
+            for record in chunk {
+                if let Err((kind, reason)) = builders.push_line(&record.bytes) {
+                    rejected.push(Rejected {
+                        table,
+                        source: record.name.clone(),
+                        line: 1,
+                        kind,
+                        reason,
+                        record: String::from_utf8_lossy(&record.bytes).into_owned(),
+                    });
+                }
+            }
+            let invalid_values = builders.invalid_counts();
+            Ok(Decoded {
+                frame: builders.finish()?,
+                rejected,
+                invalid_values,
+            })
+        })
+        .collect();
+    merge(table, parts)
+}
+
+/// Stacks the decoded parts of one table, in order.
+fn merge(table: Table, parts: Vec<PolarsResult<Decoded>>) -> PolarsResult<Decoded> {
     let mut frames = Vec::with_capacity(parts.len());
     let mut rejected = Vec::new();
     let mut invalid_values = BTreeMap::new();
@@ -322,7 +370,7 @@ struct ColumnBuilders {
 
 enum ColumnBuilder {
     Text(StringChunkedBuilder),
-    Integer(PrimitiveChunkedBuilder<Int64Type>),
+    Integer(PrimitiveChunkedBuilder<Int32Type>),
     Float(PrimitiveChunkedBuilder<Float64Type>),
 }
 
@@ -415,9 +463,9 @@ impl ColumnBuilder {
                         builder.append_null();
                         return true;
                     }
-                    Posted::Int(v) => Some(*v),
+                    Posted::Int(v) => i32::try_from(*v).ok(),
                     Posted::Text(text) => text.trim().parse().ok(),
-                    Posted::Float(v) if v.fract() == 0.0 && v.abs() < 9.0e15 => Some(*v as i64),
+                    Posted::Float(v) if v.fract() == 0.0 && v.abs() <= i32::MAX as f64 => Some(*v as i32),
                     _ => None,
                 };
                 builder.append_option(parsed);
@@ -477,5 +525,94 @@ fn record_key(value: &Posted<'_>, key: &str) -> Result<i32, (RejectKind, String)
             RejectKind::KeyNotInteger,
             format!("key `{key}` is {}, not an integer", other.describe()),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(name: &str, text: &str) -> RawRecord {
+        RawRecord {
+            name: name.to_string(),
+            bytes: Bytes::copy_from_slice(text.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn records_decode_exactly_as_the_same_lines_do() {
+        let texts = [
+            r#"{"ind": 7, "timestamp": "2020-08-28 03:52:47", "latitude": -1.5, "longitude": 2, "country": "Aruba"}"#,
+            r#"{"ind": 7, "timestamp": "2020-08-28 03:52:47", "latitude": -1.5, "longitude": 2, "country": "Aruba"}"#,
+            r#"{"country": "Chad", "ind": "8", "latitude": "x"}"#,
+            r#"{"ind": 9, "country": null}"#,
+        ];
+        let lines: String = texts.iter().flat_map(|text| [*text, "\n"]).collect();
+        let by_lines = decode(
+            Table::Geo,
+            &[RawSource {
+                name: "lines".into(),
+                bytes: lines.into(),
+            }],
+        )
+        .unwrap();
+        let records: Vec<RawRecord> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| record(&format!("r{i}"), text))
+            .collect();
+        let by_records = decode_records(Table::Geo, &records).unwrap();
+        assert!(
+            by_records.frame.equals_missing(&by_lines.frame),
+            "{by_records:?}\n{by_lines:?}"
+        );
+        assert_eq!(by_records.invalid_values, by_lines.invalid_values);
+        assert_eq!(by_records.rejected.len(), 1);
+        assert_eq!(by_records.rejected[0].source, "r2");
+        assert_eq!(by_records.rejected[0].kind, RejectKind::KeyNotInteger);
+    }
+
+    #[test]
+    fn a_record_may_span_lines_and_bad_records_are_refused_by_name() {
+        let records = [
+            record(
+                "pretty",
+                "{\n  \"ind\": 1,\n  \"first_name\": \"Ann\",\n  \"age\": 30\n}\n",
+            ),
+            record("not-json", "not json"),
+            record("two-records", "{\"ind\": 2}\n{\"ind\": 3}"),
+            record("no-key", r#"{"first_name": "Bo"}"#),
+            record("empty", ""),
+            record("array", "[1, 2]"),
+        ];
+        let decoded = decode_records(Table::User, &records).unwrap();
+        assert_eq!(decoded.frame.height(), 1);
+        assert_eq!(
+            decoded
+                .frame
+                .column(KEY_COLUMN)
+                .unwrap()
+                .i32()
+                .unwrap()
+                .get(0),
+            Some(1)
+        );
+        let refused: Vec<(&str, u64, RejectKind)> = decoded
+            .rejected
+            .iter()
+            .map(|r| (r.source.as_str(), r.line, r.kind))
+            .collect();
+        assert_eq!(
+            refused,
+            [
+                ("not-json", 1, RejectKind::NotJson),
+                ("two-records", 1, RejectKind::NotJson),
+                ("no-key", 1, RejectKind::MissingKey),
+                ("empty", 1, RejectKind::NotJson),
+                ("array", 1, RejectKind::NotObject),
+            ]
+        );
+        assert_eq!(decoded.rejected[0].record, "not json");
+        assert_eq!(decode_records(Table::Pin, &[]).unwrap().frame.height(), 0);
     }
 }

@@ -21,7 +21,7 @@ pub enum FieldKind {
     Key,
     /// Text as posted; a number or boolean is kept as its JSON text.
     Text,
-    /// A whole number.
+    /// A whole number in the int32 range.
     Integer,
     /// A floating-point number.
     Float,
