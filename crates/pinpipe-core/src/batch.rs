@@ -326,9 +326,8 @@ async fn read_table_files(dir: &Path) -> anyhow::Result<RawInputs> {
     let mut inputs = RawInputs { sources: BTreeMap::new(), consumed: Vec::new(), skipped: Vec::new() };
     for table in Table::ALL {
         let path = dir.join(format!("{table}.jsonl"));
-        let bytes = tokio::fs::read(&path)
-            .await
-            .with_context(|| format!("input file {} cannot be read", path.display()))?;
+        let bytes =
+            tokio::fs::read(&path).await.with_context(|| format!("input file {} cannot be read", path.display()))?;
         let name = path.display().to_string();
         inputs.consumed.push(ObjectMeta { key: name.clone(), size: bytes.len() as u64, version: String::new() });
         inputs.sources.insert(table, vec![RawSource { name, bytes: bytes.into() }]);

@@ -178,13 +178,8 @@ pub const FOLLOWER_COUNT_PATTERN: &str = r"^([0-9]+)(?:\.([0-9]+))?([kKmM]?)$";
 pub fn parse_follower_count(text: Expr) -> Expr {
     let whole = text.clone().str().extract(lit(FOLLOWER_COUNT_PATTERN), 1).cast(DataType::Int64);
     // The fraction, padded to 7 digits: enough for ×1,000,000 plus the rounding digit.
-    let fraction = text
-        .clone()
-        .str()
-        .extract(lit(FOLLOWER_COUNT_PATTERN), 2)
-        .fill_null(lit(""))
-        .str()
-        .pad_end(lit(7), '0');
+    let fraction =
+        text.clone().str().extract(lit(FOLLOWER_COUNT_PATTERN), 2).fill_null(lit("")).str().pad_end(lit(7), '0');
     let suffix = text.str().extract(lit(FOLLOWER_COUNT_PATTERN), 3).str().to_lowercase();
     let scaled = |digits: i64, multiplier: i64| {
         let kept = if digits == 0 {
@@ -219,8 +214,7 @@ fn strip_save_location_prefix(text: Expr) -> Expr {
 
 /// The accepted datetime forms (SPEC §1): `2020-08-28 03:52:47`, `2020-08-28T03:52:47` (both with an
 /// optional fraction) and `2020:08:28 03:52:47`.
-pub const DATETIME_PATTERN: &str =
-    r"^[0-9]{4}(-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?|:[0-9]{2}:[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})$";
+pub const DATETIME_PATTERN: &str = r"^[0-9]{4}(-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?|:[0-9]{2}:[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})$";
 
 /// Parses the datetime forms of SPEC §1 as naive UTC microsecond datetimes; anything else → NULL.
 pub fn parse_datetime(text: Expr) -> Expr {
@@ -230,12 +224,8 @@ pub fn parse_datetime(text: Expr) -> Expr {
         .replace(lit(r"^([0-9]{4}):([0-9]{2}):([0-9]{2}) "), lit("$1-$2-$3 "), false)
         .str()
         .replace(lit("T"), lit(" "), true);
-    let options = StrptimeOptions {
-        format: Some("%Y-%m-%d %H:%M:%S%.f".into()),
-        strict: false,
-        exact: true,
-        cache: true,
-    };
+    let options =
+        StrptimeOptions { format: Some("%Y-%m-%d %H:%M:%S%.f".into()), strict: false, exact: true, cache: true };
     when(text.str().contains(lit(DATETIME_PATTERN), true))
         .then(normalised.str().to_datetime(Some(TimeUnit::Microseconds), None, options, lit("raise")))
         .otherwise(lit(NULL).cast(DataType::Datetime(TimeUnit::Microseconds, None)))

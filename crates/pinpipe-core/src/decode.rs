@@ -91,8 +91,7 @@ const LINES_PER_CHUNK: usize = 16_384;
 /// Decodes every line of `sources` as a record of `table`.
 pub fn decode(table: Table, sources: &[RawSource]) -> PolarsResult<Decoded> {
     let chunks: Vec<Chunk> = sources.iter().flat_map(split_into_chunks).collect();
-    let parts: Vec<PolarsResult<Decoded>> =
-        chunks.par_iter().map(|chunk| decode_chunk(table, chunk)).collect();
+    let parts: Vec<PolarsResult<Decoded>> = chunks.par_iter().map(|chunk| decode_chunk(table, chunk)).collect();
     merge(table, parts)
 }
 
@@ -117,11 +116,7 @@ pub fn decode_records(table: Table, records: &[RawRecord]) -> PolarsResult<Decod
                 }
             }
             let invalid_values = builders.invalid_counts();
-            Ok(Decoded {
-                frame: builders.finish()?,
-                rejected,
-                invalid_values,
-            })
+            Ok(Decoded { frame: builders.finish()?, rejected, invalid_values })
         })
         .collect();
     merge(table, parts)
@@ -333,14 +328,10 @@ impl<'de> Visitor<'de> for RecordSeed {
         let mut values = vec![Posted::Null; self.fields.len()];
         let mut seen = vec![false; self.fields.len()];
         while let Some(name) = map.next_key::<Cow<'de, str>>()? {
-            let position = self
-                .fields
-                .iter()
-                .position(|field| field.name == name || field.alias == Some(name.as_ref()));
+            let position =
+                self.fields.iter().position(|field| field.name == name || field.alias == Some(name.as_ref()));
             match position {
-                Some(i) if seen[i] => {
-                    return Err(de::Error::custom(format_args!("duplicate field `{name}`")))
-                }
+                Some(i) if seen[i] => return Err(de::Error::custom(format_args!("duplicate field `{name}`"))),
                 Some(i) => {
                     values[i] = map.next_value()?;
                     seen[i] = true;
@@ -383,9 +374,7 @@ impl ColumnBuilders {
                 let name = PlSmallStr::from_static(field.name);
                 match field.kind {
                     FieldKind::Text => ColumnBuilder::Text(StringChunkedBuilder::new(name, capacity)),
-                    FieldKind::Integer => {
-                        ColumnBuilder::Integer(PrimitiveChunkedBuilder::new(name, capacity))
-                    }
+                    FieldKind::Integer => ColumnBuilder::Integer(PrimitiveChunkedBuilder::new(name, capacity)),
                     FieldKind::Float => ColumnBuilder::Float(PrimitiveChunkedBuilder::new(name, capacity)),
                     FieldKind::Key => unreachable!("only the first field is the key"),
                 }
@@ -514,17 +503,11 @@ fn classify(error: serde_json::Error, key: &str) -> (RejectKind, String) {
 
 fn record_key(value: &Posted<'_>, key: &str) -> Result<i32, (RejectKind, String)> {
     match value {
-        Posted::Int(v) => i32::try_from(*v).map_err(|_| {
-            (RejectKind::KeyOutOfRange, format!("key `{key}` {v} is outside the int32 range"))
-        }),
-        Posted::UInt(v) => {
-            Err((RejectKind::KeyOutOfRange, format!("key `{key}` {v} is outside the int32 range")))
-        }
+        Posted::Int(v) => i32::try_from(*v)
+            .map_err(|_| (RejectKind::KeyOutOfRange, format!("key `{key}` {v} is outside the int32 range"))),
+        Posted::UInt(v) => Err((RejectKind::KeyOutOfRange, format!("key `{key}` {v} is outside the int32 range"))),
         Posted::Null => Err((RejectKind::MissingKey, format!("key `{key}` is null"))),
-        other => Err((
-            RejectKind::KeyNotInteger,
-            format!("key `{key}` is {}, not an integer", other.describe()),
-        )),
+        other => Err((RejectKind::KeyNotInteger, format!("key `{key}` is {}, not an integer", other.describe()))),
     }
 }
 
@@ -533,10 +516,7 @@ mod tests {
     use super::*;
 
     fn record(name: &str, text: &str) -> RawRecord {
-        RawRecord {
-            name: name.to_string(),
-            bytes: Bytes::copy_from_slice(text.as_bytes()),
-        }
+        RawRecord { name: name.to_string(), bytes: Bytes::copy_from_slice(text.as_bytes()) }
     }
 
     #[test]
@@ -548,24 +528,11 @@ mod tests {
             r#"{"ind": 9, "country": null}"#,
         ];
         let lines: String = texts.iter().flat_map(|text| [*text, "\n"]).collect();
-        let by_lines = decode(
-            Table::Geo,
-            &[RawSource {
-                name: "lines".into(),
-                bytes: lines.into(),
-            }],
-        )
-        .unwrap();
-        let records: Vec<RawRecord> = texts
-            .iter()
-            .enumerate()
-            .map(|(i, text)| record(&format!("r{i}"), text))
-            .collect();
+        let by_lines = decode(Table::Geo, &[RawSource { name: "lines".into(), bytes: lines.into() }]).unwrap();
+        let records: Vec<RawRecord> =
+            texts.iter().enumerate().map(|(i, text)| record(&format!("r{i}"), text)).collect();
         let by_records = decode_records(Table::Geo, &records).unwrap();
-        assert!(
-            by_records.frame.equals_missing(&by_lines.frame),
-            "{by_records:?}\n{by_lines:?}"
-        );
+        assert!(by_records.frame.equals_missing(&by_lines.frame), "{by_records:?}\n{by_lines:?}");
         assert_eq!(by_records.invalid_values, by_lines.invalid_values);
         assert_eq!(by_records.rejected.len(), 1);
         assert_eq!(by_records.rejected[0].source, "r2");
@@ -575,10 +542,7 @@ mod tests {
     #[test]
     fn a_record_may_span_lines_and_bad_records_are_refused_by_name() {
         let records = [
-            record(
-                "pretty",
-                "{\n  \"ind\": 1,\n  \"first_name\": \"Ann\",\n  \"age\": 30\n}\n",
-            ),
+            record("pretty", "{\n  \"ind\": 1,\n  \"first_name\": \"Ann\",\n  \"age\": 30\n}\n"),
             record("not-json", "not json"),
             record("two-records", "{\"ind\": 2}\n{\"ind\": 3}"),
             record("no-key", r#"{"first_name": "Bo"}"#),
@@ -587,21 +551,9 @@ mod tests {
         ];
         let decoded = decode_records(Table::User, &records).unwrap();
         assert_eq!(decoded.frame.height(), 1);
-        assert_eq!(
-            decoded
-                .frame
-                .column(KEY_COLUMN)
-                .unwrap()
-                .i32()
-                .unwrap()
-                .get(0),
-            Some(1)
-        );
-        let refused: Vec<(&str, u64, RejectKind)> = decoded
-            .rejected
-            .iter()
-            .map(|r| (r.source.as_str(), r.line, r.kind))
-            .collect();
+        assert_eq!(decoded.frame.column(KEY_COLUMN).unwrap().i32().unwrap().get(0), Some(1));
+        let refused: Vec<(&str, u64, RejectKind)> =
+            decoded.rejected.iter().map(|r| (r.source.as_str(), r.line, r.kind)).collect();
         assert_eq!(
             refused,
             [

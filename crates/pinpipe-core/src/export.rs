@@ -6,8 +6,8 @@
 
 use std::io::Write;
 
-use polars_arrow::array::{Array, ListArray, PrimitiveArray};
 use polars::prelude::*;
+use polars_arrow::array::{Array, ListArray, PrimitiveArray};
 use rayon::prelude::*;
 
 use crate::queries::AGE_GROUPS;
@@ -42,9 +42,13 @@ pub fn canonical_order(frame: &DataFrame) -> PolarsResult<DataFrame> {
 }
 
 fn age_group_rank() -> Expr {
-    AGE_GROUPS.iter().zip(0..AGE_GROUPS.len() as u32).rev().fold(lit(NULL).cast(DataType::UInt32), |otherwise, ((name, _, _), rank)| {
-        when(col("age_group").eq(lit(*name))).then(lit(rank)).otherwise(otherwise)
-    })
+    AGE_GROUPS
+        .iter()
+        .zip(0..AGE_GROUPS.len() as u32)
+        .rev()
+        .fold(lit(NULL).cast(DataType::UInt32), |otherwise, ((name, _, _), rank)| {
+            when(col("age_group").eq(lit(*name))).then(lit(rank)).otherwise(otherwise)
+        })
 }
 
 /// Writes `frame` (already in canonical order) as canonical CSV.
@@ -105,9 +109,7 @@ impl<'a> Cells<'a> {
             DataType::Int64 => Cells::Int64(column.i64()?),
             DataType::UInt32 => Cells::UInt32(column.u32()?),
             DataType::Float64 => Cells::Float64(column.f64()?),
-            DataType::Datetime(unit, _) => {
-                Cells::Datetime(column.datetime()?.physical().clone(), *unit)
-            }
+            DataType::Datetime(unit, _) => Cells::Datetime(column.datetime()?.physical().clone(), *unit),
             DataType::List(inner) if **inner == DataType::Float64 => {
                 let list = column.list()?;
                 Cells::FloatList(list.downcast_iter().next().expect("rechunked list"))
@@ -232,10 +234,7 @@ mod tests {
             "a" => [Some("plain"), Some("with, comma"), Some("say \"hi\""), Some("two\nlines"), None, Some(" spaced ")],
         )
         .unwrap();
-        assert_eq!(
-            csv(&frame),
-            "a\n\n spaced \nplain\n\"say \"\"hi\"\"\"\n\"two\nlines\"\n\"with, comma\"\n"
-        );
+        assert_eq!(csv(&frame), "a\n\n spaced \nplain\n\"say \"\"hi\"\"\"\n\"two\nlines\"\n\"with, comma\"\n");
     }
 
     #[test]

@@ -55,11 +55,8 @@ const JOIN_YEARS: (i32, i32) = (2015, 2020);
 pub fn run_queries(tables: &CleanedTables) -> PolarsResult<Vec<(Query, DataFrame)>> {
     let pin = tables.pin.clone().lazy();
     let geo = tables.geo.clone().lazy().with_column(col("timestamp").dt().year().alias("post_year"));
-    let user = tables
-        .user
-        .clone()
-        .lazy()
-        .with_columns([age_group(), col("date_joined").dt().year().alias("join_year")]);
+    let user =
+        tables.user.clone().lazy().with_columns([age_group(), col("date_joined").dt().year().alias("join_year")]);
     let pin_geo = pin.clone().inner_join(geo.clone(), col("ind"), col("ind"));
     let pin_user = pin.inner_join(user.clone(), col("ind"), col("ind"));
     let pin_geo_user = pin_geo.clone().inner_join(user.clone(), col("ind"), col("ind"));
@@ -87,9 +84,8 @@ pub fn run_queries(tables: &CleanedTables) -> PolarsResult<Vec<(Query, DataFrame
         .filter(col("join_year").is_between(lit(JOIN_YEARS.0), lit(JOIN_YEARS.1), ClosedInterval::Both))
         .group_by([col("join_year").alias("post_year")])
         .agg([len().cast(DataType::Int64).alias("number_users_joined")]);
-    let joined_in_years = |frame: LazyFrame| {
-        in_years(frame, "join_year", JOIN_YEARS).with_column(col("join_year").alias("post_year"))
-    };
+    let joined_in_years =
+        |frame: LazyFrame| in_years(frame, "join_year", JOIN_YEARS).with_column(col("join_year").alias("post_year"));
 
     let plans: [(&str, LazyFrame); 11] = [
         ("q1", most_popular(count_per(pin_geo.clone(), &["country", "category"]), "country")?),
@@ -102,7 +98,10 @@ pub fn run_queries(tables: &CleanedTables) -> PolarsResult<Vec<(Query, DataFrame
         ("q6", q6),
         ("q7", median_per(joined_in_years(pin_user.clone()), &["post_year"])),
         ("q8", median_per(joined_in_years(with_age_group(pin_user)), &["age_group", "post_year"])),
-        ("q9", median_per(in_years(with_age_group(pin_geo_user), "post_year", POST_YEARS), &["age_group", "post_year"])),
+        (
+            "q9",
+            median_per(in_years(with_age_group(pin_geo_user), "post_year", POST_YEARS), &["age_group", "post_year"]),
+        ),
     ];
     // One plan for all queries, so the joins they share are computed once.
     let frames = LazyFrame::collect_all_with_engine(
@@ -110,11 +109,7 @@ pub fn run_queries(tables: &CleanedTables) -> PolarsResult<Vec<(Query, DataFrame
         Engine::Auto,
         OptFlags::default(),
     )?;
-    QUERIES
-        .iter()
-        .zip(frames)
-        .map(|(query, frame)| Ok((*query, canonical_order(&frame)?)))
-        .collect()
+    QUERIES.iter().zip(frames).map(|(query, frame)| Ok((*query, canonical_order(&frame)?))).collect()
 }
 
 /// The age group of `age` (`18-24`, `25-35`, `36-50`, `+50`), NULL under 18.

@@ -72,17 +72,11 @@ fn follower_count_parses_suffixes_rounds_half_up_and_nulls_the_rest() {
         (json!("User Info Error"), Placeholder),
         (Value::Null, AlreadyNull),
     ];
-    let records: Vec<Value> = cases
-        .iter()
-        .enumerate()
-        .map(|(i, (value, _))| pin(i as i64, json!({ "follower_count": value })))
-        .collect();
+    let records: Vec<Value> =
+        cases.iter().enumerate().map(|(i, (value, _))| pin(i as i64, json!({ "follower_count": value }))).collect();
     let cleaned = clean_records(Table::Pin, &records);
 
-    assert_eq!(
-        cleaned.frame.column("follower_count").unwrap().dtype(),
-        &DataType::Int32
-    );
+    assert_eq!(cleaned.frame.column("follower_count").unwrap().dtype(), &DataType::Int32);
     let got = i32s(&cleaned.frame, "follower_count");
     assert_eq!(got.len(), cases.len());
     for ((input, expect), got) in cases.iter().zip(&got) {
@@ -94,20 +88,10 @@ fn follower_count_parses_suffixes_rounds_half_up_and_nulls_the_rest() {
     }
     let tally = |kind: Expect| cases.iter().filter(|(_, expect)| *expect == kind).count() as u64;
     assert_eq!(cleaned.nulls.unparseable_follower_count, tally(Unparseable));
-    assert_eq!(
-        nonzero(&cleaned.nulls.empty_text),
-        counts([("follower_count", tally(Empty))])
-    );
-    assert_eq!(
-        nonzero(&cleaned.nulls.placeholder),
-        counts([("follower_count", tally(Placeholder))])
-    );
+    assert_eq!(nonzero(&cleaned.nulls.empty_text), counts([("follower_count", tally(Empty))]));
+    assert_eq!(nonzero(&cleaned.nulls.placeholder), counts([("follower_count", tally(Placeholder))]));
     assert_eq!(nonzero(&cleaned.nulls.unparseable_datetime), counts([]));
-    assert_eq!(
-        cleaned.invalid_values,
-        counts([]),
-        "numbers are valid follower_count values"
-    );
+    assert_eq!(cleaned.invalid_values, counts([]), "numbers are valid follower_count values");
 }
 
 /// Each placeholder of SPEC §4 rule 3 with its column.
@@ -126,14 +110,7 @@ const PLACEHOLDERS: [(&str, &str); 8] = [
 fn each_placeholder_is_null_in_its_own_column_only() {
     // Every placeholder in its own column, then the same text in every text column it is not a
     // placeholder of.
-    let text_columns = [
-        "title",
-        "description",
-        "poster_name",
-        "tag_list",
-        "image_src",
-        "category",
-    ];
+    let text_columns = ["title", "description", "poster_name", "tag_list", "image_src", "category"];
     let is_placeholder_of = |column: &str, text: &str| PLACEHOLDERS.contains(&(column, text));
     let mut records = Vec::new();
     let mut nulled = Vec::new(); // (row, column, text) that must become NULL
@@ -141,10 +118,7 @@ fn each_placeholder_is_null_in_its_own_column_only() {
     for (column, placeholder) in PLACEHOLDERS {
         nulled.push((records.len(), column, placeholder));
         records.push(pin(records.len() as i64, json!({ column: placeholder })));
-        for other in text_columns
-            .iter()
-            .filter(|other| !is_placeholder_of(other, placeholder))
-        {
+        for other in text_columns.iter().filter(|other| !is_placeholder_of(other, placeholder)) {
             kept.push((records.len(), *other, placeholder));
             records.push(pin(records.len() as i64, json!({ *other: placeholder })));
         }
@@ -152,25 +126,12 @@ fn each_placeholder_is_null_in_its_own_column_only() {
     let cleaned = clean_records(Table::Pin, &records);
 
     for (row, column, placeholder) in nulled {
-        let is_null = cleaned
-            .frame
-            .column(column)
-            .unwrap()
-            .is_null()
-            .get(row)
-            .unwrap();
+        let is_null = cleaned.frame.column(column).unwrap().is_null().get(row).unwrap();
         assert!(is_null, "{placeholder:?} in {column} must become NULL");
     }
-    assert!(
-        kept.len() > 30,
-        "each placeholder is tried in other columns"
-    );
+    assert!(kept.len() > 30, "each placeholder is tried in other columns");
     for (row, column, text) in &kept {
-        assert_eq!(
-            strs(&cleaned.frame, column)[*row].as_deref(),
-            Some(*text),
-            "{text:?} in {column} is data"
-        );
+        assert_eq!(strs(&cleaned.frame, column)[*row].as_deref(), Some(*text), "{text:?} in {column} is data");
     }
     assert_eq!(
         nonzero(&cleaned.nulls.placeholder),
@@ -203,18 +164,11 @@ fn placeholders_match_the_whole_value_exactly_and_real_text_is_kept() {
         ("tag_list", "N,o, ,T,a,g,s"),
         ("image_src", "Image src error"),
     ];
-    let records: Vec<Value> = texts
-        .iter()
-        .enumerate()
-        .map(|(i, (column, text))| pin(i as i64, json!({ *column: text })))
-        .collect();
+    let records: Vec<Value> =
+        texts.iter().enumerate().map(|(i, (column, text))| pin(i as i64, json!({ *column: text }))).collect();
     let cleaned = clean_records(Table::Pin, &records);
     for (i, (column, text)) in texts.iter().enumerate() {
-        assert_eq!(
-            strs(&cleaned.frame, column)[i].as_deref(),
-            Some(*text),
-            "{column}"
-        );
+        assert_eq!(strs(&cleaned.frame, column)[i].as_deref(), Some(*text), "{column}");
     }
     assert_eq!(nonzero(&cleaned.nulls.placeholder), counts([]));
 }
@@ -233,40 +187,25 @@ fn empty_text_is_null_in_every_pin_text_column_and_counted() {
         "save_location",
         "category",
     ];
-    let mut records: Vec<Value> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, column)| pin(i as i64, json!({ *column: "" })))
-        .collect();
+    let mut records: Vec<Value> =
+        columns.iter().enumerate().map(|(i, column)| pin(i as i64, json!({ *column: "" }))).collect();
     // A second empty title, and whitespace, which is text.
     records.push(pin(100, json!({ "title": "" })));
     records.push(pin(101, json!({ "title": " " })));
     let cleaned = clean_records(Table::Pin, &records);
     for (i, column) in columns.iter().enumerate() {
-        let is_null = cleaned
-            .frame
-            .column(column)
-            .unwrap()
-            .is_null()
-            .get(i)
-            .unwrap();
+        let is_null = cleaned.frame.column(column).unwrap().is_null().get(i).unwrap();
         assert!(is_null, "\"\" in {column} must become NULL");
     }
     assert_eq!(strs(&cleaned.frame, "title")[columns.len()], None);
-    assert_eq!(
-        strs(&cleaned.frame, "title")[columns.len() + 1].as_deref(),
-        Some(" ")
-    );
+    assert_eq!(strs(&cleaned.frame, "title")[columns.len() + 1].as_deref(), Some(" "));
     let mut want = counts([]);
     for column in columns {
         want.insert(column.to_string(), 1);
     }
     want.insert("title".to_string(), 2);
     assert_eq!(nonzero(&cleaned.nulls.empty_text), want);
-    assert_eq!(
-        cleaned.nulls.unparseable_follower_count, 0,
-        "\"\" is counted as empty text only"
-    );
+    assert_eq!(cleaned.nulls.unparseable_follower_count, 0, "\"\" is counted as empty text only");
     assert_eq!(nonzero(&cleaned.nulls.placeholder), counts([]));
 }
 
@@ -279,16 +218,10 @@ fn save_location_loses_its_prefix() {
         ("/data/mens-fashion", "/data/mens-fashion"),
         ("Not a Local save in /data/x", "Not a Local save in /data/x"),
     ];
-    let records: Vec<Value> = cases
-        .iter()
-        .enumerate()
-        .map(|(i, (raw, _))| pin(i as i64, json!({ "save_location": raw })))
-        .collect();
+    let records: Vec<Value> =
+        cases.iter().enumerate().map(|(i, (raw, _))| pin(i as i64, json!({ "save_location": raw }))).collect();
     let cleaned = clean_records(Table::Pin, &records);
-    let want: Vec<Option<String>> = cases
-        .iter()
-        .map(|(_, clean)| Some(clean.to_string()))
-        .collect();
+    let want: Vec<Option<String>> = cases.iter().map(|(_, clean)| Some(clean.to_string())).collect();
     assert_eq!(strs(&cleaned.frame, "save_location"), want);
 }
 
@@ -299,10 +232,8 @@ fn pin_key_arrives_as_index_or_ind_and_downloaded_is_dropped() {
     let cleaned = clean_records(Table::Pin, &[as_index, as_ind]);
 
     assert_eq!(i32s(&cleaned.frame, "ind"), vec![Some(7), Some(8)]);
-    let columns: Vec<(String, DataType)> = schema_of(&cleaned.frame)
-        .into_iter()
-        .filter(|(name, _)| !name.starts_with('_'))
-        .collect();
+    let columns: Vec<(String, DataType)> =
+        schema_of(&cleaned.frame).into_iter().filter(|(name, _)| !name.starts_with('_')).collect();
     let want: Vec<(String, DataType)> = [
         ("ind", DataType::Int32),
         ("unique_id", DataType::String),
@@ -321,18 +252,9 @@ fn pin_key_arrives_as_index_or_ind_and_downloaded_is_dropped() {
     .collect();
     assert_eq!(columns, want);
     // Ordinary values pass through unchanged.
-    assert_eq!(
-        strs(&cleaned.frame, "unique_id")[0].as_deref(),
-        Some("00000000-0000-4000-8000-000000000007")
-    );
-    assert_eq!(
-        strs(&cleaned.frame, "is_image_or_video")[1].as_deref(),
-        Some("image")
-    );
-    assert_eq!(
-        strs(&cleaned.frame, "tag_list")[1].as_deref(),
-        Some("tag one,tag two")
-    );
+    assert_eq!(strs(&cleaned.frame, "unique_id")[0].as_deref(), Some("00000000-0000-4000-8000-000000000007"));
+    assert_eq!(strs(&cleaned.frame, "is_image_or_video")[1].as_deref(), Some("image"));
+    assert_eq!(strs(&cleaned.frame, "tag_list")[1].as_deref(), Some("tag one,tag two"));
     assert_eq!(cleaned.nulls, all_zero(&cleaned.nulls));
 }
 
@@ -346,9 +268,7 @@ fn merged_ind(record: Value) -> Value {
 
 /// The same counts with every entry zero.
 fn all_zero(nulls: &NullCounts) -> NullCounts {
-    let zero = |map: &std::collections::BTreeMap<String, u64>| {
-        map.keys().map(|k| (k.clone(), 0)).collect()
-    };
+    let zero = |map: &std::collections::BTreeMap<String, u64>| map.keys().map(|k| (k.clone(), 0)).collect();
     NullCounts {
         empty_text: zero(&nulls.empty_text),
         placeholder: zero(&nulls.placeholder),
@@ -363,14 +283,8 @@ fn datetime_cases() -> Vec<(&'static str, Option<chrono::NaiveDateTime>)> {
     vec![
         ("2020-08-28 03:52:47", Some(t)),
         ("2020-08-28T03:52:47", Some(t)),
-        (
-            "2020-08-28T03:52:47.123456",
-            Some(at((2020, 8, 28), (3, 52, 47), 123_456)),
-        ),
-        (
-            "2020-08-28T03:52:47.5",
-            Some(at((2020, 8, 28), (3, 52, 47), 500_000)),
-        ),
+        ("2020-08-28T03:52:47.123456", Some(at((2020, 8, 28), (3, 52, 47), 123_456))),
+        ("2020-08-28T03:52:47.5", Some(at((2020, 8, 28), (3, 52, 47), 500_000))),
         ("2020:08:28 03:52:47", Some(t)),
         ("2017-10-01 00:00:00", Some(at((2017, 10, 1), (0, 0, 0), 0))),
         ("2020-13-01 00:00:00", None),
@@ -390,11 +304,8 @@ fn datetime_cases() -> Vec<(&'static str, Option<chrono::NaiveDateTime>)> {
 #[test]
 fn geo_timestamps_accept_three_forms_and_count_the_rest() {
     let cases = datetime_cases();
-    let mut records: Vec<Value> = cases
-        .iter()
-        .enumerate()
-        .map(|(i, (raw, _))| geo(i as i64, json!({ "timestamp": raw })))
-        .collect();
+    let mut records: Vec<Value> =
+        cases.iter().enumerate().map(|(i, (raw, _))| geo(i as i64, json!({ "timestamp": raw }))).collect();
     records.push(geo(1000, json!({ "timestamp": null })));
     let cleaned = clean_records(Table::Geo, &records);
 
@@ -402,11 +313,7 @@ fn geo_timestamps_accept_three_forms_and_count_the_rest() {
     want.push(None);
     assert_eq!(datetimes(&cleaned.frame, "timestamp"), want);
     let bad = cases.iter().filter(|(_, parsed)| parsed.is_none()).count() as u64;
-    assert_eq!(
-        nonzero(&cleaned.nulls.unparseable_datetime),
-        counts([("timestamp", bad)]),
-        "JSON null is not counted"
-    );
+    assert_eq!(nonzero(&cleaned.nulls.unparseable_datetime), counts([("timestamp", bad)]), "JSON null is not counted");
     assert_eq!(cleaned.nulls.unparseable_follower_count, 0);
     assert_eq!(nonzero(&cleaned.nulls.empty_text), counts([]));
 }
@@ -414,52 +321,34 @@ fn geo_timestamps_accept_three_forms_and_count_the_rest() {
 #[test]
 fn user_date_joined_accepts_three_forms_and_counts_the_rest() {
     let cases = datetime_cases();
-    let records: Vec<Value> = cases
-        .iter()
-        .enumerate()
-        .map(|(i, (raw, _))| user(i as i64, json!({ "date_joined": raw })))
-        .collect();
+    let records: Vec<Value> =
+        cases.iter().enumerate().map(|(i, (raw, _))| user(i as i64, json!({ "date_joined": raw }))).collect();
     let cleaned = clean_records(Table::User, &records);
 
     let want: Vec<_> = cases.iter().map(|(_, parsed)| *parsed).collect();
     assert_eq!(datetimes(&cleaned.frame, "date_joined"), want);
     let bad = cases.iter().filter(|(_, parsed)| parsed.is_none()).count() as u64;
-    assert_eq!(
-        nonzero(&cleaned.nulls.unparseable_datetime),
-        counts([("date_joined", bad)])
-    );
+    assert_eq!(nonzero(&cleaned.nulls.unparseable_datetime), counts([("date_joined", bad)]));
 }
 
 #[test]
 fn geo_has_its_columns_and_coordinates_are_lat_then_lon() {
     let records = [
-        geo(
-            1,
-            json!({ "latitude": -88.8298, "longitude": -170.188, "country": "Albania" }),
-        ),
-        geo(
-            2,
-            json!({ "latitude": 0, "longitude": 180, "country": "Côte d'Ivoire" }),
-        ),
+        geo(1, json!({ "latitude": -88.8298, "longitude": -170.188, "country": "Albania" })),
+        geo(2, json!({ "latitude": 0, "longitude": 180, "country": "Côte d'Ivoire" })),
         geo(3, json!({ "latitude": 45.5, "longitude": null })),
         geo(4, json!({ "latitude": "12.25", "longitude": "-7.5" })),
     ];
     let cleaned = clean_records(Table::Geo, &records);
 
-    let schema: Vec<(String, DataType)> = schema_of(&cleaned.frame)
-        .into_iter()
-        .filter(|(name, _)| !name.starts_with('_'))
-        .collect();
+    let schema: Vec<(String, DataType)> =
+        schema_of(&cleaned.frame).into_iter().filter(|(name, _)| !name.starts_with('_')).collect();
     let names: Vec<&str> = schema.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(names, ["ind", "country", "coordinates", "timestamp"]);
     assert_eq!(schema[0].1, DataType::Int32);
     assert_eq!(schema[1].1, DataType::String);
     assert_eq!(schema[2].1, DataType::List(Box::new(DataType::Float64)));
-    assert!(
-        matches!(schema[3].1, DataType::Datetime(_, None)),
-        "timestamp is a naive datetime: {}",
-        schema[3].1
-    );
+    assert!(matches!(schema[3].1, DataType::Datetime(_, None)), "timestamp is a naive datetime: {}", schema[3].1);
 
     assert_eq!(
         float_lists(&cleaned.frame, "coordinates"),
@@ -484,24 +373,16 @@ fn geo_has_its_columns_and_coordinates_are_lat_then_lon() {
 #[test]
 fn user_name_joins_both_parts_or_is_null() {
     let records = [
-        user(
-            1,
-            json!({ "first_name": "Adam", "last_name": "Acosta", "age": 20 }),
-        ),
+        user(1, json!({ "first_name": "Adam", "last_name": "Acosta", "age": 20 })),
         user(2, json!({ "first_name": null, "last_name": "Baker" })),
         user(3, json!({ "first_name": "Holly", "last_name": null })),
         without(user(4, json!({})), "last_name"),
-        user(
-            5,
-            json!({ "first_name": null, "last_name": null, "age": "25" }),
-        ),
+        user(5, json!({ "first_name": null, "last_name": null, "age": "25" })),
     ];
     let cleaned = clean_records(Table::User, &records);
 
-    let schema: Vec<(String, DataType)> = schema_of(&cleaned.frame)
-        .into_iter()
-        .filter(|(name, _)| !name.starts_with('_'))
-        .collect();
+    let schema: Vec<(String, DataType)> =
+        schema_of(&cleaned.frame).into_iter().filter(|(name, _)| !name.starts_with('_')).collect();
     let names: Vec<&str> = schema.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(names, ["ind", "user_name", "age", "date_joined"]);
     assert_eq!(schema[0].1, DataType::Int32);
@@ -509,14 +390,8 @@ fn user_name_joins_both_parts_or_is_null() {
     assert_eq!(schema[2].1, DataType::Int32);
     assert!(matches!(schema[3].1, DataType::Datetime(_, None)));
 
-    assert_eq!(
-        strs(&cleaned.frame, "user_name"),
-        vec![Some("Adam Acosta".into()), None, None, None, None]
-    );
-    assert_eq!(
-        i32s(&cleaned.frame, "age"),
-        vec![Some(20), Some(30), Some(30), Some(30), Some(25)]
-    );
+    assert_eq!(strs(&cleaned.frame, "user_name"), vec![Some("Adam Acosta".into()), None, None, None, None]);
+    assert_eq!(i32s(&cleaned.frame, "age"), vec![Some(20), Some(30), Some(30), Some(30), Some(25)]);
 }
 
 #[test]
@@ -527,27 +402,13 @@ fn wrong_json_types_become_null_and_are_counted_as_invalid() {
         pin(3, json!({ "title": "fine" })),
     ];
     let cleaned = clean_records(Table::Pin, &pins);
-    assert_eq!(
-        strs(&cleaned.frame, "title"),
-        vec![None, None, Some("fine".into())]
-    );
+    assert_eq!(strs(&cleaned.frame, "title"), vec![None, None, Some("fine".into())]);
     assert_eq!(
         strs(&cleaned.frame, "description"),
-        vec![
-            Some("A description".into()),
-            None,
-            Some("A description".into())
-        ]
+        vec![Some("A description".into()), None, Some("A description".into())]
     );
-    assert_eq!(
-        cleaned.invalid_values,
-        counts([("description", 1), ("title", 2)])
-    );
-    assert_eq!(
-        nonzero(&cleaned.nulls.placeholder),
-        counts([]),
-        "invalid values are not placeholders"
-    );
+    assert_eq!(cleaned.invalid_values, counts([("description", 1), ("title", 2)]));
+    assert_eq!(nonzero(&cleaned.nulls.placeholder), counts([]), "invalid values are not placeholders");
     assert_eq!(nonzero(&cleaned.nulls.empty_text), counts([]));
 
     let users = [
@@ -559,29 +420,14 @@ fn wrong_json_types_become_null_and_are_counted_as_invalid() {
         user(6, json!({ "age": "29" })),
     ];
     let cleaned = clean_records(Table::User, &users);
-    assert_eq!(
-        i32s(&cleaned.frame, "age"),
-        vec![None, None, Some(41), None, None, Some(29)]
-    );
+    assert_eq!(i32s(&cleaned.frame, "age"), vec![None, None, Some(41), None, None, Some(29)]);
     assert_eq!(cleaned.invalid_values, counts([("age", 4)]));
 
-    let geos = [
-        geo(1, json!({ "latitude": "north", "timestamp": { "at": 1 } })),
-        geo(2, json!({})),
-    ];
+    let geos = [geo(1, json!({ "latitude": "north", "timestamp": { "at": 1 } })), geo(2, json!({}))];
     let cleaned = clean_records(Table::Geo, &geos);
-    assert_eq!(
-        float_lists(&cleaned.frame, "coordinates"),
-        vec![None, Some(vec![Some(1.5), Some(-2.5)])]
-    );
-    assert_eq!(
-        datetimes(&cleaned.frame, "timestamp"),
-        vec![None, Some(at((2020, 1, 1), (0, 0, 0), 0))]
-    );
-    assert_eq!(
-        cleaned.invalid_values,
-        counts([("latitude", 1), ("timestamp", 1)])
-    );
+    assert_eq!(float_lists(&cleaned.frame, "coordinates"), vec![None, Some(vec![Some(1.5), Some(-2.5)])]);
+    assert_eq!(datetimes(&cleaned.frame, "timestamp"), vec![None, Some(at((2020, 1, 1), (0, 0, 0), 0))]);
+    assert_eq!(cleaned.invalid_values, counts([("latitude", 1), ("timestamp", 1)]));
     assert_eq!(
         nonzero(&cleaned.nulls.unparseable_datetime),
         counts([]),
@@ -608,10 +454,7 @@ fn null_counts_per_rule_match_a_mixed_batch() {
     let records = [
         broken,
         pin(2, json!({ "title": "", "follower_count": "12x" })),
-        pin(
-            3,
-            json!({ "description": "Untitled", "follower_count": "" }),
-        ),
+        pin(3, json!({ "description": "Untitled", "follower_count": "" })),
         pin(4, json!({ "follower_count": "3000000000" })),
         pin(5, json!({})),
     ];
@@ -619,10 +462,7 @@ fn null_counts_per_rule_match_a_mixed_batch() {
     assert_eq!(
         cleaned.nulls,
         NullCounts {
-            empty_text: with_zeros(
-                &cleaned.nulls.empty_text,
-                counts([("title", 1), ("follower_count", 1)])
-            ),
+            empty_text: with_zeros(&cleaned.nulls.empty_text, counts([("title", 1), ("follower_count", 1)])),
             placeholder: with_zeros(
                 &cleaned.nulls.placeholder,
                 counts([
@@ -639,25 +479,12 @@ fn null_counts_per_rule_match_a_mixed_batch() {
         }
     );
     // Exactly the counted values are NULL, and nothing else.
-    assert_eq!(
-        i32s(&cleaned.frame, "follower_count"),
-        vec![None, None, None, None, Some(100)]
-    );
-    assert_eq!(
-        strs(&cleaned.frame, "is_image_or_video")[0].as_deref(),
-        Some("multi-video(story page format)")
-    );
-    let total_nulls: usize = [
-        "title",
-        "description",
-        "poster_name",
-        "follower_count",
-        "tag_list",
-        "image_src",
-    ]
-    .iter()
-    .map(|column| cleaned.frame.column(column).unwrap().null_count())
-    .sum();
+    assert_eq!(i32s(&cleaned.frame, "follower_count"), vec![None, None, None, None, Some(100)]);
+    assert_eq!(strs(&cleaned.frame, "is_image_or_video")[0].as_deref(), Some("multi-video(story page format)"));
+    let total_nulls: usize = ["title", "description", "poster_name", "follower_count", "tag_list", "image_src"]
+        .iter()
+        .map(|column| cleaned.frame.column(column).unwrap().null_count())
+        .sum();
     assert_eq!(total_nulls, 6 + 2 + 2 + 1);
 }
 
@@ -666,8 +493,7 @@ fn with_zeros(
     actual: &std::collections::BTreeMap<String, u64>,
     want: std::collections::BTreeMap<String, u64>,
 ) -> std::collections::BTreeMap<String, u64> {
-    let mut all: std::collections::BTreeMap<String, u64> =
-        actual.keys().map(|k| (k.clone(), 0)).collect();
+    let mut all: std::collections::BTreeMap<String, u64> = actual.keys().map(|k| (k.clone(), 0)).collect();
     all.extend(want);
     all
 }

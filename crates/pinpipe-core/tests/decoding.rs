@@ -25,10 +25,7 @@ fn pin_cases() -> Vec<Case> {
         ("null", Some(Err(NotObject))),
         ("", None),
         (r#"{"title": "no key"}"#, Some(Err(MissingKey))),
-        (
-            r#"{"index": null, "title": "null key"}"#,
-            Some(Err(MissingKey)),
-        ),
+        (r#"{"index": null, "title": "null key"}"#, Some(Err(MissingKey))),
         (r#"{"index": "12"}"#, Some(Err(KeyNotInteger))),
         (r#"{"index": 12.5}"#, Some(Err(KeyNotInteger))),
         (r#"{"index": 12.0}"#, Some(Err(KeyNotInteger))),
@@ -36,21 +33,12 @@ fn pin_cases() -> Vec<Case> {
         (r#"{"index": [12]}"#, Some(Err(KeyNotInteger))),
         (r#"{"index": 2147483648}"#, Some(Err(KeyOutOfRange))),
         (r#"{"index": -2147483649}"#, Some(Err(KeyOutOfRange))),
-        (
-            r#"{"index": 18446744073709551615}"#,
-            Some(Err(KeyOutOfRange)),
-        ),
+        (r#"{"index": 18446744073709551615}"#, Some(Err(KeyOutOfRange))),
         (r#"{"index": 3, "ind": 3}"#, Some(Err(DuplicateField))),
         ("   \t ", None),
-        (
-            r#"{"index": 2147483647, "title": "max key"}"#,
-            Some(Ok(i32::MAX)),
-        ),
+        (r#"{"index": 2147483647, "title": "max key"}"#, Some(Ok(i32::MAX))),
         (r#"{"index": -2147483648}"#, Some(Ok(i32::MIN))),
-        (
-            r#"{"ind": 5, "unknown": {"nested": [1, 2]}, "downloaded": "x"}"#,
-            Some(Ok(5)),
-        ),
+        (r#"{"ind": 5, "unknown": {"nested": [1, 2]}, "downloaded": "x"}"#, Some(Ok(5))),
         ("{\"index\": 6, \"title\": \"crlf\"}\r", Some(Ok(6))),
     ]
 }
@@ -59,14 +47,7 @@ fn pin_cases() -> Vec<Case> {
 fn bad_lines_are_refused_with_kind_source_and_line_while_good_lines_are_kept() {
     let cases = pin_cases();
     let text: String = cases.iter().map(|(line, _)| format!("{line}\n")).collect();
-    let decoded = decode(
-        Table::Pin,
-        &[source(
-            "topics/x.pin/partition=0/x.pin+0+0000000000.json",
-            text,
-        )],
-    )
-    .unwrap();
+    let decoded = decode(Table::Pin, &[source("topics/x.pin/partition=0/x.pin+0+0000000000.json", text)]).unwrap();
 
     let kept: Vec<Option<i32>> = cases
         .iter()
@@ -78,13 +59,7 @@ fn bad_lines_are_refused_with_kind_source_and_line_while_good_lines_are_kept() {
     assert_eq!(i32s(&decoded.frame, "ind"), kept);
     assert_eq!(
         strs(&decoded.frame, "title"),
-        vec![
-            Some("first".into()),
-            Some("max key".into()),
-            None,
-            None,
-            Some("crlf".into())
-        ]
+        vec![Some("first".into()), Some("max key".into()), None, None, Some("crlf".into())]
     );
 
     let refused: Vec<(u64, RejectKind, &str)> = cases
@@ -95,41 +70,21 @@ fn bad_lines_are_refused_with_kind_source_and_line_while_good_lines_are_kept() {
             _ => None,
         })
         .collect();
-    let got: Vec<(u64, RejectKind, &str)> = decoded
-        .rejected
-        .iter()
-        .map(|r| (r.line, r.kind, r.record.as_str()))
-        .collect();
+    let got: Vec<(u64, RejectKind, &str)> =
+        decoded.rejected.iter().map(|r| (r.line, r.kind, r.record.as_str())).collect();
     assert_eq!(got, refused);
     for rejected in &decoded.rejected {
         assert_eq!(rejected.table, Table::Pin);
-        assert_eq!(
-            rejected.source,
-            "topics/x.pin/partition=0/x.pin+0+0000000000.json"
-        );
-        assert!(
-            !rejected.reason.is_empty(),
-            "line {} has a reason",
-            rejected.line
-        );
+        assert_eq!(rejected.source, "topics/x.pin/partition=0/x.pin+0+0000000000.json");
+        assert!(!rejected.reason.is_empty(), "line {} has a reason", rejected.line);
     }
     // Reasons name the problem.
-    let reason_of = |line: u64| {
-        &decoded
-            .rejected
-            .iter()
-            .find(|r| r.line == line)
-            .unwrap()
-            .reason
-    };
+    let reason_of = |line: u64| &decoded.rejected.iter().find(|r| r.line == line).unwrap().reason;
     assert!(reason_of(10).contains("index"), "{}", reason_of(10));
     assert!(reason_of(17).contains("2147483648"), "{}", reason_of(17));
 
     let quality = TableQuality::from_decoded(&decoded);
-    let non_blank = cases
-        .iter()
-        .filter(|(_, outcome)| outcome.is_some())
-        .count() as u64;
+    let non_blank = cases.iter().filter(|(_, outcome)| outcome.is_some()).count() as u64;
     assert_eq!(quality.records_in, non_blank);
     assert_eq!(quality.rejected_total(), refused.len() as u64);
     assert_eq!(quality.rejected.get(&RejectKind::NotJson), Some(&3));
@@ -145,58 +100,31 @@ fn bad_lines_are_refused_with_kind_source_and_line_while_good_lines_are_kept() {
 #[test]
 fn each_source_numbers_its_own_lines() {
     let first = lines(&[geo(1, json!({})), geo(2, json!({}))]) + "oops\n";
-    let second = format!(
-        "\n{}{{\"ind\": \"4\"}}\n{}",
-        lines(&[geo(3, json!({}))]),
-        geo(5, json!({}))
-    );
-    let decoded = decode(
-        Table::Geo,
-        &[source("a.jsonl", first), source("b.jsonl", second)],
-    )
-    .unwrap();
+    let second = format!("\n{}{{\"ind\": \"4\"}}\n{}", lines(&[geo(3, json!({}))]), geo(5, json!({})));
+    let decoded = decode(Table::Geo, &[source("a.jsonl", first), source("b.jsonl", second)]).unwrap();
 
-    assert_eq!(
-        i32s(&decoded.frame, "ind"),
-        vec![Some(1), Some(2), Some(3), Some(5)]
-    );
-    let got: Vec<(Table, &str, u64, RejectKind)> = decoded
-        .rejected
-        .iter()
-        .map(|r| (r.table, r.source.as_str(), r.line, r.kind))
-        .collect();
+    assert_eq!(i32s(&decoded.frame, "ind"), vec![Some(1), Some(2), Some(3), Some(5)]);
+    let got: Vec<(Table, &str, u64, RejectKind)> =
+        decoded.rejected.iter().map(|r| (r.table, r.source.as_str(), r.line, r.kind)).collect();
     assert_eq!(
         got,
-        vec![
-            (Table::Geo, "a.jsonl", 3, RejectKind::NotJson),
-            (Table::Geo, "b.jsonl", 3, RejectKind::KeyNotInteger)
-        ]
+        vec![(Table::Geo, "a.jsonl", 3, RejectKind::NotJson), (Table::Geo, "b.jsonl", 3, RejectKind::KeyNotInteger)]
     );
 }
 
 #[test]
 fn geo_and_user_keys_are_ind_only() {
-    let geo_text = lines(&[
-        without(geo(1, json!({ "index": 1 })), "ind"),
-        geo(2, json!({})),
-    ]);
+    let geo_text = lines(&[without(geo(1, json!({ "index": 1 })), "ind"), geo(2, json!({}))]);
     let decoded = decode_text(Table::Geo, &geo_text);
     assert_eq!(i32s(&decoded.frame, "ind"), vec![Some(2)]);
     assert_eq!(decoded.rejected.len(), 1);
-    assert_eq!(
-        (decoded.rejected[0].line, decoded.rejected[0].kind),
-        (1, RejectKind::MissingKey)
-    );
+    assert_eq!((decoded.rejected[0].line, decoded.rejected[0].kind), (1, RejectKind::MissingKey));
 
     let user_text = lines(&[user(1, json!({})), without(user(2, json!({})), "ind")]);
     let decoded = decode_text(Table::User, &user_text);
     assert_eq!(i32s(&decoded.frame, "ind"), vec![Some(1)]);
     assert_eq!(
-        decoded
-            .rejected
-            .iter()
-            .map(|r| (r.table, r.line, r.kind))
-            .collect::<Vec<_>>(),
+        decoded.rejected.iter().map(|r| (r.table, r.line, r.kind)).collect::<Vec<_>>(),
         vec![(Table::User, 2, RejectKind::MissingKey)]
     );
 }
@@ -205,23 +133,13 @@ fn geo_and_user_keys_are_ind_only() {
 fn invalid_utf8_and_a_missing_final_newline() {
     let mut bytes = b"{\"ind\": 1, \"first_name\": \"\xff\xfe\"}\n".to_vec();
     bytes.extend_from_slice(br#"{"ind": 2, "first_name": "Zoe"}"#);
-    let source = pinpipe_core::decode::RawSource {
-        name: "u.jsonl".into(),
-        bytes: bytes.into(),
-    };
+    let source = pinpipe_core::decode::RawSource { name: "u.jsonl".into(), bytes: bytes.into() };
     let decoded = decode(Table::User, &[source]).unwrap();
     assert_eq!(i32s(&decoded.frame, "ind"), vec![Some(2)]);
     assert_eq!(strs(&decoded.frame, "first_name"), vec![Some("Zoe".into())]);
     assert_eq!(decoded.rejected.len(), 1);
-    assert_eq!(
-        (decoded.rejected[0].line, decoded.rejected[0].kind),
-        (1, RejectKind::NotJson)
-    );
-    assert!(
-        decoded.rejected[0].record.starts_with("{\"ind\": 1"),
-        "{}",
-        decoded.rejected[0].record
-    );
+    assert_eq!((decoded.rejected[0].line, decoded.rejected[0].kind), (1, RejectKind::NotJson));
+    assert!(decoded.rejected[0].record.starts_with("{\"ind\": 1"), "{}", decoded.rejected[0].record);
 }
 
 #[test]
@@ -229,23 +147,13 @@ fn no_input_gives_an_empty_frame_with_every_raw_column() {
     let decoded = decode(Table::Pin, &[]).unwrap();
     assert_eq!(decoded.frame.height(), 0);
     assert!(decoded.rejected.is_empty());
-    let names: Vec<String> = schema_of(&decoded.frame)
-        .into_iter()
-        .map(|(name, _)| name)
-        .collect();
+    let names: Vec<String> = schema_of(&decoded.frame).into_iter().map(|(name, _)| name).collect();
     for field in ["ind", "title", "follower_count", "downloaded", "category"] {
-        assert!(
-            names.iter().any(|name| name == field),
-            "{field} in {names:?}"
-        );
+        assert!(names.iter().any(|name| name == field), "{field} in {names:?}");
     }
     let blank = decode_text(Table::Pin, "\n\n  \n");
     assert_eq!((blank.frame.height(), blank.rejected.len()), (0, 0));
-    assert_eq!(
-        TableQuality::from_decoded(&blank).records_in,
-        0,
-        "blank lines are not records"
-    );
+    assert_eq!(TableQuality::from_decoded(&blank).records_in, 0, "blank lines are not records");
 }
 
 #[test]
@@ -265,24 +173,13 @@ fn line_numbers_stay_right_across_parallel_chunks() {
         }
     }
     let decoded = decode_text(Table::Geo, &text);
-    assert_eq!(
-        decoded.rejected.iter().map(|r| r.line).collect::<Vec<_>>(),
-        bad
-    );
+    assert_eq!(decoded.rejected.iter().map(|r| r.line).collect::<Vec<_>>(), bad);
     for rejected in &decoded.rejected {
-        assert_eq!(
-            rejected.record,
-            format!("{{\"ind\": \"bad {}\"}}", rejected.line)
-        );
+        assert_eq!(rejected.record, format!("{{\"ind\": \"bad {}\"}}", rejected.line));
     }
     let keys = i32s(&decoded.frame, "ind");
-    assert_eq!(
-        keys.len() as u64,
-        LINES - bad.len() as u64 - blank.len() as u64
-    );
-    let want: Vec<Option<i32>> = (1..=LINES)
-        .filter(|line| !bad.contains(line) && !blank.contains(line))
-        .map(|line| Some(line as i32))
-        .collect();
+    assert_eq!(keys.len() as u64, LINES - bad.len() as u64 - blank.len() as u64);
+    let want: Vec<Option<i32>> =
+        (1..=LINES).filter(|line| !bad.contains(line) && !blank.contains(line)).map(|line| Some(line as i32)).collect();
     assert_eq!(keys, want, "records keep their input order");
 }

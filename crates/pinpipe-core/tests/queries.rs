@@ -14,12 +14,7 @@ use serde_json::json;
 
 /// A post in `country` of `category`, posted by an adult, joined in a year the queries look at.
 fn in_country(posts: &mut Posts, ind: i64, country: &str, category: &str) {
-    posts.post(
-        ind,
-        json!({ "category": category }),
-        json!({ "country": country }),
-        json!({}),
-    );
+    posts.post(ind, json!({ "category": category }), json!({ "country": country }), json!({}));
 }
 
 #[test]
@@ -38,9 +33,7 @@ fn q1_keeps_every_category_tied_at_a_countrys_maximum() {
         in_country(&mut posts, ind, country, category);
     }
     // Inner joins: a pin without geo, and geo without a pin, count nowhere.
-    posts
-        .pin(9, json!({ "category": "finance" }))
-        .user(9, json!({}));
+    posts.pin(9, json!({ "category": "finance" })).user(9, json!({}));
     posts.pin(10, json!({ "category": "finance" }));
     posts.geo(11, json!({ "country": "Chile" }));
 
@@ -64,24 +57,11 @@ fn duplicate_raw_records_count_once() {
     posts.pin(2, json!({ "category": "beauty", "title": "another title" }));
 
     let output = posts.transform();
-    assert_eq!(
-        result_csv(&output, "q1"),
-        "country,category,category_count\nAland,beauty,2\n"
-    );
+    assert_eq!(result_csv(&output, "q1"), "country,category,category_count\nAland,beauty,2\n");
     let pin_quality = &output.quality[&Table::Pin];
-    assert_eq!(
-        (
-            pin_quality.records_in,
-            pin_quality.duplicates_dropped,
-            pin_quality.records_cleaned
-        ),
-        (5, 2, 3)
-    );
+    assert_eq!((pin_quality.records_in, pin_quality.duplicates_dropped, pin_quality.records_cleaned), (5, 2, 3));
     let geo_quality = &output.quality[&Table::Geo];
-    assert_eq!(
-        (geo_quality.records_in, geo_quality.duplicates_dropped),
-        (4, 2)
-    );
+    assert_eq!((geo_quality.records_in, geo_quality.duplicates_dropped), (4, 2));
     assert_eq!(output.all_cleaned.pin.height(), 3);
 
     // A later run that sees the same records again adds nothing.
@@ -108,12 +88,7 @@ fn q2_counts_post_years_2018_to_2022_only() {
         (9, "yesterday", "quotes"),
         (10, "2023-06-01 00:00:00", "quotes"),
     ] {
-        posts.post(
-            ind,
-            json!({ "category": category }),
-            json!({ "timestamp": timestamp }),
-            json!({}),
-        );
+        posts.post(ind, json!({ "category": category }), json!({ "timestamp": timestamp }), json!({}));
     }
     let output = posts.transform();
     assert_eq!(
@@ -160,32 +135,17 @@ fn q3a_keeps_all_posters_tied_at_a_countrys_max_and_q3b_picks_one_country() {
          Chile,Zed,15000000\n"
     );
     // Brazil and Chile tie at 15M: the first country in ascending order wins, whatever the input order.
-    assert_eq!(
-        result_csv(&output, "q3b"),
-        "country,follower_count\nBrazil,15000000\n"
-    );
+    assert_eq!(result_csv(&output, "q3b"), "country,follower_count\nBrazil,15000000\n");
 }
 
 #[test]
 fn q3b_takes_the_highest_follower_count_first() {
     let mut posts = Posts::new();
-    for (ind, country, followers) in [
-        (1, "Aland", "2M"),
-        (2, "Zambia", "2.5M"),
-        (3, "Brazil", "999k"),
-    ] {
-        posts.post(
-            ind,
-            json!({ "follower_count": followers }),
-            json!({ "country": country }),
-            json!({}),
-        );
+    for (ind, country, followers) in [(1, "Aland", "2M"), (2, "Zambia", "2.5M"), (3, "Brazil", "999k")] {
+        posts.post(ind, json!({ "follower_count": followers }), json!({ "country": country }), json!({}));
     }
     let output = posts.transform();
-    assert_eq!(
-        result_csv(&output, "q3b"),
-        "country,follower_count\nZambia,2500000\n"
-    );
+    assert_eq!(result_csv(&output, "q3b"), "country,follower_count\nZambia,2500000\n");
 }
 
 #[test]
@@ -210,25 +170,10 @@ fn q4_groups_ages_inclusively_and_drops_the_under_18s() {
         (json!(null), "education"),
     ];
     for (ind, (age, category)) in ages.iter().enumerate() {
-        posts.post(
-            ind as i64,
-            json!({ "category": category }),
-            json!({}),
-            json!({ "age": age }),
-        );
+        posts.post(ind as i64, json!({ "category": category }), json!({}), json!({ "age": age }));
     }
-    posts.post(
-        100,
-        json!({ "category": "education" }),
-        json!({}),
-        json!({ "age": "unknown" }),
-    );
-    posts.post(
-        101,
-        json!({ "category": "education" }),
-        json!({}),
-        json!({ "age": 0 }),
-    );
+    posts.post(100, json!({ "category": "education" }), json!({}), json!({ "age": "unknown" }));
+    posts.post(101, json!({ "category": "education" }), json!({}), json!({ "age": 0 }));
     let output = posts.transform();
     // Each group's winner has 2 posts only if both of its edge ages fall in it.
     assert_eq!(
@@ -244,25 +189,11 @@ fn q4_groups_ages_inclusively_and_drops_the_under_18s() {
 #[test]
 fn q4_keeps_ties_within_an_age_group() {
     let mut posts = Posts::new();
-    for (ind, category) in [
-        (1, "art"),
-        (2, "beauty"),
-        (3, "art"),
-        (4, "beauty"),
-        (5, "quotes"),
-    ] {
-        posts.post(
-            ind,
-            json!({ "category": category }),
-            json!({}),
-            json!({ "age": 22 }),
-        );
+    for (ind, category) in [(1, "art"), (2, "beauty"), (3, "art"), (4, "beauty"), (5, "quotes")] {
+        posts.post(ind, json!({ "category": category }), json!({}), json!({ "age": 22 }));
     }
     let output = posts.transform();
-    assert_eq!(
-        result_csv(&output, "q4"),
-        "age_group,category,category_count\n18-24,art,2\n18-24,beauty,2\n"
-    );
+    assert_eq!(result_csv(&output, "q4"), "age_group,category,category_count\n18-24,art,2\n18-24,beauty,2\n");
 }
 
 #[test]
@@ -300,10 +231,7 @@ fn q5_is_the_lower_median_of_non_null_counts_per_age_group() {
         );
     }
     let output = posts.transform();
-    assert_eq!(
-        result_csv(&output, "q5"),
-        "age_group,median_follower_count\n18-24,20\n25-35,7\n36-50,1\n+50,100\n"
-    );
+    assert_eq!(result_csv(&output, "q5"), "age_group,median_follower_count\n18-24,20\n25-35,7\n36-50,1\n+50,100\n");
 }
 
 #[test]
@@ -321,16 +249,10 @@ fn q6_counts_distinct_persons_per_join_year_2015_to_2020() {
         (9, "Ed", "Gu", 45, "2021-01-01 00:00:00"),
         (10, "Fay", "Ho", 45, "2016-03-01 00:00:00"),
     ] {
-        posts.user(
-            ind,
-            json!({ "first_name": first, "last_name": last, "age": age, "date_joined": joined }),
-        );
+        posts.user(ind, json!({ "first_name": first, "last_name": last, "age": age, "date_joined": joined }));
     }
     let output = posts.transform();
-    assert_eq!(
-        result_csv(&output, "q6"),
-        "post_year,number_users_joined\n2015,1\n2016,3\n2020,1\n"
-    );
+    assert_eq!(result_csv(&output, "q6"), "post_year,number_users_joined\n2015,1\n2016,3\n2020,1\n");
 }
 
 #[test]
@@ -352,14 +274,9 @@ fn q7_and_q8_take_join_years_2015_to_2020() {
             json!({ "age": age, "date_joined": joined }),
         );
     }
-    posts
-        .pin(8, json!({ "follower_count": "1" }))
-        .geo(8, json!({})); // no user: in neither
+    posts.pin(8, json!({ "follower_count": "1" })).geo(8, json!({})); // no user: in neither
     let output = posts.transform();
-    assert_eq!(
-        result_csv(&output, "q7"),
-        "post_year,median_follower_count\n2015,30\n2020,50\n"
-    );
+    assert_eq!(result_csv(&output, "q7"), "post_year,median_follower_count\n2015,30\n2020,50\n");
     assert_eq!(
         result_csv(&output, "q8"),
         "age_group,post_year,median_follower_count\n18-24,2015,20\n25-35,2015,40\n+50,2020,50\n"
@@ -386,9 +303,7 @@ fn q9_takes_post_years_2018_to_2022_over_all_three_tables() {
             json!({ "age": age }),
         );
     }
-    posts
-        .pin(9, json!({ "follower_count": "1" }))
-        .user(9, json!({ "age": 40 })); // no geo
+    posts.pin(9, json!({ "follower_count": "1" })).user(9, json!({ "age": 40 })); // no geo
     let output = posts.transform();
     assert_eq!(
         result_csv(&output, "q9"),
@@ -400,75 +315,17 @@ fn q9_takes_post_years_2018_to_2022_over_all_three_tables() {
 fn expected_schemas() -> Vec<(&'static str, Vec<(&'static str, DataType)>)> {
     use DataType::{Int32, Int64, String as Text};
     vec![
-        (
-            "q1",
-            vec![
-                ("country", Text),
-                ("category", Text),
-                ("category_count", Int64),
-            ],
-        ),
-        (
-            "q2a",
-            vec![
-                ("post_year", Int32),
-                ("category", Text),
-                ("category_count", Int64),
-            ],
-        ),
-        (
-            "q2b",
-            vec![
-                ("post_year", Int32),
-                ("category", Text),
-                ("category_count", Int64),
-            ],
-        ),
-        (
-            "q3a",
-            vec![
-                ("country", Text),
-                ("poster_name", Text),
-                ("follower_count", Int32),
-            ],
-        ),
+        ("q1", vec![("country", Text), ("category", Text), ("category_count", Int64)]),
+        ("q2a", vec![("post_year", Int32), ("category", Text), ("category_count", Int64)]),
+        ("q2b", vec![("post_year", Int32), ("category", Text), ("category_count", Int64)]),
+        ("q3a", vec![("country", Text), ("poster_name", Text), ("follower_count", Int32)]),
         ("q3b", vec![("country", Text), ("follower_count", Int32)]),
-        (
-            "q4",
-            vec![
-                ("age_group", Text),
-                ("category", Text),
-                ("category_count", Int64),
-            ],
-        ),
-        (
-            "q5",
-            vec![("age_group", Text), ("median_follower_count", Int32)],
-        ),
-        (
-            "q6",
-            vec![("post_year", Int32), ("number_users_joined", Int64)],
-        ),
-        (
-            "q7",
-            vec![("post_year", Int32), ("median_follower_count", Int32)],
-        ),
-        (
-            "q8",
-            vec![
-                ("age_group", Text),
-                ("post_year", Int32),
-                ("median_follower_count", Int32),
-            ],
-        ),
-        (
-            "q9",
-            vec![
-                ("age_group", Text),
-                ("post_year", Int32),
-                ("median_follower_count", Int32),
-            ],
-        ),
+        ("q4", vec![("age_group", Text), ("category", Text), ("category_count", Int64)]),
+        ("q5", vec![("age_group", Text), ("median_follower_count", Int32)]),
+        ("q6", vec![("post_year", Int32), ("number_users_joined", Int64)]),
+        ("q7", vec![("post_year", Int32), ("median_follower_count", Int32)]),
+        ("q8", vec![("age_group", Text), ("post_year", Int32), ("median_follower_count", Int32)]),
+        ("q9", vec![("age_group", Text), ("post_year", Int32), ("median_follower_count", Int32)]),
     ]
 }
 
@@ -478,17 +335,10 @@ fn assert_schemas(output: &pinpipe_core::batch::TransformOutput, rows_expected: 
     assert_eq!(ids, want.iter().map(|(id, _)| *id).collect::<Vec<_>>());
     for (id, columns) in want {
         let frame = result(output, id);
-        let columns: Vec<(String, DataType)> = columns
-            .into_iter()
-            .map(|(name, dtype)| (name.to_string(), dtype))
-            .collect();
+        let columns: Vec<(String, DataType)> =
+            columns.into_iter().map(|(name, dtype)| (name.to_string(), dtype)).collect();
         assert_eq!(schema_of(frame), columns, "{id}");
-        assert_eq!(
-            frame.height() > 0,
-            rows_expected,
-            "{id} has {} rows",
-            frame.height()
-        );
+        assert_eq!(frame.height() > 0, rows_expected, "{id} has {} rows", frame.height());
     }
 }
 
@@ -511,10 +361,7 @@ fn no_input_gives_every_result_empty_with_its_columns_and_types() {
 
 #[test]
 fn query_csv_names_follow_the_spec() {
-    let names: Vec<(&str, &str)> = QUERIES
-        .iter()
-        .map(|query| (query.id, query.csv_name))
-        .collect();
+    let names: Vec<(&str, &str)> = QUERIES.iter().map(|query| (query.id, query.csv_name)).collect();
     assert_eq!(
         names,
         [
@@ -583,19 +430,7 @@ fn cleaned_tables_have_their_exact_canonical_csv_bytes() {
                 "Image src error.",
             ),
         )
-        .record(
-            Table::Pin,
-            full_pin(
-                1,
-                "",
-                "Zebra",
-                "Plain",
-                "Ann",
-                "7",
-                "x",
-                "https://i.pinimg.com/1.jpg",
-            ),
-        );
+        .record(Table::Pin, full_pin(1, "", "Zebra", "Plain", "Ann", "7", "x", "https://i.pinimg.com/1.jpg"));
     posts
         .geo(2, json!({ "country": "Bonaire, Sint Eustatius and Saba", "latitude": 12, "longitude": -170.188, "timestamp": "yesterday" }))
         .geo(1, json!({ "country": "Côte d'Ivoire", "latitude": -0.375174, "longitude": 128.0, "timestamp": "2020-08-28T03:52:47.999999" }))
@@ -603,7 +438,10 @@ fn cleaned_tables_have_their_exact_canonical_csv_bytes() {
         .geo(3, json!({ "country": "Aland", "latitude": 0.0000001, "longitude": -45, "timestamp": "2018-02-03 04:05:06" }))
         .geo(3, json!({ "country": "Aland", "latitude": null, "longitude": 5, "timestamp": "2018-02-03 04:05:06" }));
     posts
-        .user(2, json!({ "first_name": "Zoë", "last_name": "O'Brien", "age": 44, "date_joined": "2015-10-21T21:26:45" }))
+        .user(
+            2,
+            json!({ "first_name": "Zoë", "last_name": "O'Brien", "age": 44, "date_joined": "2015-10-21T21:26:45" }),
+        )
         .user(1, json!({ "first_name": null, "last_name": "X", "age": "abc", "date_joined": "" }));
     let output = posts.transform();
     let dir = tempfile::tempdir().unwrap();
@@ -626,10 +464,7 @@ fn cleaned_tables_have_their_exact_canonical_csv_bytes() {
          3,Aland,,2018-02-03 04:05:06\n\
          3,Aland,\"[0.0000001, -45.0]\",2018-02-03 04:05:06\n"
     );
-    assert_eq!(
-        read("cleaned_user.csv"),
-        "ind,user_name,age,date_joined\n1,,,\n2,Zoë O'Brien,44,2015-10-21 21:26:45\n"
-    );
+    assert_eq!(read("cleaned_user.csv"), "ind,user_name,age,date_joined\n1,,,\n2,Zoë O'Brien,44,2015-10-21 21:26:45\n");
     for name in QUERIES.iter().map(|query| query.csv_name) {
         assert!(read(name).ends_with('\n'), "{name} is written");
     }
@@ -673,8 +508,5 @@ fn query_results_have_their_exact_canonical_csv_bytes() {
         read("q5_median_follower_by_age_group.csv"),
         "age_group,median_follower_count\n18-24,1000\n25-35,500\n36-50,499\n+50,500\n"
     );
-    assert_eq!(
-        read("q3b_top_country.csv"),
-        "country,follower_count\nÖsterreich,2000\n"
-    );
+    assert_eq!(read("q3b_top_country.csv"), "country,follower_count\nÖsterreich,2000\n");
 }

@@ -33,15 +33,9 @@ fn read(dir: &Path, name: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn real_sample_gives_the_spec_reference_values() {
     let input = real_sample_dir();
-    assert!(
-        input.join("pin.jsonl").is_file(),
-        "the real sample is at {}",
-        input.display()
-    );
+    assert!(input.join("pin.jsonl").is_file(), "the real sample is at {}", input.display());
     let out = tempfile::tempdir().unwrap();
-    transform_dir(&input, out.path())
-        .await
-        .expect("transform of the real sample");
+    transform_dir(&input, out.path()).await.expect("transform of the real sample");
 
     for name in OUTPUT_FILES {
         assert!(out.path().join(name).is_file(), "{name} is written");
@@ -53,19 +47,13 @@ async fn real_sample_gives_the_spec_reference_values() {
     written.sort();
     let mut expected: Vec<String> = OUTPUT_FILES.iter().map(|name| name.to_string()).collect();
     expected.sort();
-    assert_eq!(
-        written, expected,
-        "exactly the 14 CSVs, manifest.json and rejected.jsonl"
-    );
+    assert_eq!(written, expected, "exactly the 14 CSVs, manifest.json and rejected.jsonl");
 
     assert_eq!(
         read(out.path(), "q5_median_follower_by_age_group.csv"),
         "age_group,median_follower_count\n18-24,127000\n25-35,24000\n36-50,7000\n+50,1000\n"
     );
-    assert_eq!(
-        read(out.path(), "q3b_top_country.csv"),
-        "country,follower_count\nAnguilla,15000000\n"
-    );
+    assert_eq!(read(out.path(), "q3b_top_country.csv"), "country,follower_count\nAnguilla,15000000\n");
     assert_eq!(
         read(out.path(), "q6_users_joined_by_year.csv"),
         "post_year,number_users_joined\n2015,349\n2016,795\n2017,345\n"
@@ -77,16 +65,11 @@ async fn real_sample_gives_the_spec_reference_values() {
 
     // The sample is clean: every line of the 2,178 triples is read, none refused.
     assert_eq!(read(out.path(), "rejected.jsonl"), "");
-    let manifest: serde_json::Value =
-        serde_json::from_str(&read(out.path(), "manifest.json")).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&read(out.path(), "manifest.json")).unwrap();
     assert_eq!(manifest["run_date"], "offline");
     for table in ["pin", "geo", "user"] {
         assert_eq!(manifest["tables"][table]["records_in"], 2178, "{table}");
-        assert_eq!(
-            manifest["tables"][table]["rejected"],
-            serde_json::json!({}),
-            "{table}"
-        );
+        assert_eq!(manifest["tables"][table]["rejected"], serde_json::json!({}), "{table}");
     }
     assert_eq!(manifest["results"]["q1"], 478);
     assert_eq!(manifest["results"]["q3b"], 1);
@@ -98,27 +81,17 @@ async fn a_missing_input_file_is_an_error_naming_it() {
     std::fs::write(input.path().join("pin.jsonl"), "{\"index\": 1}\n").unwrap();
     std::fs::write(input.path().join("user.jsonl"), "{\"ind\": 1}\n").unwrap();
     let out = tempfile::tempdir().unwrap();
-    let error = transform_dir(input.path(), &out.path().join("results"))
-        .await
-        .expect_err("geo.jsonl is missing");
+    let error = transform_dir(input.path(), &out.path().join("results")).await.expect_err("geo.jsonl is missing");
     let message = format!("{error:#}");
-    assert!(
-        message.contains("geo.jsonl"),
-        "the error names the missing file: {message}"
-    );
-    assert!(
-        !out.path().join("results").exists(),
-        "nothing is written when an input is missing"
-    );
+    assert!(message.contains("geo.jsonl"), "the error names the missing file: {message}");
+    assert!(!out.path().join("results").exists(), "nothing is written when an input is missing");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_input_folder_is_an_error_naming_it() {
     let parent = tempfile::tempdir().unwrap();
     let missing = parent.path().join("no-such-folder");
-    let error = transform_dir(&missing, &parent.path().join("out"))
-        .await
-        .expect_err("the folder is missing");
+    let error = transform_dir(&missing, &parent.path().join("out")).await.expect_err("the folder is missing");
     let message = format!("{error:#}");
     assert!(message.contains("no-such-folder"), "{message}");
 }

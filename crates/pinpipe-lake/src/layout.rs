@@ -112,10 +112,7 @@ mod tests {
 
     #[test]
     fn raw_key_matches_the_kafka_connect_layout() {
-        assert_eq!(
-            raw_key("p.pin", 3, 42),
-            "topics/p.pin/partition=3/p.pin+3+0000000042.json"
-        );
+        assert_eq!(raw_key("p.pin", 3, 42), "topics/p.pin/partition=3/p.pin+3+0000000042.json");
     }
 
     #[test]

@@ -23,10 +23,7 @@ pub struct S3Store {
 impl S3Store {
     /// A store over `bucket`, using a client configured by the caller.
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
-        Self {
-            client,
-            bucket: bucket.into(),
-        }
+        Self { client, bucket: bucket.into() }
     }
 
     /// A store over `bucket` with a client from [`S3Store::client_from_env`].
@@ -39,12 +36,9 @@ impl S3Store {
     /// addressed by path (`http://host/bucket/key`), since such servers have no per-bucket host names.
     pub async fn client_from_env() -> Client {
         let shared = aws_config::defaults(BehaviorVersion::latest()).load().await;
-        let custom_endpoint = ENDPOINT_VARIABLES
-            .iter()
-            .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
-        let config = aws_sdk_s3::config::Builder::from(&shared)
-            .force_path_style(custom_endpoint)
-            .build();
+        let custom_endpoint =
+            ENDPOINT_VARIABLES.iter().any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
+        let config = aws_sdk_s3::config::Builder::from(&shared).force_path_style(custom_endpoint).build();
         Client::from_conf(config)
     }
 
@@ -58,26 +52,15 @@ impl S3Store {
     }
 
     /// Turns an SDK failure on `key` (empty for the bucket itself) into a [`StoreError`].
-    fn error<E>(
-        &self,
-        operation: &'static str,
-        key: &str,
-        err: SdkError<E, HttpResponse>,
-    ) -> StoreError
+    fn error<E>(&self, operation: &'static str, key: &str, err: SdkError<E, HttpResponse>) -> StoreError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         match err.code() {
             // "NotFound" is the SDK's code for a bare 404, as HEAD requests (HeadBucket) get.
-            Some("NoSuchKey" | "NotFound") if !key.is_empty() => {
-                StoreError::NotFound(self.url(key))
-            }
+            Some("NoSuchKey" | "NotFound") if !key.is_empty() => StoreError::NotFound(self.url(key)),
             Some("NoSuchBucket" | "NotFound") => StoreError::LocationMissing(self.url("")),
-            _ => StoreError::Io {
-                operation,
-                location: self.url(key),
-                message: DisplayErrorContext(&err).to_string(),
-            },
+            _ => StoreError::Io { operation, location: self.url(key), message: DisplayErrorContext(&err).to_string() },
         }
     }
 }
@@ -99,26 +82,15 @@ impl ObjectStore for S3Store {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix)
-            .into_paginator()
-            .send();
+        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
         let mut objects = Vec::new();
         // S3 lists keys in UTF-8 byte order, which is the order of Rust strings: no sorting needed.
         while let Some(page) = pages.next().await {
             let page = page.map_err(|err| self.error("list", prefix, err))?;
-            objects.extend(page.contents().iter().map(|object| {
-                ObjectMeta {
-                    key: object.key().unwrap_or_default().to_string(),
-                    size: object
-                        .size()
-                        .and_then(|size| u64::try_from(size).ok())
-                        .unwrap_or(0),
-                    version: object.e_tag().unwrap_or_default().to_string(),
-                }
+            objects.extend(page.contents().iter().map(|object| ObjectMeta {
+                key: object.key().unwrap_or_default().to_string(),
+                size: object.size().and_then(|size| u64::try_from(size).ok()).unwrap_or(0),
+                version: object.e_tag().unwrap_or_default().to_string(),
             }));
         }
         Ok(objects)

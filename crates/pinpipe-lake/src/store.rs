@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
 
 /// One stored object as a listing shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,14 +61,6 @@ pub trait ObjectStore: Send + Sync {
 }
 
 /// Reads many objects with up to `concurrency` requests in flight, returning bodies in the order of `keys`.
-pub async fn get_many(
-    store: &dyn ObjectStore,
-    keys: &[String],
-    concurrency: usize,
-) -> Result<Vec<Bytes>, StoreError> {
-    stream::iter(keys)
-        .map(|key| store.get(key))
-        .buffered(concurrency.max(1))
-        .try_collect()
-        .await
+pub async fn get_many(store: &dyn ObjectStore, keys: &[String], concurrency: usize) -> Result<Vec<Bytes>, StoreError> {
+    stream::iter(keys).map(|key| store.get(key)).buffered(concurrency.max(1)).try_collect().await
 }

@@ -49,7 +49,7 @@ pub async fn fresh_s3_store(test: &str) -> S3Store {
 /// The 2,178 real record triples shipped beside the repository (`../shared/data/real-sample`), or
 /// the folder `PINPIPE_REAL_SAMPLE` names.
 pub fn real_sample_dir() -> std::path::PathBuf {
-    std::env::var_os("PINPIPE_REAL_SAMPLE").map(Into::into).unwrap_or_else(|| {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/real-sample")
-    })
+    std::env::var_os("PINPIPE_REAL_SAMPLE")
+        .map(Into::into)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/real-sample"))
 }

@@ -33,10 +33,7 @@ pub fn run_date_of(event: &EventBridgeEvent) -> NaiveDate {
 }
 
 /// Handles one scheduled event against the lake in `store`.
-pub async fn handle(
-    store: Arc<dyn ObjectStore>,
-    event: LambdaEvent<EventBridgeEvent>,
-) -> anyhow::Result<RunSummary> {
+pub async fn handle(store: Arc<dyn ObjectStore>, event: LambdaEvent<EventBridgeEvent>) -> anyhow::Result<RunSummary> {
     let run_date = run_date_of(&event.payload);
     if event.payload.time.is_none() {
         tracing::warn!(%run_date, "the event has no time; running for today's date");

@@ -66,9 +66,7 @@ pub fn user(ind: i64, fields: Value) -> Value {
 }
 
 fn merged(mut record: Value, fields: Value) -> Value {
-    let Value::Object(fields) = fields else {
-        panic!("overrides must be a JSON object, got {fields}")
-    };
+    let Value::Object(fields) = fields else { panic!("overrides must be a JSON object, got {fields}") };
     let object = record.as_object_mut().expect("records are objects");
     for (name, value) in fields {
         object.insert(name, value);
@@ -78,10 +76,7 @@ fn merged(mut record: Value, fields: Value) -> Value {
 
 /// The record without `field`.
 pub fn without(mut record: Value, field: &str) -> Value {
-    record
-        .as_object_mut()
-        .expect("records are objects")
-        .remove(field);
+    record.as_object_mut().expect("records are objects").remove(field);
     record
 }
 
@@ -92,10 +87,7 @@ pub fn lines(records: &[Value]) -> String {
 
 /// One input named `name` holding `text`.
 pub fn source(name: &str, text: impl Into<String>) -> RawSource {
-    RawSource {
-        name: name.to_string(),
-        bytes: text.into().into_bytes().into(),
-    }
+    RawSource { name: name.to_string(), bytes: text.into().into_bytes().into() }
 }
 
 /// Decodes `text` (as the single input `test.jsonl`) as records of `table`.
@@ -117,66 +109,36 @@ pub struct CleanedRecords {
 /// Decodes and cleans `records` of `table`; every record must be accepted.
 pub fn clean_records(table: Table, records: &[Value]) -> CleanedRecords {
     let decoded = decode_text(table, &lines(records));
-    assert_eq!(
-        decoded.rejected,
-        vec![],
-        "every test record is meant to be accepted"
-    );
+    assert_eq!(decoded.rejected, vec![], "every test record is meant to be accepted");
     let cleaned = clean(table, decoded.frame).expect("cleaning");
-    CleanedRecords {
-        frame: cleaned.frame,
-        nulls: cleaned.nulls,
-        invalid_values: decoded.invalid_values,
-    }
+    CleanedRecords { frame: cleaned.frame, nulls: cleaned.nulls, invalid_values: decoded.invalid_values }
 }
 
 /// A map with its zero entries left out.
 pub fn nonzero(counts: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
-    counts
-        .iter()
-        .filter(|(_, count)| **count > 0)
-        .map(|(name, count)| (name.clone(), *count))
-        .collect()
+    counts.iter().filter(|(_, count)| **count > 0).map(|(name, count)| (name.clone(), *count)).collect()
 }
 
 /// A `column → count` map from pairs.
 pub fn counts<const N: usize>(pairs: [(&str, u64); N]) -> BTreeMap<String, u64> {
-    pairs
-        .into_iter()
-        .map(|(name, count)| (name.to_string(), count))
-        .collect()
+    pairs.into_iter().map(|(name, count)| (name.to_string(), count)).collect()
 }
 
 /// A text column's values.
 pub fn strs(frame: &DataFrame, name: &str) -> Vec<Option<String>> {
-    let column = frame
-        .column(name)
-        .unwrap_or_else(|e| panic!("column {name}: {e}"));
-    column
-        .str()
-        .unwrap_or_else(|e| panic!("column {name}: {e}"))
-        .iter()
-        .map(|v| v.map(str::to_owned))
-        .collect()
+    let column = frame.column(name).unwrap_or_else(|e| panic!("column {name}: {e}"));
+    column.str().unwrap_or_else(|e| panic!("column {name}: {e}")).iter().map(|v| v.map(str::to_owned)).collect()
 }
 
 /// An int32 column's values.
 pub fn i32s(frame: &DataFrame, name: &str) -> Vec<Option<i32>> {
-    let column = frame
-        .column(name)
-        .unwrap_or_else(|e| panic!("column {name}: {e}"));
-    column
-        .i32()
-        .unwrap_or_else(|e| panic!("column {name}: {e}"))
-        .iter()
-        .collect()
+    let column = frame.column(name).unwrap_or_else(|e| panic!("column {name}: {e}"));
+    column.i32().unwrap_or_else(|e| panic!("column {name}: {e}")).iter().collect()
 }
 
 /// A naive (zone-less) datetime column's values.
 pub fn datetimes(frame: &DataFrame, name: &str) -> Vec<Option<NaiveDateTime>> {
-    let column = frame
-        .column(name)
-        .unwrap_or_else(|e| panic!("column {name}: {e}"));
+    let column = frame.column(name).unwrap_or_else(|e| panic!("column {name}: {e}"));
     let DataType::Datetime(unit, None) = column.dtype() else {
         panic!("column {name} is {}, not a naive datetime", column.dtype())
     };
@@ -208,28 +170,16 @@ pub fn at(date: (i32, u32, u32), time: (u32, u32, u32), micros: u32) -> NaiveDat
 
 /// A list-of-f64 column's values.
 pub fn float_lists(frame: &DataFrame, name: &str) -> Vec<Option<Vec<Option<f64>>>> {
-    let column = frame
-        .column(name)
-        .unwrap_or_else(|e| panic!("column {name}: {e}"));
-    let lists = column
-        .list()
-        .unwrap_or_else(|e| panic!("column {name}: {e}"));
+    let column = frame.column(name).unwrap_or_else(|e| panic!("column {name}: {e}"));
+    let lists = column.list().unwrap_or_else(|e| panic!("column {name}: {e}"));
     (0..lists.len())
-        .map(|row| {
-            lists
-                .get_as_series(row)
-                .map(|series| series.f64().expect("f64 items").iter().collect())
-        })
+        .map(|row| lists.get_as_series(row).map(|series| series.f64().expect("f64 items").iter().collect()))
         .collect()
 }
 
 /// Column names and dtypes, in order.
 pub fn schema_of(frame: &DataFrame) -> Vec<(String, DataType)> {
-    frame
-        .columns()
-        .iter()
-        .map(|column| (column.name().to_string(), column.dtype().clone()))
-        .collect()
+    frame.columns().iter().map(|column| (column.name().to_string(), column.dtype().clone())).collect()
 }
 
 /// `frame` as canonical CSV, rows as they are (no re-sorting).
@@ -280,29 +230,13 @@ impl Posts {
     }
 
     /// Appends a whole post: the pin, geo and user records sharing `ind`.
-    pub fn post(
-        &mut self,
-        ind: i64,
-        pin_fields: Value,
-        geo_fields: Value,
-        user_fields: Value,
-    ) -> &mut Self {
-        self.pin(ind, pin_fields)
-            .geo(ind, geo_fields)
-            .user(ind, user_fields)
+    pub fn post(&mut self, ind: i64, pin_fields: Value, geo_fields: Value, user_fields: Value) -> &mut Self {
+        self.pin(ind, pin_fields).geo(ind, geo_fields).user(ind, user_fields)
     }
 
     /// The inputs of a run: one source per table, named `<table>.jsonl`.
     pub fn sources(&self) -> BTreeMap<Table, Vec<RawSource>> {
-        self.text
-            .iter()
-            .map(|(table, text)| {
-                (
-                    *table,
-                    vec![source(&format!("{table}.jsonl"), text.clone())],
-                )
-            })
-            .collect()
+        self.text.iter().map(|(table, text)| (*table, vec![source(&format!("{table}.jsonl"), text.clone())])).collect()
     }
 
     /// The batch computation over these posts, with no earlier runs.
