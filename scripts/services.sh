@@ -8,7 +8,8 @@
 #                                                   it answers (idempotent); default: moto
 #        scripts/services.sh stop [SERVICE...]      stop; default: every service
 #        scripts/services.sh status [SERVICE...]    report; exits 3 unless all are running; default: every service
-#        eval "$(scripts/services.sh env)"          the variables that point the AWS SDK at moto
+#        eval "$(scripts/services.sh env)"          the variables that point the AWS SDK at moto and the
+#                                                   tests at tansu (PINPIPE_TEST_KAFKA)
 #
 # State (venv, logs, pid files, tansu's database) lives in .services/ at the repository root.
 set -euo pipefail
@@ -172,6 +173,7 @@ status_one() {
 print_env() {
     echo "export AWS_ENDPOINT_URL=http://$HOST:$MOTO_PORT AWS_REGION=us-east-1" \
         "AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true"
+    echo "export PINPIPE_TEST_KAFKA=$HOST:$TANSU_PORT"
 }
 
 usage() {

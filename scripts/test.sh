@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every check and test of pinpipe, installing and starting the local services they need.
+# Runs every check and test of pinpipe, installing and starting the local services they need (moto for
+# S3 and Kinesis, tansu for Kafka).
 # This is the README's test command and what CI runs (.ci/run).
 #
 #   scripts/test.sh            everything: format, lints, tests against local services, infra checks
@@ -9,8 +10,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
-step "local services (moto on 127.0.0.1)"
-scripts/services.sh start moto
+step "local services (moto and tansu on 127.0.0.1)"
+# tansu is built with cargo the first time (several minutes); later runs find it with `command -v tansu`.
+scripts/services.sh start moto tansu
 trap 'scripts/services.sh stop >/dev/null 2>&1 || true' EXIT
 eval "$(scripts/services.sh env)"
 

@@ -25,26 +25,62 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Generate synthetic posts from the deterministic source (same seed, same bytes).
+    /// Generate synthetic posts from the deterministic source (same seed, same bytes): dump them to
+    /// files, or post them to an ingestion API.
+    ///
+    /// With --api, each post's pin, geo and user records go to the topics <prefix>.pin|geo|user
+    /// (--mode batch, Kafka REST Proxy v2 format) or the streams streaming-<prefix>-pin|geo|user
+    /// (--mode stream, Kinesis-proxy format); a summary follows (acknowledged, failed by reason, rate,
+    /// latency). Exits with status 1 when a record was not acknowledged.
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["dump", "api"])))]
     Emulate {
         /// Write pin.jsonl, geo.jsonl and user.jsonl (as-posted records) into this folder.
         #[arg(long)]
-        dump: PathBuf,
+        dump: Option<PathBuf>,
+        /// Post to the ingestion API at this base URL (e.g. http://127.0.0.1:8080).
+        #[arg(long)]
+        api: Option<String>,
+        /// With --api: batch (Kafka topics) or stream (Kinesis streams).
+        #[arg(long, value_enum, default_value_t = PostMode::Batch, requires = "api")]
+        mode: PostMode,
         /// Posts to generate (one record per table each).
         #[arg(long, default_value_t = 30_000)]
         rows: usize,
+        /// With --api: records per second to aim at (default: as fast as the API answers).
+        #[arg(long, requires = "api")]
+        rate: Option<f64>,
+        /// With --api: requests in flight at once.
+        #[arg(long, default_value_t = 4, requires = "api")]
+        concurrency: usize,
+        /// With --api: records per request (stream mode: 1 uses PutRecord, more PutRecords).
+        #[arg(long, default_value_t = 1, requires = "api")]
+        batch_size: usize,
         /// Seed of the source tables and the draws.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// With --api: the naming prefix of the topics and streams.
+        #[arg(long, env = "PINPIPE_PREFIX", default_value = "pinpipe")]
+        prefix: String,
+        /// With --api: replay pin.jsonl, geo.jsonl and user.jsonl from this folder (e.g.
+        /// ../shared/data/real-sample) instead of generating posts.
+        #[arg(long, requires = "api")]
+        source: Option<PathBuf>,
     },
+}
+
+/// Where `pinpipe emulate --api` sends records.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PostMode {
+    /// Kafka topics through POST /topics/{topic}.
+    Batch,
+    /// Kinesis streams through PUT /streams/{stream}/record(s).
+    Stream,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
@@ -65,7 +101,32 @@ async fn main() -> anyhow::Result<()> {
                 manifest.timings_ms.get("total").copied().unwrap_or_default()
             );
         }
-        Command::Emulate { dump, rows, seed } => {
+        Command::Emulate {
+            api: Some(api), mode, rows, rate, concurrency, batch_size, seed, prefix, source, ..
+        } => {
+            use pinpipe_emulate::post::{Mode, PostOptions};
+            let mode = match mode {
+                PostMode::Batch => Mode::Batch,
+                PostMode::Stream => Mode::Stream,
+            };
+            let options = PostOptions {
+                rate,
+                concurrency,
+                batch_size,
+                seed,
+                prefix,
+                source,
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                ..PostOptions::new(api, mode, rows)
+            };
+            let summary = pinpipe_emulate::post::post(&options).await?;
+            println!("{summary}");
+            if summary.failed_total() > 0 {
+                std::process::exit(1);
+            }
+        }
+        Command::Emulate { dump, rows, seed, .. } => {
+            let dump = dump.expect("clap requires --dump or --api");
             let summary = tokio::task::spawn_blocking(move || pinpipe_emulate::dump(&dump, rows, seed)).await??;
             println!(
                 "wrote {} posts ({} distinct, {} bytes) to {}",

@@ -31,38 +31,22 @@ pub struct DumpSummary {
 pub fn dump(dir: &Path, rows: usize, seed: u64) -> Result<DumpSummary> {
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let files = FILE_NAMES.map(|name| dir.join(name));
-    let mut writers = files
-        .iter()
-        .map(|path| create(path))
-        .collect::<Result<Vec<_>>>()?;
+    let mut writers = files.iter().map(|path| create(path)).collect::<Result<Vec<_>>>()?;
     let mut generator = Generator::new(seed);
     let mut drawn = vec![false; generator.tables().posts().len()];
     let mut bytes = 0;
     for _ in 0..rows {
         let row = generator.next_row();
         drawn[row] = true;
-        for ((writer, line), path) in writers
-            .iter_mut()
-            .zip(generator.tables().lines(row))
-            .zip(&files)
-        {
-            writer
-                .write_all(line.as_bytes())
-                .with_context(|| format!("writing {}", path.display()))?;
+        for ((writer, line), path) in writers.iter_mut().zip(generator.tables().lines(row)).zip(&files) {
+            writer.write_all(line.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
             bytes += line.len() as u64;
         }
     }
     for (writer, path) in writers.iter_mut().zip(&files) {
-        writer
-            .flush()
-            .with_context(|| format!("writing {}", path.display()))?;
+        writer.flush().with_context(|| format!("writing {}", path.display()))?;
     }
-    Ok(DumpSummary {
-        rows,
-        distinct_rows: drawn.iter().filter(|&&seen| seen).count(),
-        bytes,
-        files,
-    })
+    Ok(DumpSummary { rows, distinct_rows: drawn.iter().filter(|&&seen| seen).count(), bytes, files })
 }
 
 fn create(path: &Path) -> Result<BufWriter<File>> {

@@ -16,10 +16,7 @@ pub struct Generator {
 impl Generator {
     /// The generator for `seed`.
     pub fn new(seed: u64) -> Self {
-        Self {
-            tables: SourceTables::new(seed),
-            rng: Rand::new(seed, Stream::Draws),
-        }
+        Self { tables: SourceTables::new(seed), rng: Rand::new(seed, Stream::Draws) }
     }
 
     /// The tables posts are drawn from.

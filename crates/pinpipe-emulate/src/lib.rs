@@ -5,7 +5,8 @@
 //! SPEC §1 (keys shared across each triple, the 13 categories, media shares, broken story posts
 //! and other placeholders, follower counts as strings, persons recurring under several keys,
 //! skewed ages and countries, three datetime forms). A [`Generator`] draws posts from them with
-//! replacement; [`dump`] writes drawn posts to JSON-lines files.
+//! replacement; [`dump`] writes drawn posts to JSON-lines files; with the `post` feature, [`post`]
+//! sends them to an ingestion API over HTTP.
 //!
 //! ```
 //! let mut posts = pinpipe_emulate::Generator::new(7);
@@ -18,6 +19,8 @@ mod dump;
 mod generator;
 mod people;
 mod pins;
+#[cfg(feature = "post")]
+pub mod post;
 mod records;
 mod rng;
 mod tables;

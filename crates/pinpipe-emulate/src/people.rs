@@ -102,9 +102,7 @@ pub(crate) struct Population {
 
 impl Population {
     pub(crate) fn generate(rng: &mut Rand) -> Self {
-        let mut persons: Vec<Person> = (0..PERSONS)
-            .map(|rank| Person::generate(rng, rank))
-            .collect();
+        let mut persons: Vec<Person> = (0..PERSONS).map(|rank| Person::generate(rng, rank)).collect();
         // Broken story posts show `User Info Error` as poster: one more, popular, person.
         let rank = popular_rank(rng);
         persons.push(Person::generate(rng, rank));

@@ -19,11 +19,7 @@ enum Media {
     Story,
 }
 
-const MEDIA_SHARES: [(Media, f64); 3] = [
-    (Media::Image, 0.90),
-    (Media::Story, 0.07),
-    (Media::Video, 0.03),
-];
+const MEDIA_SHARES: [(Media, f64); 3] = [(Media::Image, 0.90), (Media::Story, 0.07), (Media::Video, 0.03)];
 
 /// How much of a story pin the scraper got.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -36,18 +32,12 @@ enum Damage {
     Broken,
 }
 
-const STORY_DAMAGE_SHARES: [(Damage, f64); 3] = [
-    (Damage::Intact, 0.65),
-    (Damage::NoImage, 0.24),
-    (Damage::Broken, 0.11),
-];
+const STORY_DAMAGE_SHARES: [(Damage, f64); 3] =
+    [(Damage::Intact, 0.65), (Damage::NoImage, 0.24), (Damage::Broken, 0.11)];
 
 /// Descriptions of image and video pins: mostly text, sometimes a placeholder.
-const DESCRIPTION_PLACEHOLDERS: [(Option<&str>, f64); 3] = [
-    (None, 0.983),
-    (Some("No description available"), 0.015),
-    (Some("Untitled"), 0.002),
-];
+const DESCRIPTION_PLACEHOLDERS: [(Option<&str>, f64); 3] =
+    [(None, 0.983), (Some("No description available"), 0.015), (Some("Untitled"), 0.002)];
 
 /// Share of pins whose title is `""`.
 const EMPTY_TITLE_SHARE: f64 = 0.002;
@@ -60,8 +50,7 @@ const LONG_DESCRIPTION_SHARE: f64 = 0.3;
 /// Characters a description keeps before it is cut off.
 const DESCRIPTION_LIMIT: usize = 176;
 const TAGS_PER_PIN: usize = 9;
-const IMAGE_EXTENSIONS: [(&str, f64); 4] =
-    [("jpg", 0.82), ("png", 0.15), ("webp", 0.02), ("gif", 0.01)];
+const IMAGE_EXTENSIONS: [(&str, f64); 4] = [("jpg", 0.82), ("png", 0.15), ("webp", 0.02), ("gif", 0.01)];
 
 /// The media kind of a source row and how much of it was scraped.
 #[derive(Clone, Copy)]
@@ -96,13 +85,7 @@ impl Kind {
 }
 
 /// The pin record of source row `key`, posted by `poster` in `category`.
-pub(crate) fn pin(
-    rng: &mut Rand,
-    key: u32,
-    category: &Category,
-    kind: Kind,
-    poster: &Person,
-) -> Pin {
+pub(crate) fn pin(rng: &mut Rand, key: u32, category: &Category, kind: Kind, poster: &Person) -> Pin {
     let broken = kind.hides_poster();
     let (poster_name, follower_count) = if broken {
         (USER_INFO_ERROR.to_owned(), USER_INFO_ERROR.to_owned())
@@ -112,22 +95,12 @@ pub(crate) fn pin(
     let tags_missing = broken || rng.chance(MISSING_TAGS_SHARE);
     Pin {
         index: key,
-        unique_id: uuid::Builder::from_random_bytes(rng.bytes16())
-            .into_uuid()
-            .to_string(),
-        title: if broken {
-            NO_TITLE.to_owned()
-        } else {
-            title(rng, category.topics)
-        },
+        unique_id: uuid::Builder::from_random_bytes(rng.bytes16()).into_uuid().to_string(),
+        title: if broken { NO_TITLE.to_owned() } else { title(rng, category.topics) },
         description: description(rng, kind, category.topics),
         poster_name,
         follower_count,
-        tag_list: if tags_missing {
-            NO_TAGS.to_owned()
-        } else {
-            tags(rng, category.topics)
-        },
+        tag_list: if tags_missing { NO_TAGS.to_owned() } else { tags(rng, category.topics) },
         is_image_or_video: kind.label().to_owned(),
         image_src: match kind.damage {
             Damage::Intact => image_src(rng, kind.media),
@@ -177,11 +150,7 @@ fn description(rng: &mut Rand, kind: Kind, topics: &[&str]) -> String {
 }
 
 fn prose(rng: &mut Rand, topics: &[&str]) -> String {
-    let sentences = if rng.chance(LONG_DESCRIPTION_SHARE) {
-        5
-    } else {
-        1 + rng.below(2)
-    };
+    let sentences = if rng.chance(LONG_DESCRIPTION_SHARE) { 5 } else { 1 + rng.below(2) };
     let text: Vec<String> = (0..sentences).map(|_| sentence(rng, topics)).collect();
     cut_off(text.join(" "))
 }
@@ -198,11 +167,7 @@ fn sentence(rng: &mut Rand, topics: &[&str]) -> String {
         2 => format!("Save this pin for later and find more {topic} on the blog!"),
         3 => format!("Find the best {topic}, {other} and more in one place."),
         4 => format!("Our mission is to make {topic} easy — without the stress."),
-        _ => format!(
-            "{},{:03} points • {count} comments",
-            1 + count % 9,
-            rng.below(1000)
-        ),
+        _ => format!("{},{:03} points • {count} comments", 1 + count % 9, rng.below(1000)),
     }
 }
 

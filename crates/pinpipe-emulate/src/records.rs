@@ -83,11 +83,7 @@ impl Post {
 
     /// The pin, geo and user records as JSON text, each as [`json_text`] writes it.
     pub fn json_texts(&self) -> [String; 3] {
-        [
-            json_text(&self.pin),
-            json_text(&self.geo),
-            json_text(&self.user),
-        ]
+        [json_text(&self.pin), json_text(&self.geo), json_text(&self.user)]
     }
 }
 
@@ -96,10 +92,7 @@ impl Post {
 pub fn json_text<T: Serialize>(record: &T) -> String {
     let mut out = Vec::with_capacity(512);
     record
-        .serialize(&mut serde_json::Serializer::with_formatter(
-            &mut out,
-            SpacedFormatter,
-        ))
+        .serialize(&mut serde_json::Serializer::with_formatter(&mut out, SpacedFormatter))
         .expect("records hold only strings and finite numbers");
     String::from_utf8(out).expect("serde_json writes UTF-8")
 }
@@ -108,11 +101,7 @@ pub fn json_text<T: Serialize>(record: &T) -> String {
 struct SpacedFormatter;
 
 impl Formatter for SpacedFormatter {
-    fn begin_object_key<W: ?Sized + io::Write>(
-        &mut self,
-        writer: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
+    fn begin_object_key<W: ?Sized + io::Write>(&mut self, writer: &mut W, first: bool) -> io::Result<()> {
         if first {
             Ok(())
         } else {

@@ -108,9 +108,7 @@ mod tests {
     #[test]
     fn weighted_follows_the_shares() {
         let mut rng = Rand::new(1, Stream::Draws);
-        let hits = (0..10_000)
-            .filter(|_| rng.weighted(&[(true, 0.2), (false, 0.8)]))
-            .count();
+        let hits = (0..10_000).filter(|_| rng.weighted(&[(true, 0.2), (false, 0.8)])).count();
         assert!((1_800..2_200).contains(&hits), "{hits}");
     }
 

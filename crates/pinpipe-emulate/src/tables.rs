@@ -25,20 +25,11 @@ impl SourceTables {
     pub fn new(seed: u64) -> Self {
         let mut rng = Rand::new(seed, Stream::Tables);
         let population = Population::generate(&mut rng);
-        let mut drafts: Vec<Draft> = (0..SOURCE_ROWS)
-            .map(|_| Draft::draw(&mut rng, &population))
-            .collect();
+        let mut drafts: Vec<Draft> = (0..SOURCE_ROWS).map(|_| Draft::draw(&mut rng, &population)).collect();
         // Keys run through the categories in order, as in the real tables.
         drafts.sort_by_key(|draft| draft.category);
-        let posts: Vec<Post> = drafts
-            .iter()
-            .zip(0..)
-            .map(|(draft, key)| draft.build(&mut rng, key))
-            .collect();
-        let lines = posts
-            .iter()
-            .map(|post| post.json_texts().map(|text| text + "\n"))
-            .collect();
+        let posts: Vec<Post> = drafts.iter().zip(0..).map(|(draft, key)| draft.build(&mut rng, key)).collect();
+        let lines = posts.iter().map(|post| post.json_texts().map(|text| text + "\n")).collect();
         Self { posts, lines }
     }
 
@@ -63,31 +54,15 @@ struct Draft<'a> {
 impl<'a> Draft<'a> {
     fn draw(rng: &mut Rand, population: &'a Population) -> Self {
         let poster = population.draw(rng);
-        let category = if rng.chance(HOME_CATEGORY_SHARE) {
-            poster.home_category
-        } else {
-            rng.below(CATEGORIES.len())
-        };
+        let category = if rng.chance(HOME_CATEGORY_SHARE) { poster.home_category } else { rng.below(CATEGORIES.len()) };
         let kind = Kind::draw(rng);
-        let person = if kind.hides_poster() {
-            population.hidden()
-        } else {
-            poster
-        };
-        Self {
-            category,
-            kind,
-            person,
-        }
+        let person = if kind.hides_poster() { population.hidden() } else { poster };
+        Self { category, kind, person }
     }
 
     fn build(&self, rng: &mut Rand, key: u32) -> Post {
         let pin = pins::pin(rng, key, &CATEGORIES[self.category], self.kind, self.person);
         let posted = POSTED.at(rng.unit());
-        Post {
-            pin,
-            geo: self.person.geo(key, time::stamp(rng, posted)),
-            user: self.person.user(key),
-        }
+        Post { pin, geo: self.person.geo(key, time::stamp(rng, posted)), user: self.person.user(key) }
     }
 }

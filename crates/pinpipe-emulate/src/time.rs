@@ -18,10 +18,7 @@ pub(crate) const JOINED: Window = Window::new((2015, 10, 21), (2017, 10, 18));
 impl Window {
     /// From the first second of `first` to the last second of `last` (year, month, day).
     const fn new(first: (i32, u32, u32), last: (i32, u32, u32)) -> Self {
-        Self {
-            start: moment(first, (0, 0, 0)),
-            end: moment(last, (23, 59, 59)),
-        }
+        Self { start: moment(first, (0, 0, 0)), end: moment(last, (23, 59, 59)) }
     }
 
     /// The second at fraction `q` (in `[0, 1)`) of the window.
@@ -31,10 +28,7 @@ impl Window {
     }
 }
 
-const fn moment(
-    (year, month, day): (i32, u32, u32),
-    (hour, min, sec): (u32, u32, u32),
-) -> NaiveDateTime {
+const fn moment((year, month, day): (i32, u32, u32), (hour, min, sec): (u32, u32, u32)) -> NaiveDateTime {
     match NaiveDate::from_ymd_opt(year, month, day) {
         Some(date) => match date.and_hms_opt(hour, min, sec) {
             Some(datetime) => datetime,
@@ -55,11 +49,8 @@ enum DateForm {
     Colons,
 }
 
-const DATE_FORM_SHARES: [(DateForm, f64); 3] = [
-    (DateForm::Spaced, 0.94),
-    (DateForm::Iso, 0.03),
-    (DateForm::Colons, 0.03),
-];
+const DATE_FORM_SHARES: [(DateForm, f64); 3] =
+    [(DateForm::Spaced, 0.94), (DateForm::Iso, 0.03), (DateForm::Colons, 0.03)];
 
 impl DateForm {
     fn pattern(self) -> &'static str {

@@ -266,12 +266,7 @@ mod tests {
 
     fn assert_sorted_unique(list: &[&str]) {
         for pair in list.windows(2) {
-            assert!(
-                pair[0] < pair[1],
-                "{:?} must come before {:?}",
-                pair[0],
-                pair[1]
-            );
+            assert!(pair[0] < pair[1], "{:?} must come before {:?}", pair[0], pair[1]);
         }
     }
 
@@ -285,10 +280,6 @@ mod tests {
 
     #[test]
     fn about_240_countries() {
-        assert!(
-            (230..=250).contains(&COUNTRIES.len()),
-            "{}",
-            COUNTRIES.len()
-        );
+        assert!((230..=250).contains(&COUNTRIES.len()), "{}", COUNTRIES.len());
     }
 }

@@ -5,9 +5,7 @@ use std::fs;
 use std::ops::RangeInclusive;
 use std::sync::OnceLock;
 
-use pinpipe_emulate::{
-    dump, json_text, DumpSummary, Generator, Pin, Post, SourceTables, SOURCE_ROWS,
-};
+use pinpipe_emulate::{dump, json_text, DumpSummary, Generator, Pin, Post, SourceTables, SOURCE_ROWS};
 use serde_json::Value;
 
 const SEED: u64 = 11;
@@ -60,10 +58,7 @@ fn share(test: impl Fn(&Post) -> bool) -> f64 {
 
 fn assert_share(what: &str, test: impl Fn(&Post) -> bool, expected: RangeInclusive<f64>) {
     let share = share(test);
-    assert!(
-        expected.contains(&share),
-        "{what}: share {share:.4} outside {expected:?}"
-    );
+    assert!(expected.contains(&share), "{what}: share {share:.4} outside {expected:?}");
 }
 
 /// `2020-08-28 03:52:47`, `2020-08-28T03:52:47` or `2020:08:28 03:52:47` as
@@ -72,9 +67,7 @@ fn datetime(text: &str) -> Option<(String, usize)> {
     let bytes = text.as_bytes();
     let digits_at = |range: std::ops::Range<usize>| bytes[range].iter().all(u8::is_ascii_digit);
     let shaped = bytes.len() == 19
-        && [0..4, 5..7, 8..10, 11..13, 14..16, 17..19]
-            .into_iter()
-            .all(digits_at)
+        && [0..4, 5..7, 8..10, 11..13, 14..16, 17..19].into_iter().all(digits_at)
         && bytes[13] == b':'
         && bytes[16] == b':';
     if !shaped {
@@ -86,13 +79,7 @@ fn datetime(text: &str) -> Option<(String, usize)> {
         (b':', b':', b' ') => 2,
         _ => return None,
     };
-    let canonical = format!(
-        "{}-{}-{} {}",
-        &text[..4],
-        &text[5..7],
-        &text[8..10],
-        &text[11..]
-    );
+    let canonical = format!("{}-{}-{} {}", &text[..4], &text[5..7], &text[8..10], &text[11..]);
     Some((canonical, form))
 }
 
@@ -100,18 +87,14 @@ fn datetime(text: &str) -> Option<(String, usize)> {
 fn is_follower_shape(text: &str) -> bool {
     let number = text.strip_suffix(['k', 'M']).unwrap_or(text);
     let (whole, fraction) = number.split_once('.').unwrap_or((number, "1"));
-    [whole, fraction]
-        .iter()
-        .all(|part| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit()))
+    [whole, fraction].iter().all(|part| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit()))
 }
 
 fn is_uuid_v4(text: &str) -> bool {
     let groups: Vec<&str> = text.split('-').collect();
     let lengths: Vec<usize> = groups.iter().map(|group| group.len()).collect();
     lengths == [8, 4, 4, 4, 12]
-        && text
-            .bytes()
-            .all(|byte| byte == b'-' || matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
+        && text.bytes().all(|byte| byte == b'-' || matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
         && groups[2].starts_with('4')
         && groups[3].starts_with(['8', '9', 'a', 'b'])
 }
@@ -149,10 +132,7 @@ fn media_kinds_have_the_spec_shares() {
 
 #[test]
 fn all_13_categories_occur_and_name_the_save_location() {
-    let seen: HashSet<&str> = posts()
-        .iter()
-        .map(|post| post.pin.category.as_str())
-        .collect();
+    let seen: HashSet<&str> = posts().iter().map(|post| post.pin.category.as_str()).collect();
     assert_eq!(seen, HashSet::from(CATEGORIES));
     for post in posts() {
         let expected = format!("Local save in /data/{}", post.pin.category);
@@ -162,16 +142,9 @@ fn all_13_categories_occur_and_name_the_save_location() {
 
 #[test]
 fn broken_story_posts_carry_every_placeholder_together() {
-    let broken: Vec<&Pin> = posts()
-        .iter()
-        .map(|post| &post.pin)
-        .filter(|pin| pin.title == "No Title Data Available")
-        .collect();
-    assert!(
-        broken.len() > DRAWS / 500,
-        "only {} broken posts",
-        broken.len()
-    );
+    let broken: Vec<&Pin> =
+        posts().iter().map(|post| &post.pin).filter(|pin| pin.title == "No Title Data Available").collect();
+    assert!(broken.len() > DRAWS / 500, "only {} broken posts", broken.len());
     for pin in broken {
         assert_eq!(pin.is_image_or_video, STORY);
         assert_eq!(pin.description, "No description available Story format");
@@ -187,10 +160,7 @@ fn broken_story_posts_carry_every_placeholder_together() {
 fn every_story_post_and_only_story_posts_say_story_format() {
     for pin in posts().iter().map(|post| &post.pin) {
         let story = pin.is_image_or_video == STORY;
-        assert_eq!(
-            pin.description == "No description available Story format",
-            story
-        );
+        assert_eq!(pin.description == "No description available Story format", story);
     }
 }
 
@@ -202,21 +172,9 @@ fn other_placeholders_occur_at_small_shares() {
         |post| post.pin.description == "No description available",
         small.clone(),
     );
-    assert_share(
-        "description `Untitled`",
-        |post| post.pin.description == "Untitled",
-        small.clone(),
-    );
-    assert_share(
-        "title `\"\"`",
-        |post| post.pin.title.is_empty(),
-        small.clone(),
-    );
-    assert_share(
-        "image_src error",
-        |post| post.pin.image_src == "Image src error.",
-        small.clone(),
-    );
+    assert_share("description `Untitled`", |post| post.pin.description == "Untitled", small.clone());
+    assert_share("title `\"\"`", |post| post.pin.title.is_empty(), small.clone());
+    assert_share("image_src error", |post| post.pin.image_src == "Image src error.", small.clone());
     assert_share(
         "tags missing on intact posts",
         |post| post.pin.tag_list == NO_TAGS && post.pin.poster_name != USER_INFO_ERROR,
@@ -229,11 +187,7 @@ fn downloaded_is_0_exactly_when_the_image_is_missing() {
     for pin in posts().iter().map(|post| &post.pin) {
         let missing = pin.image_src == "Image src error.";
         assert_eq!(pin.downloaded, u8::from(!missing), "{pin:?}");
-        assert!(
-            missing || pin.image_src.starts_with("https://i.pinimg.com/"),
-            "{}",
-            pin.image_src
-        );
+        assert!(missing || pin.image_src.starts_with("https://i.pinimg.com/"), "{}", pin.image_src);
     }
 }
 
@@ -241,10 +195,7 @@ fn downloaded_is_0_exactly_when_the_image_is_missing() {
 fn follower_counts_are_strings_of_the_source_shapes() {
     for pin in posts().iter().map(|post| &post.pin) {
         let count = &pin.follower_count;
-        assert!(
-            is_follower_shape(count) || count == USER_INFO_ERROR,
-            "{count:?}"
-        );
+        assert!(is_follower_shape(count) || count == USER_INFO_ERROR, "{count:?}");
     }
     let unit = |post: &Post| {
         let count = &post.pin.follower_count;
@@ -252,26 +203,14 @@ fn follower_counts_are_strings_of_the_source_shapes() {
         is_follower_shape(count).then(|| last.filter(|unit| matches!(unit, 'k' | 'M')))
     };
     assert_share("plain counts", |post| unit(post) == Some(None), 0.05..=0.4);
-    assert_share(
-        "thousands",
-        |post| unit(post) == Some(Some('k')),
-        0.4..=0.85,
-    );
+    assert_share("thousands", |post| unit(post) == Some(Some('k')), 0.4..=0.85);
     assert_share("millions", |post| unit(post) == Some(Some('M')), 0.02..=0.2);
-    assert_share(
-        "decimal thousands (1.5k)",
-        |post| post.pin.follower_count.contains('.'),
-        0.0005..=0.03,
-    );
+    assert_share("decimal thousands (1.5k)", |post| post.pin.follower_count.contains('.'), 0.0005..=0.03);
 }
 
 #[test]
 fn unique_ids_are_uuid_v4_and_unique_per_source_row() {
-    let ids: HashSet<&str> = tables()
-        .posts()
-        .iter()
-        .map(|post| post.pin.unique_id.as_str())
-        .collect();
+    let ids: HashSet<&str> = tables().posts().iter().map(|post| post.pin.unique_id.as_str()).collect();
     assert_eq!(ids.len(), SOURCE_ROWS);
     for id in ids {
         assert!(is_uuid_v4(id), "{id}");
@@ -286,43 +225,18 @@ fn source_tables_run_through_the_categories_in_key_order() {
         assert_eq!(post.key() as usize, row);
     }
     for pair in posts.windows(2) {
-        assert!(
-            pair[0].pin.category <= pair[1].pin.category,
-            "keys {} and {}",
-            pair[0].key(),
-            pair[1].key()
-        );
+        assert!(pair[0].pin.category <= pair[1].pin.category, "keys {} and {}", pair[0].key(), pair[1].key());
     }
 }
 
 #[test]
 fn free_text_has_commas_newlines_no_break_spaces_and_non_ascii() {
     let some = 0.0005..=0.9;
-    assert_share(
-        "title with a comma",
-        |post| post.pin.title.contains(','),
-        some.clone(),
-    );
-    assert_share(
-        "title with a newline",
-        |post| post.pin.title.contains('\n'),
-        some.clone(),
-    );
-    assert_share(
-        "title with non-ASCII",
-        |post| !post.pin.title.is_ascii(),
-        some.clone(),
-    );
-    assert_share(
-        "description with a comma",
-        |post| post.pin.description.contains(','),
-        some.clone(),
-    );
-    assert_share(
-        "description ending in U+00A0",
-        |post| post.pin.description.ends_with('\u{a0}'),
-        some,
-    );
+    assert_share("title with a comma", |post| post.pin.title.contains(','), some.clone());
+    assert_share("title with a newline", |post| post.pin.title.contains('\n'), some.clone());
+    assert_share("title with non-ASCII", |post| !post.pin.title.is_ascii(), some.clone());
+    assert_share("description with a comma", |post| post.pin.description.contains(','), some.clone());
+    assert_share("description ending in U+00A0", |post| post.pin.description.ends_with('\u{a0}'), some);
 }
 
 #[test]
@@ -338,32 +252,19 @@ fn datetimes_fall_in_their_windows_in_three_forms() {
     let mut forms = [[0usize; 3]; 2];
     for post in posts() {
         let fields = [
-            (
-                &post.geo.timestamp,
-                "2017-10-01 00:00:00"..="2022-10-31 23:59:59",
-            ),
-            (
-                &post.user.date_joined,
-                "2015-10-01 00:00:00"..="2017-10-31 23:59:59",
-            ),
+            (&post.geo.timestamp, "2017-10-01 00:00:00"..="2022-10-31 23:59:59"),
+            (&post.user.date_joined, "2015-10-01 00:00:00"..="2017-10-31 23:59:59"),
         ];
         for (field, (text, window)) in fields.into_iter().enumerate() {
-            let (canonical, form) =
-                datetime(text).unwrap_or_else(|| panic!("bad datetime {text:?}"));
-            assert!(
-                window.contains(&canonical.as_str()),
-                "{text} outside {window:?}"
-            );
+            let (canonical, form) = datetime(text).unwrap_or_else(|| panic!("bad datetime {text:?}"));
+            assert!(window.contains(&canonical.as_str()), "{text} outside {window:?}");
             forms[field][form] += 1;
         }
     }
     for counts in forms {
         let [spaced, iso, colons] = counts.map(|count| count as f64 / DRAWS as f64);
         assert!(spaced > 0.85, "{counts:?}");
-        assert!(
-            (0.005..=0.08).contains(&iso) && (0.005..=0.08).contains(&colons),
-            "{counts:?}"
-        );
+        assert!((0.005..=0.08).contains(&iso) && (0.005..=0.08).contains(&colons), "{counts:?}");
     }
 }
 
@@ -371,18 +272,9 @@ fn datetimes_fall_in_their_windows_in_three_forms() {
 fn coordinates_are_numbers_in_range_with_few_digits() {
     for geo in posts().iter().map(|post| &post.geo) {
         assert!((-90.0..=90.0).contains(&geo.latitude), "{}", geo.latitude);
-        assert!(
-            (-180.0..=180.0).contains(&geo.longitude),
-            "{}",
-            geo.longitude
-        );
+        assert!((-180.0..=180.0).contains(&geo.longitude), "{}", geo.longitude);
         for value in [geo.latitude, geo.longitude] {
-            let digits = value
-                .abs()
-                .to_string()
-                .trim_start_matches(['0', '.'])
-                .replace('.', "")
-                .len();
+            let digits = value.abs().to_string().trim_start_matches(['0', '.']).replace('.', "").len();
             assert!(digits <= 6, "{value}");
         }
     }
@@ -390,21 +282,10 @@ fn coordinates_are_numbers_in_range_with_few_digits() {
 
 #[test]
 fn about_240_countries_skewed_to_names_starting_with_a() {
-    let countries: HashSet<&str> = posts()
-        .iter()
-        .map(|post| post.geo.country.as_str())
-        .collect();
-    assert!(
-        (200..=250).contains(&countries.len()),
-        "{} countries",
-        countries.len()
-    );
+    let countries: HashSet<&str> = posts().iter().map(|post| post.geo.country.as_str()).collect();
+    assert!((200..=250).contains(&countries.len()), "{} countries", countries.len());
     // 15 of ~240 names start with A; in the source a fifth or more of posts come from them.
-    assert_share(
-        "country starting with A",
-        |post| post.geo.country.starts_with('A'),
-        0.15..=0.45,
-    );
+    assert_share("country starting with A", |post| post.geo.country.starts_with('A'), 0.15..=0.45);
 }
 
 #[test]
@@ -413,21 +294,10 @@ fn the_same_person_recurs_under_several_keys_with_one_location() {
     let mut places: HashMap<(&str, &str, u8, &str), (String, String)> = HashMap::new();
     for post in posts() {
         let user = &post.user;
-        let person = (
-            user.first_name.as_str(),
-            user.last_name.as_str(),
-            user.age,
-            user.date_joined.as_str(),
-        );
+        let person = (user.first_name.as_str(), user.last_name.as_str(), user.age, user.date_joined.as_str());
         persons.entry(person).or_default().insert(post.key());
-        let place = (
-            post.geo.country.clone(),
-            format!("{} {}", post.geo.latitude, post.geo.longitude),
-        );
-        assert_eq!(
-            places.entry(person).or_insert_with(|| place.clone()),
-            &place
-        );
+        let place = (post.geo.country.clone(), format!("{} {}", post.geo.latitude, post.geo.longitude));
+        assert_eq!(places.entry(person).or_insert_with(|| place.clone()), &place);
     }
     let recurring = persons.values().filter(|keys| keys.len() >= 2).count();
     let most = persons.values().map(HashSet::len).max().unwrap_or(0);
@@ -439,11 +309,8 @@ fn the_same_person_recurs_under_several_keys_with_one_location() {
 fn dump_is_byte_identical_for_a_seed_and_matches_the_generator() {
     let rows = 1_000;
     let dirs = [(); 3].map(|()| tempfile::tempdir().unwrap());
-    let summaries: Vec<DumpSummary> = dirs
-        .iter()
-        .zip([SEED, SEED, SEED + 1])
-        .map(|(dir, seed)| dump(dir.path(), rows, seed).unwrap())
-        .collect();
+    let summaries: Vec<DumpSummary> =
+        dirs.iter().zip([SEED, SEED, SEED + 1]).map(|(dir, seed)| dump(dir.path(), rows, seed).unwrap()).collect();
     let mut expected = [String::new(), String::new(), String::new()];
     for post in &posts()[..rows] {
         for (text, record) in expected.iter_mut().zip(post.json_texts()) {
@@ -451,13 +318,8 @@ fn dump_is_byte_identical_for_a_seed_and_matches_the_generator() {
             text.push('\n');
         }
     }
-    for (name, text) in ["pin.jsonl", "geo.jsonl", "user.jsonl"]
-        .into_iter()
-        .zip(&expected)
-    {
-        let [first, second, other] = dirs
-            .each_ref()
-            .map(|dir| fs::read(dir.path().join(name)).unwrap());
+    for (name, text) in ["pin.jsonl", "geo.jsonl", "user.jsonl"].into_iter().zip(&expected) {
+        let [first, second, other] = dirs.each_ref().map(|dir| fs::read(dir.path().join(name)).unwrap());
         assert_eq!(first, text.as_bytes(), "{name}");
         assert_eq!(first, second, "{name}");
         assert_ne!(first, other, "{name}");
@@ -523,14 +385,9 @@ fn dumped_lines_keep_the_sample_field_order_and_json_types() {
         assert_eq!(object.len(), fields.len(), "{line}");
         let mut previous = 0;
         for (name, has_type) in fields {
-            let at = line
-                .find(&format!("\"{name}\": "))
-                .unwrap_or_else(|| panic!("{name} missing in {line}"));
+            let at = line.find(&format!("\"{name}\": ")).unwrap_or_else(|| panic!("{name} missing in {line}"));
             assert!(at >= previous, "{name} out of order in {line}");
-            assert!(
-                has_type(&object[*name]),
-                "{name} has the wrong type in {line}"
-            );
+            assert!(has_type(&object[*name]), "{name} has the wrong type in {line}");
             previous = at;
         }
     }

@@ -4,6 +4,9 @@
 /// The variable naming the lake bucket.
 pub const LAKE_BUCKET_VAR: &str = "PINPIPE_LAKE_BUCKET";
 
+/// The variable holding the naming prefix of topics (`<prefix>.pin`) and streams (`streaming-<prefix>-pin`).
+pub const PREFIX_VAR: &str = "PINPIPE_PREFIX";
+
 /// A missing or invalid setting.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -24,10 +27,7 @@ pub enum ConfigError {
 
 /// The value of a required, non-empty variable.
 pub fn required(name: &'static str) -> Result<String, ConfigError> {
-    std::env::var(name)
-        .ok()
-        .filter(|value| !value.trim().is_empty())
-        .ok_or(ConfigError::Missing(name))
+    std::env::var(name).ok().filter(|value| !value.trim().is_empty()).ok_or(ConfigError::Missing(name))
 }
 
 /// The lake bucket from [`LAKE_BUCKET_VAR`], checked against the S3 bucket naming rules.
@@ -39,6 +39,32 @@ pub fn lake_bucket() -> Result<String, ConfigError> {
         reason,
     })?;
     Ok(bucket)
+}
+
+/// The naming prefix from [`PREFIX_VAR`], checked by [`validate_prefix`].
+pub fn prefix() -> Result<String, ConfigError> {
+    let prefix = required(PREFIX_VAR)?;
+    validate_prefix(&prefix).map_err(|reason| ConfigError::Invalid {
+        name: PREFIX_VAR,
+        value: prefix.clone(),
+        reason,
+    })?;
+    Ok(prefix)
+}
+
+/// Checks a naming prefix as the SAM template's `PinpipePrefix` does: 1–40 characters of
+/// `A-Z a-z 0-9 _ -`, starting with a letter or digit (valid in Kafka topic and Kinesis stream names).
+pub fn validate_prefix(prefix: &str) -> Result<(), &'static str> {
+    if !(1..=40).contains(&prefix.len()) {
+        return Err("a prefix has 1 to 40 characters");
+    }
+    if !prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        return Err("a prefix has only letters, digits, '_' and '-'");
+    }
+    if !prefix.as_bytes()[0].is_ascii_alphanumeric() {
+        return Err("a prefix starts with a letter or digit");
+    }
+    Ok(())
 }
 
 /// Checks the S3 bucket naming rules: 3–63 characters of `a-z 0-9 . -`, starting and ending with a
@@ -70,5 +96,17 @@ mod tests {
         assert!(validate_bucket_name("-lead").is_err());
         assert!(validate_bucket_name("trail.").is_err());
         assert!(validate_bucket_name(&"a".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn prefixes_follow_the_template_rules() {
+        assert!(validate_prefix("0a1b2c3d4e5f").is_ok());
+        assert!(validate_prefix("pinpipe-prod_2").is_ok());
+        assert!(validate_prefix(&"a".repeat(40)).is_ok());
+        assert!(validate_prefix("").is_err());
+        assert!(validate_prefix(&"a".repeat(41)).is_err());
+        assert!(validate_prefix("-lead").is_err());
+        assert!(validate_prefix("has.dot").is_err());
+        assert!(validate_prefix("has space").is_err());
     }
 }

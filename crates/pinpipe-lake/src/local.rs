@@ -37,20 +37,15 @@ impl LocalStore {
     /// or that would be taken for an in-flight write.
     fn path_of(&self, operation: &'static str, key: &str) -> Result<PathBuf, StoreError> {
         let valid = !key.is_empty()
-            && key.split('/').all(|segment| {
-                !matches!(segment, "" | "." | "..") && !segment.starts_with(TEMP_PREFIX)
-            })
-            && Path::new(key)
-                .components()
-                .all(|c| matches!(c, Component::Normal(_)));
+            && key.split('/').all(|segment| !matches!(segment, "" | "." | "..") && !segment.starts_with(TEMP_PREFIX))
+            && Path::new(key).components().all(|c| matches!(c, Component::Normal(_)));
         if valid {
             Ok(self.root.join(key))
         } else {
             Err(StoreError::Io {
                 operation,
                 location: self.root.join(key).display().to_string(),
-                message: "not a valid object key (expected relative `/`-separated names)"
-                    .to_string(),
+                message: "not a valid object key (expected relative `/`-separated names)".to_string(),
             })
         }
     }
@@ -58,11 +53,7 @@ impl LocalStore {
 
 /// A [`StoreError::Io`] for a failed file-system call on `path`.
 fn io_error(operation: &'static str, path: &Path, err: io::Error) -> StoreError {
-    StoreError::Io {
-        operation,
-        location: path.display().to_string(),
-        message: err.to_string(),
-    }
+    StoreError::Io { operation, location: path.display().to_string(), message: err.to_string() }
 }
 
 /// Runs blocking file-system work off the async runtime.
@@ -107,15 +98,8 @@ fn walk(dir: &Path, dir_key: &str, prefix: &str, out: &mut Vec<ObjectMeta>) -> i
                 walk(&entry.path(), &sub_key, prefix, out)?;
             }
         } else if key.starts_with(prefix) {
-            let mtime_nanos = meta
-                .modified()?
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |since| since.as_nanos());
-            out.push(ObjectMeta {
-                key,
-                size: meta.len(),
-                version: format!("{}-{mtime_nanos}", meta.len()),
-            });
+            let mtime_nanos = meta.modified()?.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_nanos());
+            out.push(ObjectMeta { key, size: meta.len(), version: format!("{}-{mtime_nanos}", meta.len()) });
         }
     }
     Ok(())
@@ -125,11 +109,8 @@ fn walk(dir: &Path, dir_key: &str, prefix: &str, out: &mut Vec<ObjectMeta>) -> i
 fn write_atomically(path: &Path, body: &[u8]) -> io::Result<()> {
     let dir = path.parent().expect("an object path is inside the root");
     std::fs::create_dir_all(dir)?;
-    let temp = dir.join(format!(
-        "{TEMP_PREFIX}{}.{}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    let temp =
+        dir.join(format!("{TEMP_PREFIX}{}.{}", std::process::id(), TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)));
     let written = std::fs::File::create(&temp).and_then(|mut file| {
         file.write_all(body)?;
         file.sync_all()
@@ -156,9 +137,7 @@ impl ObjectStore for LocalStore {
                 location: self.location(),
                 message: "exists but is not a folder".to_string(),
             }),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                Err(StoreError::LocationMissing(self.location()))
-            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Err(StoreError::LocationMissing(self.location())),
             Err(err) => Err(io_error("check", &self.root, err)),
         }
     }
@@ -168,8 +147,7 @@ impl ObjectStore for LocalStore {
         let (root, prefix) = (self.root.clone(), prefix.to_string());
         blocking("list", &self.root, move || {
             let mut objects = Vec::new();
-            walk(&root, "", &prefix, &mut objects)
-                .map_err(|err| io_error("list", &root.join(&prefix), err))?;
+            walk(&root, "", &prefix, &mut objects).map_err(|err| io_error("list", &root.join(&prefix), err))?;
             objects.sort_unstable_by(|a, b| a.key.cmp(&b.key));
             Ok(objects)
         })
@@ -180,9 +158,7 @@ impl ObjectStore for LocalStore {
         let path = self.path_of("get", key)?;
         match tokio::fs::read(&path).await {
             Ok(body) => Ok(Bytes::from(body)),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                Err(StoreError::NotFound(path.display().to_string()))
-            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Err(StoreError::NotFound(path.display().to_string())),
             Err(err) => Err(io_error("get", &path, err)),
         }
     }
@@ -190,18 +166,14 @@ impl ObjectStore for LocalStore {
     async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
         let path = self.path_of("put", key)?;
         let target = path.clone();
-        blocking("put", &path, move || {
-            write_atomically(&target, &body).map_err(|err| io_error("put", &target, err))
-        })
-        .await
+        blocking("put", &path, move || write_atomically(&target, &body).map_err(|err| io_error("put", &target, err)))
+            .await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let path = self.path_of("delete", key)?;
         match tokio::fs::remove_file(&path).await {
-            Err(err) if err.kind() != io::ErrorKind::NotFound => {
-                Err(io_error("delete", &path, err))
-            }
+            Err(err) if err.kind() != io::ErrorKind::NotFound => Err(io_error("delete", &path, err)),
             _ => Ok(()),
         }
     }
@@ -210,7 +182,6 @@ impl ObjectStore for LocalStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::get_many;
 
     fn store() -> (tempfile::TempDir, LocalStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -227,114 +198,51 @@ mod tests {
         let (dir, _) = store();
         let missing = dir.path().join("nope");
         let err = LocalStore::new(&missing).check().await.unwrap_err();
-        assert!(
-            matches!(&err, StoreError::LocationMissing(path) if *path == missing.display().to_string()),
-            "{err}"
-        );
-        assert!(matches!(
-            LocalStore::new(&missing).list("").await,
-            Err(StoreError::LocationMissing(_))
-        ));
+        assert!(matches!(&err, StoreError::LocationMissing(path) if *path == missing.display().to_string()), "{err}");
+        assert!(matches!(LocalStore::new(&missing).list("").await, Err(StoreError::LocationMissing(_))));
         LocalStore::new(dir.path()).check().await.unwrap();
     }
 
     #[tokio::test]
     async fn put_creates_folders_and_get_reads_back() {
         let (dir, store) = store();
-        store
-            .put(
-                "topics/p.pin/partition=0/a.json",
-                Bytes::from_static(b"{\"a\":1}\n"),
-            )
-            .await
-            .unwrap();
+        store.put("topics/p.pin/partition=0/a.json", Bytes::from_static(b"{\"a\":1}\n")).await.unwrap();
         assert!(dir.path().join("topics/p.pin/partition=0/a.json").is_file());
-        assert_eq!(
-            store.get("topics/p.pin/partition=0/a.json").await.unwrap(),
-            Bytes::from_static(b"{\"a\":1}\n")
-        );
+        assert_eq!(store.get("topics/p.pin/partition=0/a.json").await.unwrap(), Bytes::from_static(b"{\"a\":1}\n"));
     }
 
     #[tokio::test]
     async fn put_replaces_and_leaves_no_temporary_file() {
         let (dir, store) = store();
-        store
-            .put("x/y.json", Bytes::from_static(b"old"))
-            .await
-            .unwrap();
+        store.put("x/y.json", Bytes::from_static(b"old")).await.unwrap();
         let before = store.list("").await.unwrap();
-        store
-            .put("x/y.json", Bytes::from_static(b"newer"))
-            .await
-            .unwrap();
+        store.put("x/y.json", Bytes::from_static(b"newer")).await.unwrap();
         let after = store.list("").await.unwrap();
-        assert_eq!(
-            store.get("x/y.json").await.unwrap(),
-            Bytes::from_static(b"newer")
-        );
+        assert_eq!(store.get("x/y.json").await.unwrap(), Bytes::from_static(b"newer"));
         assert_eq!((after[0].size, after.len()), (5, 1));
         assert_ne!(before[0].version, after[0].version);
-        let names: Vec<_> = std::fs::read_dir(dir.path().join("x"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("x")).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, ["y.json"]);
     }
 
     #[tokio::test]
     async fn list_is_recursive_sorted_and_filtered_by_any_prefix() {
         let (dir, store) = store();
-        for key in [
-            "b/2.json",
-            "a/z/1.json",
-            "b/10.json",
-            "a/1.json",
-            "c.json",
-            "b/1.json",
-        ] {
+        for key in ["b/2.json", "a/z/1.json", "b/10.json", "a/1.json", "c.json", "b/1.json"] {
             store.put(key, Bytes::from(key.to_string())).await.unwrap();
         }
         // An in-flight write is never listed.
-        std::fs::write(
-            dir.path()
-                .join("b")
-                .join(format!("{TEMP_PREFIX}1.2.3.json")),
-            b"partial",
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("b").join(format!("{TEMP_PREFIX}1.2.3.json")), b"partial").unwrap();
 
         let all = store.list("").await.unwrap();
-        assert_eq!(
-            keys(&all),
-            [
-                "a/1.json",
-                "a/z/1.json",
-                "b/1.json",
-                "b/10.json",
-                "b/2.json",
-                "c.json"
-            ]
-        );
+        assert_eq!(keys(&all), ["a/1.json", "a/z/1.json", "b/1.json", "b/10.json", "b/2.json", "c.json"]);
         let meta = &all[0];
         assert_eq!(meta.size, 8);
-        assert!(
-            meta.version.starts_with("8-") && meta.version[2..].parse::<u128>().is_ok(),
-            "{}",
-            meta.version
-        );
+        assert!(meta.version.starts_with("8-") && meta.version[2..].parse::<u128>().is_ok(), "{}", meta.version);
 
-        assert_eq!(
-            keys(&store.list("b/").await.unwrap()),
-            ["b/1.json", "b/10.json", "b/2.json"]
-        );
-        assert_eq!(
-            keys(&store.list("b/1").await.unwrap()),
-            ["b/1.json", "b/10.json"]
-        );
-        assert_eq!(
-            keys(&store.list("a").await.unwrap()),
-            ["a/1.json", "a/z/1.json"]
-        );
+        assert_eq!(keys(&store.list("b/").await.unwrap()), ["b/1.json", "b/10.json", "b/2.json"]);
+        assert_eq!(keys(&store.list("b/1").await.unwrap()), ["b/1.json", "b/10.json"]);
+        assert_eq!(keys(&store.list("a").await.unwrap()), ["a/1.json", "a/z/1.json"]);
         assert_eq!(keys(&store.list("a/z/").await.unwrap()), ["a/z/1.json"]);
         assert!(store.list("nothing/here/").await.unwrap().is_empty());
     }
@@ -344,74 +252,24 @@ mod tests {
         let (dir, store) = store();
         let err = store.get("no/such.json").await.unwrap_err();
         let expected = dir.path().join("no/such.json").display().to_string();
-        assert!(
-            matches!(&err, StoreError::NotFound(path) if *path == expected),
-            "{err}"
-        );
+        assert!(matches!(&err, StoreError::NotFound(path) if *path == expected), "{err}");
         store.delete("no/such.json").await.unwrap();
 
         store.put("k.json", Bytes::from_static(b"1")).await.unwrap();
         store.delete("k.json").await.unwrap();
-        assert!(matches!(
-            store.get("k.json").await,
-            Err(StoreError::NotFound(_))
-        ));
+        assert!(matches!(store.get("k.json").await, Err(StoreError::NotFound(_))));
         assert!(store.list("").await.unwrap().is_empty());
     }
 
     #[tokio::test]
     async fn keys_cannot_leave_the_root() {
         let (_dir, store) = store();
-        for key in [
-            "",
-            "/etc/passwd",
-            "../x.json",
-            "a/../../x.json",
-            "a//b.json",
-            "a/./b.json",
-            "a/",
-            "a/.pinpipe-tmp.1",
-        ] {
+        for key in
+            ["", "/etc/passwd", "../x.json", "a/../../x.json", "a//b.json", "a/./b.json", "a/", "a/.pinpipe-tmp.1"]
+        {
             let err = store.put(key, Bytes::new()).await.unwrap_err();
-            assert!(
-                matches!(
-                    err,
-                    StoreError::Io {
-                        operation: "put",
-                        ..
-                    }
-                ),
-                "{key}: {err}"
-            );
-            assert!(
-                matches!(
-                    store.get(key).await,
-                    Err(StoreError::Io {
-                        operation: "get",
-                        ..
-                    })
-                ),
-                "{key}"
-            );
+            assert!(matches!(err, StoreError::Io { operation: "put", .. }), "{key}: {err}");
+            assert!(matches!(store.get(key).await, Err(StoreError::Io { operation: "get", .. })), "{key}");
         }
-    }
-
-    #[tokio::test]
-    async fn get_many_keeps_the_order_of_keys() {
-        let (_dir, store) = store();
-        let keys: Vec<String> = (0..50)
-            .map(|i| format!("many/{:02}.json", (i * 7) % 50))
-            .collect();
-        for key in &keys {
-            store.put(key, Bytes::from(key.clone())).await.unwrap();
-        }
-        let bodies = get_many(&store, &keys, 8).await.unwrap();
-        assert_eq!(
-            bodies
-                .iter()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .collect::<Vec<_>>(),
-            keys
-        );
     }
 }

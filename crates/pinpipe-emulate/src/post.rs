@@ -1,0 +1,663 @@
+//! Posting emulated posts to an ingestion API over HTTP (feature `post`; `pinpipe emulate --api`).
+//!
+//! Each post's pin, geo and user records go to the API in the wire formats of SPEC §2:
+//! * [`Mode::Batch`]: `POST {api}/topics/<prefix>.<table>` with `{"records":[{"value": <record>}, ...]}`
+//!   (Kafka REST Proxy v2, `application/vnd.kafka.json.v2+json`), `batch_size` records per request;
+//! * [`Mode::Stream`]: `PUT {api}/streams/streaming-<prefix>-<table>/record` with
+//!   `{"StreamName","Data","PartitionKey"}` when `batch_size` is 1, else `PUT .../records` with
+//!   `{"records":[{"data","partition-key"}, ...]}` (the API Gateway Kinesis proxy).
+//!
+//! Records are sent exactly as the source holds them (the as-posted JSON text); the partition key of
+//! a stream record is its post's key. Requests run `concurrency` at a time, paced to `rate` records per
+//! second when given. [`post`] returns what was sent, acknowledged and refused (by reason), the
+//! achieved rate and the request latencies.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use futures::StreamExt;
+use hdrhistogram::Histogram;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::generator::Generator;
+
+/// The three tables, in the order each post's records are sent.
+pub const TABLES: [&str; 3] = ["pin", "geo", "user"];
+/// The source files `--source` reads, one per table.
+pub const SOURCE_FILES: [&str; 3] = ["pin.jsonl", "geo.jsonl", "user.jsonl"];
+
+/// Which path the records take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Kafka topics through the REST-proxy route.
+    Batch,
+    /// Kinesis streams through the Kinesis-proxy routes.
+    Stream,
+}
+
+/// What to post, where, and how fast.
+#[derive(Clone, Debug)]
+pub struct PostOptions {
+    /// The API's base URL, e.g. `http://127.0.0.1:8080` or an API Gateway stage URL.
+    pub api: String,
+    /// Batch (Kafka) or stream (Kinesis).
+    pub mode: Mode,
+    /// Posts to send (three records each).
+    pub rows: usize,
+    /// Records per second to aim at; `None` sends as fast as the API answers.
+    pub rate: Option<f64>,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Records per request.
+    pub batch_size: usize,
+    /// Seed of the synthetic source.
+    pub seed: u64,
+    /// The naming prefix of the topics and streams.
+    pub prefix: String,
+    /// Replay `pin.jsonl`, `geo.jsonl` and `user.jsonl` from this folder instead of generating posts.
+    pub source: Option<PathBuf>,
+    /// Draw a progress bar on the terminal.
+    pub progress: bool,
+    /// How long one request may take.
+    pub timeout: Duration,
+}
+
+impl PostOptions {
+    /// Options with the defaults: one request in flight, one record per request, seed 0, prefix
+    /// `pinpipe`, no pacing, no progress bar, a 30 s timeout.
+    pub fn new(api: impl Into<String>, mode: Mode, rows: usize) -> Self {
+        Self {
+            api: api.into(),
+            mode,
+            rows,
+            rate: None,
+            concurrency: 1,
+            batch_size: 1,
+            seed: 0,
+            prefix: "pinpipe".to_string(),
+            source: None,
+            progress: false,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Records refused for one reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failures {
+    /// How many records.
+    pub records: u64,
+    /// The first message given for them.
+    pub example: String,
+}
+
+/// What a run did.
+#[derive(Clone, Debug)]
+pub struct PostSummary {
+    /// Posts sent.
+    pub posts: usize,
+    /// HTTP requests made.
+    pub requests: u64,
+    /// Records sent.
+    pub sent: u64,
+    /// Records the API acknowledged as stored.
+    pub acknowledged: u64,
+    /// Records not acknowledged, by reason (`HTTP 503 (50302)`, `connection failed`, ...).
+    pub failed: BTreeMap<String, Failures>,
+    /// Wall time from the first request to the last answer.
+    pub elapsed: Duration,
+    /// Median request latency.
+    pub latency_p50: Duration,
+    /// 99th-percentile request latency.
+    pub latency_p99: Duration,
+    /// Slowest request.
+    pub latency_max: Duration,
+}
+
+impl PostSummary {
+    /// Records not acknowledged.
+    pub fn failed_total(&self) -> u64 {
+        self.failed.values().map(|failures| failures.records).sum()
+    }
+
+    /// Acknowledged records per second.
+    pub fn rate(&self) -> f64 {
+        let seconds = self.elapsed.as_secs_f64();
+        if seconds > 0.0 {
+            self.acknowledged as f64 / seconds
+        } else {
+            0.0
+        }
+    }
+}
+
+impl fmt::Display for PostSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = |duration: Duration| duration.as_secs_f64() * 1000.0;
+        writeln!(
+            f,
+            "sent {} records ({} posts) in {} requests: {} acknowledged, {} failed",
+            self.sent,
+            self.posts,
+            self.requests,
+            self.acknowledged,
+            self.failed_total()
+        )?;
+        writeln!(f, "rate: {:.1} records/s acknowledged over {:.3} s", self.rate(), self.elapsed.as_secs_f64())?;
+        write!(
+            f,
+            "latency per request: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            ms(self.latency_p50),
+            ms(self.latency_p99),
+            ms(self.latency_max)
+        )?;
+        for (reason, failures) in &self.failed {
+            write!(f, "\nfailed: {} records: {reason}: {}", failures.records, failures.example)?;
+        }
+        Ok(())
+    }
+}
+
+/// One post as text: its key and its three records.
+struct PostTexts {
+    key: String,
+    records: [String; 3],
+}
+
+/// Where posts come from.
+enum Source {
+    Generated(Box<Generator>),
+    Files { tables: [Vec<String>; 3], next: usize },
+}
+
+impl Source {
+    fn next_post(&mut self) -> Option<PostTexts> {
+        match self {
+            Source::Generated(generator) => {
+                let post = generator.next_post();
+                Some(PostTexts { key: post.key().to_string(), records: post.json_texts() })
+            }
+            Source::Files { tables, next } => {
+                let row = *next;
+                let records = [tables[0].get(row)?.clone(), tables[1].get(row)?.clone(), tables[2].get(row)?.clone()];
+                *next += 1;
+                Some(PostTexts { key: record_key(&records[0]).unwrap_or_else(|| row.to_string()), records })
+            }
+        }
+    }
+}
+
+/// The `index` (or `ind`) of a pin record, as text.
+fn record_key(record: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Keys {
+        index: Option<Value>,
+        ind: Option<Value>,
+    }
+    let keys: Keys = serde_json::from_str(record).ok()?;
+    match keys.index.or(keys.ind)? {
+        Value::String(text) => Some(text),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
+/// Reads the three JSON-lines files of `dir`; every line must be JSON. Returns the tables (as many
+/// rows as the shortest file has).
+pub fn read_source(dir: &Path) -> Result<[Vec<String>; 3]> {
+    let mut tables: [Vec<String>; 3] = Default::default();
+    for (table, name) in tables.iter_mut().zip(SOURCE_FILES) {
+        let path = dir.join(name);
+        let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        for (number, line) in text.lines().enumerate() {
+            let line = line.trim_end_matches('\r');
+            if line.trim().is_empty() {
+                continue;
+            }
+            serde_json::from_str::<serde::de::IgnoredAny>(line)
+                .with_context(|| format!("{} line {} is not JSON", path.display(), number + 1))?;
+            table.push(line.to_string());
+        }
+    }
+    let rows = tables.iter().map(Vec::len).min().unwrap_or(0);
+    for table in &mut tables {
+        table.truncate(rows);
+    }
+    Ok(tables)
+}
+
+/// The kind of request, which says how its answer reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    Topic,
+    Record,
+    Records,
+}
+
+/// One HTTP request to make.
+struct Job {
+    route: Route,
+    url: String,
+    body: String,
+    records: u64,
+    /// When to send it, from the start, when pacing.
+    due: Option<Duration>,
+}
+
+/// The requests of a run, made as they are needed: per chunk of `batch_size` posts, one request per
+/// table.
+struct Jobs {
+    source: Source,
+    options: PostOptions,
+    base: String,
+    posts_left: usize,
+    pending: Vec<Job>,
+    records_before: u64,
+}
+
+impl Jobs {
+    fn next_chunk(&mut self) {
+        let take = self.options.batch_size.min(self.posts_left);
+        let mut posts = Vec::with_capacity(take);
+        for _ in 0..take {
+            match self.source.next_post() {
+                Some(post) => posts.push(post),
+                None => break,
+            }
+        }
+        self.posts_left = if posts.len() < take { 0 } else { self.posts_left - take };
+        if posts.is_empty() {
+            return;
+        }
+        let mut jobs: Vec<Job> = (0..TABLES.len()).map(|table| self.job(table, &posts)).collect();
+        jobs.reverse();
+        self.pending = jobs;
+    }
+
+    fn job(&mut self, table: usize, posts: &[PostTexts]) -> Job {
+        let name = TABLES[table];
+        let prefix = &self.options.prefix;
+        let records = posts.len() as u64;
+        let (route, url, body) = match self.options.mode {
+            Mode::Batch => {
+                let mut body = String::from("{\"records\":[");
+                for (index, post) in posts.iter().enumerate() {
+                    if index > 0 {
+                        body.push(',');
+                    }
+                    body.push_str("{\"value\":");
+                    body.push_str(&post.records[table]);
+                    body.push('}');
+                }
+                body.push_str("]}");
+                (Route::Topic, format!("{}/topics/{prefix}.{name}", self.base), body)
+            }
+            Mode::Stream if self.options.batch_size == 1 => {
+                let stream = format!("streaming-{prefix}-{name}");
+                let post = &posts[0];
+                let body = format!(
+                    "{{\"StreamName\":{},\"Data\":{},\"PartitionKey\":{}}}",
+                    json_string(&stream),
+                    post.records[table],
+                    json_string(&post.key)
+                );
+                (Route::Record, format!("{}/streams/{stream}/record", self.base), body)
+            }
+            Mode::Stream => {
+                let stream = format!("streaming-{prefix}-{name}");
+                let mut body = String::from("{\"records\":[");
+                for (index, post) in posts.iter().enumerate() {
+                    if index > 0 {
+                        body.push(',');
+                    }
+                    body.push_str("{\"data\":");
+                    body.push_str(&post.records[table]);
+                    body.push_str(",\"partition-key\":");
+                    body.push_str(&json_string(&post.key));
+                    body.push('}');
+                }
+                body.push_str("]}");
+                (Route::Records, format!("{}/streams/{stream}/records", self.base), body)
+            }
+        };
+        let due = self.options.rate.map(|rate| Duration::from_secs_f64(self.records_before as f64 / rate));
+        self.records_before += records;
+        Job { route, url, body, records, due }
+    }
+}
+
+impl Iterator for Jobs {
+    type Item = Job;
+
+    fn next(&mut self) -> Option<Job> {
+        if self.pending.is_empty() && self.posts_left > 0 {
+            self.next_chunk();
+        }
+        self.pending.pop()
+    }
+}
+
+fn json_string(text: &str) -> String {
+    serde_json::to_string(text).expect("strings serialize")
+}
+
+/// What one request achieved.
+struct Outcome {
+    acknowledged: u64,
+    /// (reason, message, records)
+    failed: Vec<(String, String, u64)>,
+}
+
+impl Outcome {
+    fn all_failed(reason: String, message: String, records: u64) -> Self {
+        Self { acknowledged: 0, failed: vec![(reason, message, records)] }
+    }
+}
+
+async fn send(client: &reqwest::Client, job: &Job) -> Outcome {
+    let (method, content_type) = match job.route {
+        Route::Topic => (reqwest::Method::POST, "application/vnd.kafka.json.v2+json"),
+        Route::Record | Route::Records => (reqwest::Method::PUT, "application/json"),
+    };
+    let sent = client
+        .request(method, &job.url)
+        .header(reqwest::header::CONTENT_TYPE, content_type)
+        .header(reqwest::header::ACCEPT, "application/vnd.kafka.v2+json, application/json")
+        .body(job.body.clone())
+        .send()
+        .await;
+    let response = match sent {
+        Ok(response) => response,
+        Err(err) => return transport_failure(&err, job.records),
+    };
+    let status = response.status().as_u16();
+    let text = match response.text().await {
+        Ok(text) => text,
+        Err(err) => return transport_failure(&err, job.records),
+    };
+    read_answer(job.route, job.records, status, &text)
+}
+
+fn transport_failure(err: &reqwest::Error, records: u64) -> Outcome {
+    let reason = if err.is_timeout() {
+        "timeout"
+    } else if err.is_connect() {
+        "connection failed"
+    } else {
+        "transport error"
+    };
+    let mut message = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    Outcome::all_failed(reason.to_string(), message, records)
+}
+
+/// Reads an answer: which records it acknowledges, and why the others failed.
+fn read_answer(route: Route, records: u64, status: u16, text: &str) -> Outcome {
+    let body: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    let envelope_code = body.get("error_code").and_then(Value::as_u64);
+    let message = body
+        .get("message")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| text.chars().take(300).collect());
+    let reason = |code: Option<String>| match code {
+        Some(code) => format!("HTTP {status} ({code})"),
+        None => format!("HTTP {status}"),
+    };
+    let whole = || Outcome::all_failed(reason(envelope_code.map(|code| code.to_string())), message.clone(), records);
+    match route {
+        Route::Record => {
+            if status == 200 && body.get("SequenceNumber").and_then(Value::as_str).is_some() {
+                Outcome { acknowledged: 1, failed: Vec::new() }
+            } else {
+                whole()
+            }
+        }
+        Route::Topic | Route::Records => {
+            let field = if route == Route::Topic { "offsets" } else { "Records" };
+            let Some(entries) = body.get(field).and_then(Value::as_array) else {
+                return whole();
+            };
+            if entries.len() as u64 != records {
+                return Outcome::all_failed(
+                    reason(envelope_code.map(|code| code.to_string())),
+                    format!("the answer lists {} results for {records} records: {message}", entries.len()),
+                    records,
+                );
+            }
+            let mut outcome = Outcome { acknowledged: 0, failed: Vec::new() };
+            let mut failed: BTreeMap<String, (String, u64)> = BTreeMap::new();
+            for entry in entries {
+                let (stored, code, entry_message) = if route == Route::Topic {
+                    let code = entry.get("error_code").filter(|code| !code.is_null());
+                    (
+                        code.is_none() && entry.get("offset").is_some_and(Value::is_i64),
+                        code.map(|code| code.to_string()),
+                        entry.get("error").and_then(Value::as_str),
+                    )
+                } else {
+                    let code = entry.get("ErrorCode").and_then(Value::as_str);
+                    (
+                        code.is_none() && entry.get("SequenceNumber").is_some_and(Value::is_string),
+                        code.map(str::to_string),
+                        entry.get("ErrorMessage").and_then(Value::as_str),
+                    )
+                };
+                if stored {
+                    outcome.acknowledged += 1;
+                } else {
+                    let reason = reason(code.or_else(|| envelope_code.map(|code| code.to_string())));
+                    let slot = failed
+                        .entry(reason)
+                        .or_insert_with(|| (entry_message.map_or_else(|| message.clone(), str::to_string), 0));
+                    slot.1 += 1;
+                }
+            }
+            outcome.failed = failed.into_iter().map(|(reason, (message, count))| (reason, message, count)).collect();
+            outcome
+        }
+    }
+}
+
+/// Posts `options.rows` posts (three records each) to the API and sums up what happened.
+pub async fn post(options: &PostOptions) -> Result<PostSummary> {
+    if options.concurrency == 0 {
+        bail!("the concurrency is at least 1");
+    }
+    if options.batch_size == 0 {
+        bail!("the batch size is at least 1");
+    }
+    if let Some(rate) = options.rate {
+        if !(rate.is_finite() && rate > 0.0) {
+            bail!("the rate is a positive number of records per second, not {rate}");
+        }
+    }
+    let base = options.api.trim_end_matches('/').to_string();
+    let url = reqwest::Url::parse(&base).with_context(|| format!("--api {:?} is not a URL", options.api))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        bail!("--api {:?} is not an http(s) URL", options.api);
+    }
+    let (source, rows) = match &options.source {
+        None => (Source::Generated(Box::new(Generator::new(options.seed))), options.rows),
+        Some(dir) => {
+            let tables = read_source(dir)?;
+            let rows = options.rows.min(tables[0].len());
+            (Source::Files { tables, next: 0 }, rows)
+        }
+    };
+    let client = reqwest::Client::builder()
+        .timeout(options.timeout)
+        .pool_max_idle_per_host(options.concurrency)
+        .build()
+        .context("building the HTTP client")?;
+    let total_records = rows as u64 * TABLES.len() as u64;
+    let bar = if options.progress {
+        let bar = ProgressBar::new(total_records);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} records ({per_sec}, eta {eta}) {msg}",
+            )
+            .expect("a valid template"),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let jobs =
+        Jobs { source, options: options.clone(), base, posts_left: rows, pending: Vec::new(), records_before: 0 };
+    let mut latencies = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds");
+    let mut summary = PostSummary {
+        posts: rows,
+        requests: 0,
+        sent: 0,
+        acknowledged: 0,
+        failed: BTreeMap::new(),
+        elapsed: Duration::ZERO,
+        latency_p50: Duration::ZERO,
+        latency_p99: Duration::ZERO,
+        latency_max: Duration::ZERO,
+    };
+    let start = tokio::time::Instant::now();
+    let client = &client;
+    let mut answers = futures::stream::iter(jobs)
+        .map(|job| async move {
+            if let Some(due) = job.due {
+                tokio::time::sleep_until(start + due).await;
+            }
+            let sent_at = Instant::now();
+            let outcome = send(client, &job).await;
+            (job.records, sent_at.elapsed(), outcome)
+        })
+        .buffer_unordered(options.concurrency);
+    while let Some((records, latency, outcome)) = answers.next().await {
+        summary.requests += 1;
+        summary.sent += records;
+        summary.acknowledged += outcome.acknowledged;
+        latencies.saturating_record((latency.as_micros() as u64).max(1));
+        for (reason, message, count) in outcome.failed {
+            summary.failed.entry(reason).or_insert(Failures { records: 0, example: message }).records += count;
+        }
+        bar.inc(records);
+        let failed = summary.failed_total();
+        if failed > 0 {
+            bar.set_message(format!("{failed} failed"));
+        }
+    }
+    summary.elapsed = start.elapsed();
+    bar.finish_and_clear();
+    let micros = Duration::from_micros;
+    summary.latency_p50 = micros(latencies.value_at_quantile(0.50));
+    summary.latency_p99 = micros(latencies.value_at_quantile(0.99));
+    summary.latency_max = micros(latencies.max());
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jobs(mode: Mode, rows: usize, batch_size: usize, rate: Option<f64>) -> Vec<Job> {
+        let options =
+            PostOptions { batch_size, rate, prefix: "p".into(), ..PostOptions::new("http://127.0.0.1:1", mode, rows) };
+        Jobs {
+            source: Source::Generated(Box::new(Generator::new(3))),
+            options,
+            base: "http://h".into(),
+            posts_left: rows,
+            pending: Vec::new(),
+            records_before: 0,
+        }
+        .collect()
+    }
+
+    #[test]
+    fn batch_requests_carry_the_as_posted_records_per_table() {
+        let jobs = jobs(Mode::Batch, 5, 2, None);
+        let urls: Vec<&str> = jobs.iter().map(|job| job.url.as_str()).collect();
+        assert_eq!(urls.len(), 9);
+        assert_eq!(&urls[..3], ["http://h/topics/p.pin", "http://h/topics/p.geo", "http://h/topics/p.user"]);
+        assert_eq!(jobs.iter().map(|job| job.records).collect::<Vec<_>>(), [2, 2, 2, 2, 2, 2, 1, 1, 1]);
+        let posts: Vec<_> = Generator::new(3).take(5).collect();
+        let expected = format!(
+            "{{\"records\":[{{\"value\":{}}},{{\"value\":{}}}]}}",
+            posts[0].json_texts()[1],
+            posts[1].json_texts()[1]
+        );
+        assert_eq!(jobs[1].body, expected);
+        let body: Value = serde_json::from_str(&jobs[6].body).unwrap();
+        assert_eq!(body["records"][0]["value"]["index"], posts[4].pin.index);
+    }
+
+    #[test]
+    fn stream_requests_use_record_or_records_by_batch_size() {
+        let single = jobs(Mode::Stream, 1, 1, None);
+        assert_eq!(single[0].url, "http://h/streams/streaming-p-pin/record");
+        let body: Value = serde_json::from_str(&single[2].body).unwrap();
+        let post = Generator::new(3).next_post();
+        assert_eq!(body["StreamName"], "streaming-p-user");
+        assert_eq!(body["PartitionKey"], post.key().to_string());
+        assert_eq!(body["Data"]["first_name"], post.user.first_name);
+        let many = jobs(Mode::Stream, 3, 3, None);
+        assert_eq!(many[1].url, "http://h/streams/streaming-p-geo/records");
+        let body: Value = serde_json::from_str(&many[1].body).unwrap();
+        assert_eq!(body["records"].as_array().unwrap().len(), 3);
+        assert!(body["records"][2]["partition-key"].is_string());
+    }
+
+    #[test]
+    fn pacing_schedules_requests_by_records_sent_before() {
+        let jobs = jobs(Mode::Batch, 4, 2, Some(10.0));
+        let due: Vec<f64> = jobs.iter().map(|job| job.due.unwrap().as_secs_f64()).collect();
+        assert_eq!(due, [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
+    }
+
+    #[test]
+    fn answers_are_read_per_record() {
+        let ok = r#"{"offsets":[{"partition":0,"offset":1,"error_code":null,"error":null},{"partition":0,"offset":2,"error_code":null,"error":null}],"key_schema_id":null,"value_schema_id":null}"#;
+        let outcome = read_answer(Route::Topic, 2, 200, ok);
+        assert_eq!((outcome.acknowledged, outcome.failed.len()), (2, 0));
+        let partial = r#"{"error_code":50302,"message":"m","offsets":[{"partition":0,"offset":1,"error_code":null,"error":null},{"partition":null,"offset":null,"error_code":50302,"error":"timed out"}]}"#;
+        let outcome = read_answer(Route::Topic, 2, 503, partial);
+        assert_eq!(outcome.acknowledged, 1);
+        assert_eq!(outcome.failed, [("HTTP 503 (50302)".to_string(), "timed out".to_string(), 1)]);
+        let envelope = r#"{"error_code":40401,"message":"unknown"}"#;
+        let outcome = read_answer(Route::Topic, 3, 404, envelope);
+        assert_eq!(outcome.failed, [("HTTP 404 (40401)".to_string(), "unknown".to_string(), 3)]);
+        let records = r#"{"FailedRecordCount":1,"Records":[{"SequenceNumber":"1","ShardId":"s"},{"ErrorCode":"InvalidArgumentException","ErrorMessage":"too large"}]}"#;
+        let outcome = read_answer(Route::Records, 2, 422, records);
+        assert_eq!(outcome.acknowledged, 1);
+        assert_eq!(outcome.failed[0].0, "HTTP 422 (InvalidArgumentException)");
+        let record = r#"{"SequenceNumber":"1","ShardId":"s"}"#;
+        assert_eq!(read_answer(Route::Record, 1, 200, record).acknowledged, 1);
+        assert_eq!(read_answer(Route::Record, 1, 502, "Bad Gateway").failed[0].0, "HTTP 502");
+    }
+
+    #[test]
+    fn source_files_are_replayed_with_their_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("pin.jsonl"), "{\"index\": 7}\n{\"index\": 9}\n{\"index\": 10}\n").unwrap();
+        fs::write(dir.path().join("geo.jsonl"), "{\"ind\": 7}\r\n{\"ind\": 9}\n").unwrap();
+        fs::write(dir.path().join("user.jsonl"), "{\"ind\": 7}\n{\"ind\": 9}\n\n").unwrap();
+        let tables = read_source(dir.path()).unwrap();
+        assert_eq!(tables[0], ["{\"index\": 7}", "{\"index\": 9}"]);
+        assert_eq!(tables[1], ["{\"ind\": 7}", "{\"ind\": 9}"]);
+        let mut source = Source::Files { tables, next: 0 };
+        assert_eq!(source.next_post().unwrap().key, "7");
+        assert_eq!(source.next_post().unwrap().key, "9");
+        assert!(source.next_post().is_none());
+        fs::write(dir.path().join("geo.jsonl"), "{\"ind\": 7}\nnot json\n").unwrap();
+        let error = read_source(dir.path()).unwrap_err();
+        assert!(format!("{error:#}").contains("geo.jsonl line 2 is not JSON"), "{error:#}");
+    }
+}

@@ -1,0 +1,121 @@
+//! The REST-proxy error envelope (SPEC §2): `{"error_code": <status*100+sub>, "message": "..."}`.
+
+use serde::Serialize;
+
+/// An answer other than success: an HTTP status, the envelope's `error_code` and a message that names
+/// the record and the problem where there is one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{status} ({error_code}): {message}")]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: u16,
+    /// `status * 100 + sub-code`, see [`codes`].
+    pub error_code: u32,
+    /// What went wrong, for a person.
+    pub message: String,
+}
+
+/// Every `error_code` the API answers with.
+pub mod codes {
+    /// 400: the body is not JSON (or not UTF-8).
+    pub const BAD_JSON: u32 = 40001;
+    /// 404: no route has this path.
+    pub const NO_ROUTE: u32 = 40400;
+    /// 404: the topic or stream is not one of the configured set, or does not exist in Kafka / Kinesis.
+    pub const UNKNOWN_TOPIC: u32 = 40401;
+    /// 404: the record names a partition the topic does not have.
+    pub const UNKNOWN_PARTITION: u32 = 40402;
+    /// 405: the route exists but not with this method.
+    pub const METHOD_NOT_ALLOWED: u32 = 40501;
+    /// 415: the content type is not one the route accepts.
+    pub const UNSUPPORTED_MEDIA_TYPE: u32 = 41501;
+    /// 422: a record is larger than Kafka or Kinesis takes.
+    pub const RECORD_TOO_LARGE: u32 = 42201;
+    /// 422: the body is not an object with a non-empty `records` array.
+    pub const NO_RECORDS: u32 = 42202;
+    /// 422: a record is not an object, or has no (or a null) `value` / `Data`.
+    pub const NO_VALUE: u32 = 42203;
+    /// 422: a `value` array is empty or holds `null` or an array.
+    pub const BAD_VALUE_ARRAY: u32 = 42204;
+    /// 422: a `partition` is not an integer from 0 to 2147483647.
+    pub const BAD_PARTITION: u32 = 42205;
+    /// 422: a partition key is missing, not a string, or not 1 to 256 characters.
+    pub const BAD_PARTITION_KEY: u32 = 42206;
+    /// 422: the body's `StreamName` differs from the stream in the path.
+    pub const STREAM_NAME_MISMATCH: u32 = 42207;
+    /// 500: a fault of the API itself.
+    pub const INTERNAL: u32 = 50001;
+    /// 503: the Kafka brokers or the Kinesis stream could not take the records (or Kafka is not configured);
+    /// the request can be retried.
+    pub const UNAVAILABLE: u32 = 50302;
+}
+
+impl ApiError {
+    /// An error with this status, code and message.
+    pub fn new(status: u16, error_code: u32, message: impl Into<String>) -> Self {
+        Self { status, error_code, message: message.into() }
+    }
+
+    /// 400 / 40001.
+    pub fn bad_json(message: impl Into<String>) -> Self {
+        Self::new(400, codes::BAD_JSON, message)
+    }
+
+    /// 404 / 40401.
+    pub fn unknown_topic(message: impl Into<String>) -> Self {
+        Self::new(404, codes::UNKNOWN_TOPIC, message)
+    }
+
+    /// 422 with the given sub-code.
+    pub fn unprocessable(error_code: u32, message: impl Into<String>) -> Self {
+        Self::new(422, error_code, message)
+    }
+
+    /// 503 / 50302.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(503, codes::UNAVAILABLE, message)
+    }
+
+    /// The envelope as JSON text.
+    pub fn envelope(&self) -> String {
+        serde_json::to_string(&Envelope { error_code: self.error_code, message: &self.message })
+            .expect("an envelope serializes")
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error_code: u32,
+    message: &'a str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_envelope_has_the_rest_proxy_shape() {
+        let error = ApiError::unknown_topic("topic \"x\" is unknown");
+        assert_eq!(error.status, 404);
+        assert_eq!(error.envelope(), r#"{"error_code":40401,"message":"topic \"x\" is unknown"}"#);
+        for code in [
+            codes::BAD_JSON,
+            codes::NO_ROUTE,
+            codes::UNKNOWN_TOPIC,
+            codes::UNKNOWN_PARTITION,
+            codes::METHOD_NOT_ALLOWED,
+            codes::UNSUPPORTED_MEDIA_TYPE,
+            codes::RECORD_TOO_LARGE,
+            codes::NO_RECORDS,
+            codes::NO_VALUE,
+            codes::BAD_VALUE_ARRAY,
+            codes::BAD_PARTITION,
+            codes::BAD_PARTITION_KEY,
+            codes::STREAM_NAME_MISMATCH,
+            codes::INTERNAL,
+            codes::UNAVAILABLE,
+        ] {
+            assert!((40000..60000).contains(&code), "{code} is status*100+sub");
+        }
+    }
+}

@@ -1,0 +1,569 @@
+//! The handler: routes a request, checks it, hands the records to Kafka or Kinesis and answers in
+//! the wire format of the route. Framework-free: the Lambda function ([`IngestRequest`] from an API
+//! Gateway event) and the axum server ([`crate::server`]) both call [`Ingest::handle`].
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::error::{codes, ApiError};
+use crate::names::Names;
+use crate::ports::{ProduceError, RecordFailure, Stored, StreamError, StreamRecord, StreamWriter, TopicProducer};
+use crate::wire::{self, OffsetEntry, ProduceResponse, PutRecordResponse, PutRecordsEntry, PutRecordsResponse};
+
+/// The content type of REST-proxy answers.
+pub const KAFKA_V2_JSON: &str = "application/vnd.kafka.v2+json";
+/// The content type of Kinesis-proxy answers and errors outside the topic route.
+pub const APPLICATION_JSON: &str = "application/json";
+/// The REST proxy's content type for produce requests with JSON values.
+pub const KAFKA_JSON_V2_JSON: &str = "application/vnd.kafka.json.v2+json";
+
+/// The most records one `PutRecords` call takes.
+pub const PUT_RECORDS_MAX_RECORDS: usize = 500;
+/// The most bytes (data and partition keys) one `PutRecords` call takes.
+pub const PUT_RECORDS_MAX_BYTES: usize = 5 << 20;
+
+/// A request as the handler needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct IngestRequest<'a> {
+    /// `POST`, `PUT`, ...
+    pub method: &'a str,
+    /// The URL path, e.g. `/topics/pinpipe.pin` (a stage prefix before the route is ignored).
+    pub path: &'a str,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<&'a str>,
+    /// The body (already base64-decoded where API Gateway encoded it).
+    pub body: &'a [u8],
+    /// The request id, for the logs.
+    pub request_id: &'a str,
+}
+
+/// The answer: status, content type and JSON body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IngestResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `Content-Type`.
+    pub content_type: &'static str,
+    /// The JSON body.
+    pub body: String,
+}
+
+impl IngestResponse {
+    fn json(status: u16, content_type: &'static str, body: &impl serde::Serialize) -> Self {
+        Self { status, content_type, body: serde_json::to_string(body).expect("answers serialize") }
+    }
+
+    fn error(error: &ApiError, content_type: &'static str) -> Self {
+        Self { status: error.status, content_type, body: error.envelope() }
+    }
+}
+
+/// The routes of SPEC §2.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `POST /topics/{topic}`.
+    Topic(&'a str),
+    /// `PUT /streams/{stream}/record`.
+    StreamRecord(&'a str),
+    /// `PUT /streams/{stream}/records`.
+    StreamRecords(&'a str),
+}
+
+impl<'a> Route<'a> {
+    /// The route of a path, matched on its last segments (so a stage prefix is ignored).
+    pub fn of(path: &'a str) -> Option<Self> {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        match segments.as_slice() {
+            [.., "topics", topic] => Some(Route::Topic(topic)),
+            [.., "streams", stream, "record"] => Some(Route::StreamRecord(stream)),
+            [.., "streams", stream, "records"] => Some(Route::StreamRecords(stream)),
+            _ => None,
+        }
+    }
+
+    fn method(&self) -> &'static str {
+        match self {
+            Route::Topic(_) => "POST",
+            Route::StreamRecord(_) | Route::StreamRecords(_) => "PUT",
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Route::Topic(_) => "POST /topics/{topic}",
+            Route::StreamRecord(_) => "PUT /streams/{stream-name}/record",
+            Route::StreamRecords(_) => "PUT /streams/{stream-name}/records",
+        }
+    }
+
+    fn target(&self) -> &'a str {
+        match self {
+            Route::Topic(name) | Route::StreamRecord(name) | Route::StreamRecords(name) => name,
+        }
+    }
+}
+
+/// What one request did, for its log line.
+#[derive(Default)]
+struct Counts {
+    records: usize,
+    stored: usize,
+}
+
+/// The ingestion API: the allow-list and the two ports.
+pub struct Ingest {
+    names: Names,
+    kafka: Option<Arc<dyn TopicProducer>>,
+    streams: Option<Arc<dyn StreamWriter>>,
+}
+
+impl Ingest {
+    /// The API for the topics and streams of `names`. Without a producer the topic route answers 503,
+    /// without a writer the stream routes do.
+    pub fn new(names: Names, kafka: Option<Arc<dyn TopicProducer>>, streams: Option<Arc<dyn StreamWriter>>) -> Self {
+        Self { names, kafka, streams }
+    }
+
+    /// The topic and stream names served.
+    pub fn names(&self) -> &Names {
+        &self.names
+    }
+
+    /// Handles one request; every outcome is an answer (errors in the REST-proxy envelope), and each
+    /// request logs one line with its request id, route, status and record counts.
+    pub async fn handle(&self, request: IngestRequest<'_>) -> IngestResponse {
+        let started = Instant::now();
+        let route = Route::of(request.path);
+        let mut counts = Counts::default();
+        let response = match &route {
+            None => IngestResponse::error(
+                &ApiError::new(
+                    404,
+                    codes::NO_ROUTE,
+                    format!(
+                        "no route for {} {}: the routes are POST /topics/{{topic}}, PUT /streams/{{stream-name}}/record and PUT /streams/{{stream-name}}/records",
+                        request.method, request.path
+                    ),
+                ),
+                APPLICATION_JSON,
+            ),
+            Some(route) => {
+                let content_type = match route {
+                    Route::Topic(_) => KAFKA_V2_JSON,
+                    _ => APPLICATION_JSON,
+                };
+                match self.route(route, &request, &mut counts).await {
+                    Ok(response) => response,
+                    Err(error) => IngestResponse::error(&error, content_type),
+                }
+            }
+        };
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let route_name = route.as_ref().map_or("none", Route::name);
+        let target = route.as_ref().map_or("", Route::target);
+        if response.status == 200 {
+            tracing::info!(
+                request_id = request.request_id,
+                route = route_name,
+                destination = target,
+                status = response.status,
+                records = counts.records,
+                stored = counts.stored,
+                failed = counts.records - counts.stored,
+                duration_ms,
+                "request handled"
+            );
+        } else {
+            tracing::warn!(
+                request_id = request.request_id,
+                route = route_name,
+                destination = target,
+                status = response.status,
+                records = counts.records,
+                stored = counts.stored,
+                failed = counts.records - counts.stored,
+                duration_ms,
+                answer = %truncated(&response.body, 600),
+                "request refused or failed"
+            );
+        }
+        response
+    }
+
+    async fn route(
+        &self,
+        route: &Route<'_>,
+        request: &IngestRequest<'_>,
+        counts: &mut Counts,
+    ) -> Result<IngestResponse, ApiError> {
+        if !request.method.eq_ignore_ascii_case(route.method()) {
+            return Err(ApiError::new(
+                405,
+                codes::METHOD_NOT_ALLOWED,
+                format!("{} does not take {}: use {}", request.path, request.method, route.name()),
+            ));
+        }
+        match *route {
+            Route::Topic(topic) => self.produce(topic, request, counts).await,
+            Route::StreamRecord(stream) => self.put_record(stream, request, counts).await,
+            Route::StreamRecords(stream) => self.put_records(stream, request, counts).await,
+        }
+    }
+
+    async fn produce(
+        &self,
+        topic: &str,
+        request: &IngestRequest<'_>,
+        counts: &mut Counts,
+    ) -> Result<IngestResponse, ApiError> {
+        if !self.names.is_topic(topic) {
+            return Err(ApiError::unknown_topic(format!(
+                "topic {topic:?} is not served here: the topics are {}",
+                self.names.topics().join(", ")
+            )));
+        }
+        let Some(kafka) = &self.kafka else {
+            return Err(ApiError::unavailable(
+                "Kafka is not configured for this API (set PINPIPE_KAFKA_BOOTSTRAP or PINPIPE_MSK_CLUSTER_ARN)",
+            ));
+        };
+        check_content_type(
+            request.content_type,
+            &[KAFKA_JSON_V2_JSON, APPLICATION_JSON],
+            "the topic route takes the JSON embedded format",
+        )?;
+        let (refs, records): (Vec<wire::RecordRef>, Vec<_>) = wire::parse_produce(request.body)?.into_iter().unzip();
+        counts.records = records.len();
+        let results = kafka.produce(topic, &records).await;
+        if results.len() != records.len() {
+            return Err(ApiError::new(
+                500,
+                codes::INTERNAL,
+                format!(
+                    "the producer answered {} results for {} records; nothing is claimed stored",
+                    results.len(),
+                    records.len()
+                ),
+            ));
+        }
+        counts.stored = results.iter().filter(|result| result.is_ok()).count();
+        let offsets: Vec<OffsetEntry> = results.iter().map(OffsetEntry::of).collect();
+        let failures: Vec<(String, &ProduceError)> = refs
+            .iter()
+            .zip(&results)
+            .filter_map(|(at, result)| result.as_ref().err().map(|error| (at.to_string(), error)))
+            .collect();
+        // A failure the client may retry (503) wins over the others.
+        let Some((_, first)) = failures
+            .iter()
+            .find(|(_, error)| matches!(error, ProduceError::Unavailable(_)))
+            .or_else(|| failures.first())
+        else {
+            return Ok(IngestResponse::json(
+                200,
+                KAFKA_V2_JSON,
+                &ProduceResponse {
+                    error_code: None,
+                    message: None,
+                    offsets,
+                    key_schema_id: None,
+                    value_schema_id: None,
+                },
+            ));
+        };
+        let (status, error_code) = match first {
+            ProduceError::UnknownTopic(_) => (404, codes::UNKNOWN_TOPIC),
+            ProduceError::UnknownPartition(_) => (404, codes::UNKNOWN_PARTITION),
+            ProduceError::TooLarge(_) => (422, codes::RECORD_TOO_LARGE),
+            ProduceError::Unavailable(_) => (503, codes::UNAVAILABLE),
+        };
+        let message = failure_message(&failures, records.len(), "were not acknowledged by Kafka", "offsets");
+        Ok(IngestResponse::json(
+            status,
+            KAFKA_V2_JSON,
+            &ProduceResponse {
+                error_code: Some(error_code),
+                message: Some(&message),
+                offsets,
+                key_schema_id: None,
+                value_schema_id: None,
+            },
+        ))
+    }
+
+    fn stream_writer(&self, stream: &str, request: &IngestRequest<'_>) -> Result<&dyn StreamWriter, ApiError> {
+        if !self.names.is_stream(stream) {
+            return Err(ApiError::unknown_topic(format!(
+                "stream {stream:?} is not served here: the streams are {}",
+                self.names.streams().join(", ")
+            )));
+        }
+        let Some(writer) = &self.streams else {
+            return Err(ApiError::unavailable("Kinesis is not configured for this API"));
+        };
+        check_content_type(request.content_type, &[APPLICATION_JSON], "the stream routes take JSON")?;
+        Ok(writer.as_ref())
+    }
+
+    async fn put_record(
+        &self,
+        stream: &str,
+        request: &IngestRequest<'_>,
+        counts: &mut Counts,
+    ) -> Result<IngestResponse, ApiError> {
+        let writer = self.stream_writer(stream, request)?;
+        let record = wire::parse_put_record(request.body, stream)?;
+        counts.records = 1;
+        let stored = writer.put_record(stream, &record).await.map_err(|error| stream_error(stream, &error))?;
+        counts.stored = 1;
+        Ok(IngestResponse::json(
+            200,
+            APPLICATION_JSON,
+            &PutRecordResponse {
+                sequence_number: &stored.sequence_number,
+                shard_id: &stored.shard_id,
+                encryption_type: stored.encryption_type.as_deref(),
+            },
+        ))
+    }
+
+    async fn put_records(
+        &self,
+        stream: &str,
+        request: &IngestRequest<'_>,
+        counts: &mut Counts,
+    ) -> Result<IngestResponse, ApiError> {
+        let writer = self.stream_writer(stream, request)?;
+        let checked = wire::parse_put_records(request.body, stream)?;
+        counts.records = checked.len();
+        let mut results: Vec<Option<Result<Stored, RecordFailure>>> =
+            checked.iter().map(|record| record.as_ref().err().cloned().map(Err)).collect();
+        let sendable: Vec<(usize, &StreamRecord)> = checked
+            .iter()
+            .enumerate()
+            .filter_map(|(index, record)| record.as_ref().ok().map(|record| (index, record)))
+            .collect();
+        // Kinesis takes 500 records and 5 MiB per call: larger requests go in several calls, in order.
+        let mut whole_call_error: Option<StreamError> = None;
+        for chunk in chunks(&sendable) {
+            let batch: Vec<StreamRecord> = chunk.iter().map(|(_, record)| (*record).clone()).collect();
+            let outcome = match &whole_call_error {
+                // After a failed call the rest is not attempted: the error stands for them too.
+                Some(error) => Err(error.clone()),
+                None => writer.put_records(stream, &batch).await,
+            };
+            match outcome {
+                Ok(stored) if stored.len() == batch.len() => {
+                    for ((index, _), result) in chunk.iter().zip(stored) {
+                        results[*index] = Some(result);
+                    }
+                }
+                Ok(stored) => {
+                    let error = StreamError::Unavailable(format!(
+                        "Kinesis answered {} results for {} records",
+                        stored.len(),
+                        batch.len()
+                    ));
+                    for (index, _) in chunk {
+                        results[*index] = Some(Err(record_failure(&error)));
+                    }
+                    whole_call_error = Some(error);
+                }
+                Err(error) => {
+                    for (index, _) in chunk {
+                        results[*index] = Some(Err(record_failure(&error)));
+                    }
+                    whole_call_error.get_or_insert(error);
+                }
+            }
+        }
+        let results: Vec<Result<Stored, RecordFailure>> =
+            results.into_iter().map(|result| result.expect("every record has a result")).collect();
+        counts.stored = results.iter().filter(|result| result.is_ok()).count();
+        let failed = results.len() - counts.stored;
+        if counts.stored == 0 {
+            if let Some(error) = &whole_call_error {
+                // Nothing stored and one cause: the plain error answer.
+                return Err(stream_error(stream, error));
+            }
+        }
+        let entries: Vec<PutRecordsEntry> = results.iter().map(PutRecordsEntry::of).collect();
+        let encryption_type =
+            results.iter().find_map(|result| result.as_ref().ok().and_then(|stored| stored.encryption_type.as_deref()));
+        if failed == 0 {
+            return Ok(IngestResponse::json(
+                200,
+                APPLICATION_JSON,
+                &PutRecordsResponse {
+                    error_code: None,
+                    message: None,
+                    failed_record_count: 0,
+                    records: entries,
+                    encryption_type,
+                },
+            ));
+        }
+        let failures: Vec<(String, RecordFailure)> = results
+            .iter()
+            .enumerate()
+            .filter_map(|(index, result)| {
+                result.as_ref().err().map(|failure| (format!("records[{index}]"), failure.clone()))
+            })
+            .collect();
+        // Only records refused here for their size: the client's fault (422). Anything else: Kinesis's (503).
+        let refused_here_only =
+            results.iter().zip(&checked).all(|(result, checked)| result.is_ok() || checked.is_err());
+        let (status, error_code) =
+            if refused_here_only { (422, codes::RECORD_TOO_LARGE) } else { (503, codes::UNAVAILABLE) };
+        let described: Vec<(String, String)> = failures
+            .into_iter()
+            .map(|(at, failure)| (at, format!("{}: {}", failure.error_code, failure.error_message)))
+            .collect();
+        let message = failure_message(&described, results.len(), "were not stored by Kinesis", "Records");
+        Ok(IngestResponse::json(
+            status,
+            APPLICATION_JSON,
+            &PutRecordsResponse {
+                error_code: Some(error_code),
+                message: Some(&message),
+                failed_record_count: failed,
+                records: entries,
+                encryption_type,
+            },
+        ))
+    }
+}
+
+/// Splits records into `PutRecords` calls of at most 500 records and 5 MiB.
+fn chunks<'r>(records: &'r [(usize, &'r StreamRecord)]) -> Vec<&'r [(usize, &'r StreamRecord)]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (index, (_, record)) in records.iter().enumerate() {
+        let size = record.data.len() + record.partition_key.len();
+        if index > start && (index - start == PUT_RECORDS_MAX_RECORDS || bytes + size > PUT_RECORDS_MAX_BYTES) {
+            out.push(&records[start..index]);
+            start = index;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < records.len() {
+        out.push(&records[start..]);
+    }
+    out
+}
+
+fn record_failure(error: &StreamError) -> RecordFailure {
+    RecordFailure { error_code: error.record_error_code().to_string(), error_message: error.to_string() }
+}
+
+/// The answer to a whole Kinesis call that failed.
+fn stream_error(stream: &str, error: &StreamError) -> ApiError {
+    match error {
+        StreamError::NotFound(detail) => ApiError::unknown_topic(format!(
+            "stream {stream:?} does not exist in Kinesis; nothing was stored ({detail})"
+        )),
+        StreamError::Invalid(detail) => ApiError::unprocessable(
+            codes::NO_VALUE,
+            format!("Kinesis refused the records; nothing was stored: {detail}"),
+        ),
+        StreamError::Unavailable(detail) => ApiError::unavailable(format!(
+            "stream {stream:?} is unavailable; nothing was stored, retry later: {detail}"
+        )),
+    }
+}
+
+/// "2 of 5 records were not …: records[1]: reason; records[3]: reason. The other 3 are stored (see
+/// offsets): resend only the failed ones."
+fn failure_message<E: std::fmt::Display>(failures: &[(String, E)], total: usize, what: &str, listing: &str) -> String {
+    const SHOWN: usize = 5;
+    let mut message = format!("{} of {total} records {what}: ", failures.len());
+    let listed: Vec<String> = failures.iter().take(SHOWN).map(|(at, error)| format!("{at}: {error}")).collect();
+    message.push_str(&listed.join("; "));
+    if failures.len() > SHOWN {
+        message.push_str(&format!("; and {} more", failures.len() - SHOWN));
+    }
+    let stored = total - failures.len();
+    if stored > 0 {
+        message.push_str(&format!(". The other {stored} are stored (see {listing}): resend only the failed ones"));
+    }
+    message
+}
+
+/// 415 unless the content type's media type is one of `accepted`.
+fn check_content_type(content_type: Option<&str>, accepted: &[&str], what: &str) -> Result<(), ApiError> {
+    let media_type =
+        content_type.and_then(|value| value.split(';').next()).map(|value| value.trim().to_ascii_lowercase());
+    match media_type {
+        Some(media_type) if accepted.contains(&media_type.as_str()) => Ok(()),
+        _ => Err(ApiError::new(
+            415,
+            codes::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "unsupported Content-Type {}: {what}, send {}",
+                content_type.map_or_else(|| "(none)".to_string(), |value| format!("{value:?}")),
+                accepted.join(" or ")
+            ),
+        )),
+    }
+}
+
+fn truncated(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_the_last_path_segments() {
+        assert_eq!(Route::of("/topics/p.pin"), Some(Route::Topic("p.pin")));
+        assert_eq!(Route::of("/dev/topics/p.pin/"), Some(Route::Topic("p.pin")));
+        assert_eq!(Route::of("/streams/s/record"), Some(Route::StreamRecord("s")));
+        assert_eq!(Route::of("/streams/s/records"), Some(Route::StreamRecords("s")));
+        assert_eq!(Route::of("/topics"), None);
+        assert_eq!(Route::of("/streams/s"), None);
+        assert_eq!(Route::of("/"), None);
+    }
+
+    #[test]
+    fn content_types_are_compared_by_media_type() {
+        let accepted = [KAFKA_JSON_V2_JSON, APPLICATION_JSON];
+        assert!(check_content_type(Some("application/vnd.kafka.json.v2+json"), &accepted, "").is_ok());
+        assert!(check_content_type(Some("Application/JSON; charset=utf-8"), &accepted, "").is_ok());
+        let error = check_content_type(Some("application/vnd.kafka.binary.v2+json"), &accepted, "").unwrap_err();
+        assert_eq!((error.status, error.error_code), (415, codes::UNSUPPORTED_MEDIA_TYPE));
+        assert!(check_content_type(None, &accepted, "").is_err());
+    }
+
+    #[test]
+    fn put_records_calls_hold_at_most_500_records_and_5_mib() {
+        let small = StreamRecord { data: vec![b'x'; 10], partition_key: "k".into() };
+        let records: Vec<(usize, &StreamRecord)> = (0..1001).map(|index| (index, &small)).collect();
+        let sizes: Vec<usize> = chunks(&records).iter().map(|chunk| chunk.len()).collect();
+        assert_eq!(sizes, [500, 500, 1]);
+        let big = StreamRecord { data: vec![b'x'; (1 << 20) - 1], partition_key: "k".into() };
+        let records: Vec<(usize, &StreamRecord)> = (0..11).map(|index| (index, &big)).collect();
+        let sizes: Vec<usize> = chunks(&records).iter().map(|chunk| chunk.len()).collect();
+        assert_eq!(sizes, [5, 5, 1]);
+        assert!(chunks(&[]).is_empty());
+    }
+
+    #[test]
+    fn failure_messages_name_the_records() {
+        let failures = vec![("records[1]".to_string(), "Local: Message timed out")];
+        assert_eq!(
+            failure_message(&failures, 3, "were not acknowledged by Kafka", "offsets"),
+            "1 of 3 records were not acknowledged by Kafka: records[1]: Local: Message timed out. The other 2 are stored (see offsets): resend only the failed ones"
+        );
+    }
+}

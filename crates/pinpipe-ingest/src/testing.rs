@@ -1,0 +1,208 @@
+//! Test support (feature `test-support`): the local Kafka broker (tansu, as `scripts/services.sh start
+//! tansu` runs it) and Kinesis on the local AWS server (moto): fresh prefixes, topics and streams, and
+//! reading back what the API stored.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::{Message, Offset as KafkaOffset, TopicPartitionList};
+
+use crate::{Ingest, KafkaConfig, KafkaProducer, KinesisWriter, Names, StreamWriter, TopicProducer};
+
+/// The variable naming the local broker; `127.0.0.1:9092` when unset.
+pub const TEST_KAFKA_VAR: &str = "PINPIPE_TEST_KAFKA";
+
+/// The local broker's bootstrap address.
+pub fn kafka_bootstrap() -> String {
+    std::env::var(TEST_KAFKA_VAR).ok().filter(|value| !value.is_empty()).unwrap_or_else(|| "127.0.0.1:9092".to_string())
+}
+
+/// A naming prefix no other test (or earlier run) uses: `<test>-<base36 clock and pid>`, valid as
+/// `PINPIPE_PREFIX`.
+pub fn unique_prefix(test: &str) -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_nanos();
+    let mut seed = nanos ^ (u128::from(std::process::id()) << 64);
+    let mut suffix = String::new();
+    while seed > 0 {
+        let digit = (seed % 36) as u32;
+        suffix.push(char::from_digit(digit, 36).expect("a base-36 digit"));
+        seed /= 36;
+    }
+    let test: String = test.chars().take(40 - 1 - suffix.len().min(30)).collect();
+    format!("{test}-{}", &suffix[..suffix.len().min(30)])
+}
+
+fn admin(bootstrap: &str) -> AdminClient<DefaultClientContext> {
+    ClientConfig::new().set("bootstrap.servers", bootstrap).create().expect("an admin client")
+}
+
+/// Creates `topics` with `partitions` partitions each (one replica); existing ones are kept.
+pub async fn create_topics(bootstrap: &str, topics: &[String], partitions: i32) {
+    let admin = admin(bootstrap);
+    let new: Vec<NewTopic> =
+        topics.iter().map(|topic| NewTopic::new(topic, partitions, TopicReplication::Fixed(1))).collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(20)));
+    let results = admin.create_topics(&new, &options).await.unwrap_or_else(|err| {
+        panic!("cannot create topics at {bootstrap} (is tansu running? `scripts/services.sh start tansu`): {err}")
+    });
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => panic!("cannot create topic {topic}: {code}"),
+        }
+    }
+}
+
+/// A record read back from Kafka.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Consumed {
+    /// The partition.
+    pub partition: i32,
+    /// Its offset.
+    pub offset: i64,
+    /// The key bytes, if any.
+    pub key: Option<Vec<u8>>,
+    /// The value as text.
+    pub value: String,
+}
+
+/// Reads `count` records of `topic`'s `partition` from `offset` on (waiting up to 30 s for them).
+pub async fn read_topic(bootstrap: &str, topic: &str, partition: i32, offset: i64, count: usize) -> Vec<Consumed> {
+    let bootstrap = bootstrap.to_string();
+    let topic = topic.to_string();
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("group.id", format!("pinpipe-test-{}", unique_prefix("read")))
+            .set("enable.auto.commit", "false")
+            .set("session.timeout.ms", "6000")
+            .set("heartbeat.interval.ms", "500")
+            .create()
+            .expect("a consumer");
+        let mut assignment = TopicPartitionList::new();
+        assignment.add_partition_offset(&topic, partition, KafkaOffset::Offset(offset)).expect("an offset");
+        consumer.assign(&assignment).expect("assigning the partition");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut out = Vec::new();
+        while out.len() < count && Instant::now() < deadline {
+            match consumer.poll(Duration::from_millis(200)) {
+                Some(Ok(message)) => out.push(Consumed {
+                    partition: message.partition(),
+                    offset: message.offset(),
+                    key: message.key().map(<[u8]>::to_vec),
+                    value: String::from_utf8(message.payload().unwrap_or_default().to_vec()).expect("UTF-8 values"),
+                }),
+                Some(Err(err)) => panic!("reading {topic}/{partition}: {err}"),
+                None => {}
+            }
+        }
+        out
+    })
+    .await
+    .expect("the reader thread")
+}
+
+/// A Kafka producer for the local broker, with a delivery timeout of `timeout`.
+pub fn local_producer(bootstrap: &str, timeout: Duration) -> KafkaProducer {
+    let config = KafkaConfig { delivery_timeout: timeout, ..KafkaConfig::plaintext(bootstrap) };
+    KafkaProducer::new(config, None)
+}
+
+/// A Kinesis writer for the local AWS server (moto), the environment filled in as
+/// `pinpipe_lake::testing::local_environment` does.
+pub async fn local_kinesis() -> KinesisWriter {
+    pinpipe_lake::testing::local_environment();
+    KinesisWriter::from_env().await
+}
+
+/// Creates `streams` (one shard each) on the local AWS server, keeping those that exist, and waits
+/// until they are active.
+pub async fn create_streams(kinesis: &KinesisWriter, streams: &[String]) {
+    use aws_sdk_kinesis::error::ProvideErrorMetadata;
+    let client = kinesis.client();
+    for stream in streams {
+        let created = client.create_stream().stream_name(stream).shard_count(1).send().await;
+        if let Err(err) = created {
+            if err.code() != Some("ResourceInUseException") {
+                panic!(
+                    "cannot create stream {stream} at {} (is moto running? `scripts/services.sh start moto`): {}",
+                    std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
+                    aws_sdk_kinesis::error::DisplayErrorContext(&err)
+                );
+            }
+        }
+    }
+    for stream in streams {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let summary =
+                client.describe_stream_summary().stream_name(stream).send().await.expect("describing the stream");
+            let status = summary.stream_description_summary().map(|s| s.stream_status().clone());
+            if status == Some(aws_sdk_kinesis::types::StreamStatus::Active) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "stream {stream} never became active");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A record read back from Kinesis.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamRead {
+    /// The sequence number.
+    pub sequence_number: String,
+    /// The partition key.
+    pub partition_key: String,
+    /// The payload as text.
+    pub data: String,
+}
+
+/// Every record of every shard of `stream`, from the start.
+pub async fn read_stream(kinesis: &KinesisWriter, stream: &str) -> Vec<StreamRead> {
+    let client = kinesis.client();
+    let shards = client.list_shards().stream_name(stream).send().await.expect("listing the shards");
+    let mut out = Vec::new();
+    for shard in shards.shards() {
+        let mut iterator = client
+            .get_shard_iterator()
+            .stream_name(stream)
+            .shard_id(shard.shard_id())
+            .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .expect("a shard iterator")
+            .shard_iterator()
+            .map(str::to_string);
+        while let Some(current) = iterator {
+            let answer = client.get_records().shard_iterator(current).send().await.expect("getting records");
+            for record in answer.records() {
+                out.push(StreamRead {
+                    sequence_number: record.sequence_number().to_string(),
+                    partition_key: record.partition_key().unwrap_or_default().to_string(),
+                    data: String::from_utf8(record.data().as_ref().to_vec()).expect("UTF-8 data"),
+                });
+            }
+            if answer.records().is_empty() {
+                break;
+            }
+            iterator = answer.next_shard_iterator().map(str::to_string);
+        }
+    }
+    out
+}
+
+/// The API for `prefix` against the local broker and moto (Kafka optional).
+pub async fn local_ingest(prefix: &str, kafka: Option<&str>) -> (Ingest, KinesisWriter) {
+    let kinesis = local_kinesis().await;
+    let producer: Option<Arc<dyn TopicProducer>> = kafka.map(|bootstrap| {
+        Arc::new(local_producer(bootstrap, crate::config::DEFAULT_DELIVERY_TIMEOUT)) as Arc<dyn TopicProducer>
+    });
+    let writer: Arc<dyn StreamWriter> = Arc::new(kinesis.clone());
+    (Ingest::new(Names::new(prefix), producer, Some(writer)), kinesis)
+}

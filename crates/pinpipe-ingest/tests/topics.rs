@@ -1,0 +1,230 @@
+//! `POST /topics/{topic}` against a real Kafka-protocol broker (tansu on 127.0.0.1, see
+//! `scripts/services.sh`): records produced through the handler are read back with their exact values,
+//! keys and offsets; every error case answers its envelope; a stopped broker gets 503 and no record is
+//! claimed stored.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{assert_envelope, call, post_topic, PrivateBroker};
+use pinpipe_ingest::error::codes;
+use pinpipe_ingest::testing::{create_topics, kafka_bootstrap, local_producer, read_topic, unique_prefix};
+use pinpipe_ingest::{Ingest, Names, TopicProducer};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use serde_json::{json, Value};
+
+/// The API for a fresh prefix whose three topics exist with `partitions` partitions.
+async fn api(test: &str, partitions: i32) -> (Ingest, Names) {
+    let bootstrap = kafka_bootstrap();
+    let names = Names::new(&unique_prefix(test));
+    create_topics(&bootstrap, names.topics(), partitions).await;
+    let producer: Arc<dyn TopicProducer> = Arc::new(local_producer(&bootstrap, Duration::from_secs(10)));
+    (Ingest::new(names.clone(), Some(producer), None), names)
+}
+
+fn offsets(body: &Value) -> Vec<(i64, i64)> {
+    body["offsets"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no offsets: {body}"))
+        .iter()
+        .map(|entry| {
+            assert_eq!(entry["error_code"], Value::Null, "{entry}");
+            assert_eq!(entry["error"], Value::Null, "{entry}");
+            (entry["partition"].as_i64().unwrap(), entry["offset"].as_i64().unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn records_and_array_values_are_produced_in_order_with_exact_values_and_offsets() {
+    let (api, names) = api("produce", 1).await;
+    let topic = &names.topics()[0];
+    let pins: Vec<String> =
+        pinpipe_emulate::Generator::new(11).take(3).map(|post| post.json_texts()[0].clone()).collect();
+    // As-posted records (", " and ": " separators), a pretty-printed one, an array value of two, a key.
+    let body = format!(
+        "{{\"records\": [{{\"value\": {}}}, {{\"value\": {{\n  \"index\": 1,\n  \"title\": \"a\\nb \\\"c\\\"\"\n}}}}, {{\"value\": [{}, {}], \"key\": \"k-1\"}}]}}",
+        pins[0], pins[1], pins[2]
+    );
+    let (status, answer) = post_topic(&api, topic, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["key_schema_id"], Value::Null);
+    assert_eq!(answer["value_schema_id"], Value::Null);
+    assert_eq!(offsets(&answer), [(0, 0), (0, 1), (0, 2), (0, 3)]);
+
+    let expected = [
+        pinpipe_ingest::compact(&pins[0]),
+        r#"{"index":1,"title":"a\nb \"c\""}"#.to_string(),
+        pinpipe_ingest::compact(&pins[1]),
+        pinpipe_ingest::compact(&pins[2]),
+    ];
+    let stored = read_topic(&kafka_bootstrap(), topic, 0, 0, 4).await;
+    let values: Vec<&str> = stored.iter().map(|record| record.value.as_str()).collect();
+    assert_eq!(values, expected);
+    assert_eq!(stored.iter().map(|record| record.offset).collect::<Vec<_>>(), [0, 1, 2, 3]);
+    let keys: Vec<Option<&[u8]>> = stored.iter().map(|record| record.key.as_deref()).collect();
+    assert_eq!(keys, [None, None, Some(&b"\"k-1\""[..]), Some(&b"\"k-1\""[..])]);
+    // The compact text of an as-posted record is exactly serde_json's compact text of it.
+    let post = pinpipe_emulate::Generator::new(11).next_post();
+    assert_eq!(values[0], serde_json::to_string(&post.pin).unwrap());
+
+    // The next request continues the offsets; application/json is accepted too.
+    let (status, _, answer) = call(
+        &api,
+        "POST",
+        &format!("/topics/{topic}"),
+        Some("application/json; charset=utf-8"),
+        br#"{"records":[{"value":{"index":5}}]}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(offsets(&answer), [(0, 4)]);
+}
+
+#[tokio::test]
+async fn records_go_to_the_partition_asked_for() {
+    let (api, names) = api("partition", 3).await;
+    let topic = &names.topics()[1];
+    let (status, answer) = post_topic(
+        &api,
+        topic,
+        r#"{"records":[{"value":{"ind":1},"partition":2},{"value":[{"ind":2},{"ind":3}],"partition":1}]}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(offsets(&answer), [(2, 0), (1, 0), (1, 1)]);
+    let stored = read_topic(&kafka_bootstrap(), topic, 1, 0, 2).await;
+    assert_eq!(stored[1].value, r#"{"ind":3}"#);
+
+    let (status, answer) = post_topic(&api, topic, r#"{"records":[{"value":{"ind":4},"partition":7}]}"#).await;
+    let message = assert_envelope(status, &answer, 404, codes::UNKNOWN_PARTITION as u64);
+    assert!(message.contains("records[0]"), "{message}");
+    assert_eq!(answer["offsets"][0]["offset"], Value::Null, "{answer}");
+}
+
+/// Whether the broker knows `topic`.
+fn topic_exists(bootstrap: &str, topic: &str) -> bool {
+    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", bootstrap).create().unwrap();
+    let metadata = consumer.fetch_metadata(None, Duration::from_secs(10)).unwrap();
+    metadata.topics().iter().any(|known| known.name() == topic)
+}
+
+#[tokio::test]
+async fn every_error_case_answers_its_envelope() {
+    let (api, names) = api("errors", 1).await;
+    let topic = names.topics()[2].clone();
+    let post = |body: &'static str| {
+        let api = &api;
+        let topic = topic.clone();
+        async move { post_topic(api, &topic, body).await }
+    };
+
+    // Unknown topics are refused and never created.
+    let unknown = format!("{}.comments", names.prefix());
+    let (status, answer) = post_topic(&api, &unknown, r#"{"records":[{"value":{}}]}"#).await;
+    let message = assert_envelope(status, &answer, 404, codes::UNKNOWN_TOPIC as u64);
+    assert!(message.contains(&unknown) && message.contains(&names.topics()[0]), "{message}");
+    let bootstrap = kafka_bootstrap();
+    let check = bootstrap.clone();
+    assert!(!tokio::task::spawn_blocking(move || topic_exists(&check, &unknown)).await.unwrap());
+
+    // Wrong content type, no content type.
+    for content_type in [Some("application/vnd.kafka.binary.v2+json"), Some("text/plain"), None] {
+        let (status, _, answer) =
+            call(&api, "POST", &format!("/topics/{topic}"), content_type, br#"{"records":[{"value":{}}]}"#).await;
+        assert_envelope(status, &answer, 415, codes::UNSUPPORTED_MEDIA_TYPE as u64);
+    }
+    // Not JSON.
+    let (status, answer) = post(r#"{"records":[{"value":{}}"#).await;
+    let message = assert_envelope(status, &answer, 400, codes::BAD_JSON as u64);
+    assert!(message.contains("not valid JSON"), "{message}");
+    // Malformed records, each named.
+    for (body, code, named) in [
+        (r#"{"value":{}}"#, codes::NO_RECORDS, "`records` is missing"),
+        (r#"{"records":[]}"#, codes::NO_RECORDS, "`records` is empty"),
+        (r#"{"records":[{"value":{}},{"key":"k"}]}"#, codes::NO_VALUE, "records[1] has no `value`"),
+        (r#"{"records":[{"value":{}},{"value":null}]}"#, codes::NO_VALUE, "records[1] has no `value`"),
+        (r#"{"records":[{"value":[]}]}"#, codes::BAD_VALUE_ARRAY, "records[0].value is an empty array"),
+        (r#"{"records":[{"value":[{},{},null]}]}"#, codes::BAD_VALUE_ARRAY, "records[0].value[2] is null"),
+        (r#"{"records":[{"value":{},"partition":-3}]}"#, codes::BAD_PARTITION, "records[0].partition is -3"),
+    ] {
+        let (status, answer) = post(body).await;
+        let message = assert_envelope(status, &answer, 422, code as u64);
+        assert!(message.contains(named), "{body}: {message}");
+    }
+    // Too large.
+    let big = format!(r#"{{"records":[{{"value":{{}}}},{{"value":"{}"}}]}}"#, "x".repeat(1_000_001));
+    let (status, answer) = post_topic(&api, &topic, &big).await;
+    let message = assert_envelope(status, &answer, 422, codes::RECORD_TOO_LARGE as u64);
+    assert!(message.starts_with("records[1] is too large"), "{message}");
+    // Wrong method, no route.
+    let (status, _, answer) = call(&api, "GET", &format!("/topics/{topic}"), None, b"").await;
+    assert_envelope(status, &answer, 405, codes::METHOD_NOT_ALLOWED as u64);
+    let (status, _, answer) = call(&api, "POST", "/consumers/x", None, b"").await;
+    assert_envelope(status, &answer, 404, codes::NO_ROUTE as u64);
+
+    // None of the refused requests produced anything: the first record of the topic is the next good one.
+    let (status, answer) = post(r#"{"records":[{"value":{"ok":true}}]}"#).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(offsets(&answer), [(0, 0)]);
+    assert_eq!(read_topic(&bootstrap, &topic, 0, 0, 1).await[0].value, r#"{"ok":true}"#);
+}
+
+#[tokio::test]
+async fn without_kafka_the_topic_route_answers_503() {
+    let names = Names::new("nokafka");
+    let api = Ingest::new(names.clone(), None, None);
+    let (status, answer) = post_topic(&api, &names.topics()[0], r#"{"records":[{"value":{}}]}"#).await;
+    let message = assert_envelope(status, &answer, 503, codes::UNAVAILABLE as u64);
+    assert!(message.contains("PINPIPE_KAFKA_BOOTSTRAP"), "{message}");
+    // Unknown topics are still 404.
+    let (status, answer) = post_topic(&api, "nokafka.other", r#"{"records":[{"value":{}}]}"#).await;
+    assert_envelope(status, &answer, 404, codes::UNKNOWN_TOPIC as u64);
+}
+
+#[tokio::test]
+async fn a_topic_missing_from_the_broker_is_404_and_not_created() {
+    let bootstrap = kafka_bootstrap();
+    let names = Names::new(&unique_prefix("missing"));
+    let producer: Arc<dyn TopicProducer> = Arc::new(local_producer(&bootstrap, Duration::from_secs(10)));
+    let api = Ingest::new(names.clone(), Some(producer), None);
+    let started = Instant::now();
+    let (status, answer) = post_topic(&api, &names.topics()[0], r#"{"records":[{"value":{}}]}"#).await;
+    let message = assert_envelope(status, &answer, 404, codes::UNKNOWN_TOPIC as u64);
+    assert!(message.contains("does not exist"), "{message}");
+    assert_eq!(answer["offsets"][0]["offset"], Value::Null, "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(12), "{:?}", started.elapsed());
+    let topic = names.topics()[0].clone();
+    assert!(!tokio::task::spawn_blocking(move || topic_exists(&bootstrap, &topic)).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_stopped_broker_gets_503_and_no_record_is_claimed_stored() {
+    let mut broker = PrivateBroker::start();
+    let names = Names::new("stopped");
+    create_topics(&broker.bootstrap, names.topics(), 1).await;
+    let producer: Arc<dyn TopicProducer> = Arc::new(local_producer(&broker.bootstrap, Duration::from_secs(3)));
+    let api = Ingest::new(names.clone(), Some(producer), None);
+    let topic = &names.topics()[0];
+    let (status, answer) = post_topic(&api, topic, r#"{"records":[{"value":{"n":1}}]}"#).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(offsets(&answer), [(0, 0)]);
+
+    broker.stop();
+    let started = Instant::now();
+    let (status, answer) =
+        post_topic(&api, topic, r#"{"records":[{"value":{"n":2}},{"value":[{"n":3},{"n":4}]}]}"#).await;
+    let message = assert_envelope(status, &answer, 503, codes::UNAVAILABLE as u64);
+    assert!(message.starts_with("3 of 3 records were not acknowledged by Kafka"), "{message}");
+    let entries = answer["offsets"].as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    for entry in entries {
+        assert_eq!(entry["offset"], Value::Null, "{entry}");
+        assert_eq!(entry["partition"], Value::Null, "{entry}");
+        assert_eq!(entry["error_code"], json!(codes::UNAVAILABLE), "{entry}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+}

@@ -1,0 +1,18 @@
+//! Lambda entry point of `ingest-api`; all logic lives in the library.
+
+use std::sync::Arc;
+
+use lambda_http::{run, service_fn, Error};
+use pinpipe_ingest::{Ingest, IngestConfig};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let config = IngestConfig::from_env()?;
+    let ingest = Arc::new(Ingest::from_config(&config).await);
+    run(service_fn(move |request| {
+        let ingest = ingest.clone();
+        async move { ingest_api::handle(&ingest, request).await }
+    }))
+    .await
+}

@@ -1,0 +1,280 @@
+//! The stream-processor handler against a real S3 server (moto), fed the sample Kinesis events of
+//! `events/` and a generated 10,000-record batch: parts cleaned exactly as the batch cleans, retried
+//! batches rewriting the same part, refused records, and S3 failures as batchItemFailures.
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_lambda_events::kinesis::KinesisEvent;
+use base64::Engine as _;
+use bytes::Bytes;
+use lambda_runtime::{Context, LambdaEvent};
+use pinpipe_core::clean::clean;
+use pinpipe_core::decode::{decode, RawSource};
+use pinpipe_core::Table;
+use pinpipe_lake::testing::{fresh_s3_store, real_sample_dir};
+use pinpipe_lake::{layout, ObjectStore};
+use polars::prelude::*;
+use stream_processor::{Processor, StreamNames};
+
+/// The prefix the sample events use (the SAM template's default).
+const PREFIX: &str = "pinpipe";
+
+/// A sample event of `events/`, by file stem.
+fn sample_event(name: &str) -> KinesisEvent {
+    let path = format!("{}/../../events/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} is no KinesisEvent: {e}"))
+}
+
+fn sequence_numbers(event: &KinesisEvent) -> Vec<String> {
+    event.records.iter().map(|record| record.kinesis.sequence_number.clone()).collect()
+}
+
+fn processor(store: &Arc<dyn ObjectStore>) -> Processor {
+    Processor::new(store.clone(), StreamNames::new(PREFIX))
+}
+
+/// Runs the Lambda handler; the sequence numbers it reports as failed.
+async fn deliver(store: &Arc<dyn ObjectStore>, event: KinesisEvent) -> Vec<String> {
+    let response = processor(store).handle(LambdaEvent::new(event, Context::default())).await.unwrap();
+    let answer = serde_json::to_value(&response).unwrap();
+    assert!(answer["batchItemFailures"].is_array(), "the answer Lambda reads: {answer}");
+    response.batch_item_failures.into_iter().map(|failure| failure.item_identifier.unwrap()).collect()
+}
+
+/// Every object of the lake under `prefix`, with its content.
+async fn snapshot(store: &dyn ObjectStore, prefix: &str) -> BTreeMap<String, Bytes> {
+    let mut objects = BTreeMap::new();
+    for object in store.list(prefix).await.unwrap() {
+        let body = store.get(&object.key).await.unwrap();
+        objects.insert(object.key, body);
+    }
+    objects
+}
+
+async fn read_parquet(store: &dyn ObjectStore, key: &str) -> DataFrame {
+    let bytes = store.get(key).await.unwrap();
+    // Polars' Parquet reader blocks; off the test's single-threaded runtime, as the handler does.
+    tokio::task::spawn_blocking(move || ParquetReader::new(Cursor::new(bytes)).finish().unwrap()).await.unwrap()
+}
+
+/// What the batch path (decode JSON lines + clean) makes of the same records.
+async fn cleaned_by_the_batch_path(table: Table, lines: &[String]) -> DataFrame {
+    let text: String = lines.iter().flat_map(|line| [line.as_str(), "\n"]).collect();
+    tokio::task::spawn_blocking(move || {
+        let source = RawSource { name: "lines".into(), bytes: text.into() };
+        let decoded = decode(table, &[source]).unwrap();
+        assert!(decoded.rejected.is_empty());
+        clean(table, decoded.frame).unwrap().frame
+    })
+    .await
+    .unwrap()
+}
+
+/// Each record's data as text.
+fn data_lines(event: &KinesisEvent) -> Vec<String> {
+    event.records.iter().map(|record| String::from_utf8(record.kinesis.data.0.clone()).unwrap()).collect()
+}
+
+/// The lines of a JSON-lines object.
+async fn json_lines(store: &dyn ObjectStore, key: &str) -> Vec<serde_json::Value> {
+    let body = store.get(key).await.unwrap();
+    body.split(|&b| b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_slice(line).unwrap())
+        .collect()
+}
+
+fn sample_line(table: Table, key: i64) -> String {
+    let path = real_sample_dir().join(format!("{table}.jsonl"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let field = if table == Table::Pin { "index" } else { "ind" };
+    text.lines()
+        .find(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()[field] == key)
+        .unwrap_or_else(|| panic!("no {table} record {key}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn each_table_appends_one_part_cleaned_exactly_as_the_batch_cleans() {
+    let store: Arc<dyn ObjectStore> = Arc::new(fresh_s3_store("stream-tables").await);
+    for table in Table::ALL {
+        let event = sample_event(&format!("stream-processor-{table}"));
+        // The events carry the real records 4, 12 and 525, unchanged.
+        let lines = data_lines(&event);
+        assert_eq!(lines, [4, 12, 525].map(|key| sample_line(table, key)));
+        let first = sequence_numbers(&event)[0].clone();
+        assert_eq!(deliver(&store, event).await, Vec::<String>::new());
+
+        let key = layout::stream_part_key(table.name(), "shardId-000000000000", &first);
+        let keys: Vec<String> =
+            store.list(&format!("stream/{table}/")).await.unwrap().into_iter().map(|o| o.key).collect();
+        assert_eq!(keys, std::slice::from_ref(&key));
+        let part = read_parquet(store.as_ref(), &key).await;
+        let expected = cleaned_by_the_batch_path(table, &lines).await;
+        assert!(part.equals_missing(&expected), "{table}:\n{part}\n{expected}");
+        let mut columns: Vec<&str> = pinpipe_core::clean::cleaned_columns(table).to_vec();
+        columns.push(pinpipe_core::table::RAW_HASH_COLUMN);
+        let names: Vec<&str> = part.get_column_names().into_iter().map(|name| name.as_str()).collect();
+        assert_eq!(names, columns);
+    }
+    // A few cleaned values, to see the rules did run: record 525 is a broken story post.
+    let pins = read_parquet(store.as_ref(), &store.list("stream/pin/").await.unwrap()[0].key).await;
+    let followers: Vec<Option<i32>> = pins.column("follower_count").unwrap().i32().unwrap().iter().collect();
+    assert_eq!(followers[0], Some(2_000_000));
+    assert_eq!(followers[2], None);
+    assert_eq!(pins.column("title").unwrap().str().unwrap().get(2), None);
+    assert_eq!(pins.column("save_location").unwrap().str().unwrap().get(0), Some("/data/art"));
+    assert!(store.list(layout::REJECTED_PREFIX).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_retried_batch_rewrites_the_same_part() {
+    let store: Arc<dyn ObjectStore> = Arc::new(fresh_s3_store("stream-retry").await);
+    deliver(&store, sample_event("stream-processor-pin")).await;
+    deliver(&store, sample_event("stream-processor-bad-records")).await;
+    let first = snapshot(store.as_ref(), "").await;
+    assert_eq!(first.len(), 3, "{:?}", first.keys());
+    deliver(&store, sample_event("stream-processor-pin")).await;
+    deliver(&store, sample_event("stream-processor-bad-records")).await;
+    assert_eq!(snapshot(store.as_ref(), "").await, first);
+}
+
+#[tokio::test]
+async fn bad_records_are_rejected_with_their_reason_and_do_not_block_the_shard() {
+    let store: Arc<dyn ObjectStore> = Arc::new(fresh_s3_store("stream-bad").await);
+    // Six pin records: good, truncated JSON, no key, a key that is text, an array, good.
+    let event = sample_event("stream-processor-bad-records");
+    let sequence = sequence_numbers(&event);
+    assert_eq!(deliver(&store, event).await, Vec::<String>::new(), "refusals are no failures");
+
+    let part =
+        read_parquet(store.as_ref(), &layout::stream_part_key("pin", "shardId-000000000001", &sequence[0])).await;
+    let keys: Vec<Option<i32>> = part.column("ind").unwrap().i32().unwrap().iter().collect();
+    assert_eq!(keys, [Some(4), Some(525)]);
+
+    let rejected = json_lines(
+        store.as_ref(),
+        &layout::rejected_key("stream-processor", &format!("pin/shardId-000000000001-{}", sequence[0])),
+    )
+    .await;
+    let summary: Vec<(&str, &str)> = rejected
+        .iter()
+        .map(|line| (line["sequence_number"].as_str().unwrap(), line["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (sequence[1].as_str(), "not_json"),
+            (sequence[2].as_str(), "missing_key"),
+            (sequence[3].as_str(), "key_not_integer"),
+            (sequence[4].as_str(), "not_object"),
+        ]
+    );
+    for line in &rejected {
+        assert_eq!(line["stream"], "streaming-pinpipe-pin");
+        assert_eq!(line["shard_id"], "shardId-000000000001");
+        assert!(!line["reason"].as_str().unwrap().is_empty());
+    }
+    assert_eq!(rejected[0]["record"], sample_line(Table::Pin, 12)[..157]);
+    assert!(rejected[2]["reason"].as_str().unwrap().contains("not an integer"), "{}", rejected[2]);
+}
+
+#[tokio::test]
+async fn records_of_a_stream_that_feeds_no_table_are_rejected() {
+    let store: Arc<dyn ObjectStore> = Arc::new(fresh_s3_store("stream-wrong").await);
+    let event = sample_event("stream-processor-wrong-stream");
+    let sequence = sequence_numbers(&event);
+    assert_eq!(deliver(&store, event).await, Vec::<String>::new());
+    assert!(store.list(layout::STREAM_PREFIX).await.unwrap().is_empty());
+    let rejected = json_lines(
+        store.as_ref(),
+        &layout::rejected_key("stream-processor", &format!("unrouted/shardId-000000000000-{}", sequence[0])),
+    )
+    .await;
+    assert_eq!(rejected.len(), 2);
+    assert_eq!(rejected[0]["stream"], "streaming-other-pin");
+    assert_eq!(rejected[1]["stream"], "streaming-pinpipe-clicks");
+    for line in &rejected {
+        assert_eq!(line["kind"], "unknown_stream");
+        assert!(line["reason"].as_str().unwrap().contains("feeds no table"), "{line}");
+    }
+    assert_eq!(rejected[0]["record"], sample_line(Table::Pin, 4));
+}
+
+#[tokio::test]
+async fn an_empty_batch_does_nothing() {
+    let store: Arc<dyn ObjectStore> = Arc::new(fresh_s3_store("stream-empty").await);
+    assert_eq!(deliver(&store, sample_event("stream-processor-empty")).await, Vec::<String>::new());
+    assert!(store.list("").await.unwrap().is_empty());
+}
+
+/// A Kinesis event of `records` from one shard of `stream`, shaped as Lambda sends it.
+pub fn kinesis_event(stream: &str, records: &[String]) -> KinesisEvent {
+    // 56 digits, as Kinesis writes them, increasing along the shard.
+    let sequence_of =
+        |i: usize| format!("4965837012274682395821452745193218713641256348{:010}", 1_000_000_000 + i * 4_096);
+    let records: Vec<serde_json::Value> = records
+        .iter()
+        .enumerate()
+        .map(|(i, data)| {
+            let sequence = sequence_of(i);
+            serde_json::json!({
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": format!("key-{i}"),
+                    "sequenceNumber": sequence,
+                    "data": base64::engine::general_purpose::STANDARD.encode(data),
+                    "approximateArrivalTimestamp": 1_732_497_000.125 + i as f64 / 1000.0,
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": format!("shardId-000000000003:{sequence}"),
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::123456789012:role/pinpipe-stream-processor-role",
+                "awsRegion": "us-east-1",
+                "eventSourceARN": format!("arn:aws:kinesis:us-east-1:123456789012:stream/{stream}"),
+            })
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+}
+
+#[tokio::test]
+async fn a_batch_of_ten_thousand_generated_records_lands_in_one_part() {
+    let store: Arc<dyn ObjectStore> = Arc::new(fresh_s3_store("stream-10k").await);
+    let lines: Vec<String> =
+        pinpipe_emulate::Generator::new(5).take(10_000).map(|post| pinpipe_emulate::json_text(&post.pin)).collect();
+    let event = kinesis_event("streaming-pinpipe-pin", &lines);
+    let first = sequence_numbers(&event)[0].clone();
+
+    let started = Instant::now();
+    let (response, counts) = processor(&store).process(event).await.unwrap();
+    let elapsed = started.elapsed();
+    eprintln!("10,000 records in {elapsed:?} ({:.0} records/s, debug build)", 10_000.0 / elapsed.as_secs_f64());
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(counts.rows_stored, BTreeMap::from([(Table::Pin, 10_000)]));
+    assert_eq!((counts.records_in, counts.records_rejected, counts.objects_written), (10_000, 0, 1));
+
+    let part = read_parquet(store.as_ref(), &layout::stream_part_key("pin", "shardId-000000000003", &first)).await;
+    assert!(part.equals_missing(&cleaned_by_the_batch_path(Table::Pin, &lines).await));
+}
+
+#[tokio::test]
+async fn an_s3_failure_is_answered_with_batch_item_failures() {
+    pinpipe_lake::testing::local_environment();
+    let missing = pinpipe_lake::S3Store::new(
+        pinpipe_lake::S3Store::client_from_env().await,
+        pinpipe_lake::testing::unique_bucket("absent"),
+    );
+    let store: Arc<dyn ObjectStore> = Arc::new(missing);
+    // Nothing could be stored: every record is reported, in order, so Lambda retries from the first.
+    for name in ["stream-processor-user", "stream-processor-bad-records", "stream-processor-wrong-stream"] {
+        let event = sample_event(name);
+        let sequence = sequence_numbers(&event);
+        assert_eq!(deliver(&store, event).await, sequence, "{name}");
+    }
+}
