@@ -53,3 +53,16 @@ pub fn real_sample_dir() -> std::path::PathBuf {
         .map(Into::into)
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/real-sample"))
 }
+
+/// Every object of `store` under `prefix` with its content, to compare a lake before and after.
+pub async fn snapshot(
+    store: &dyn crate::ObjectStore,
+    prefix: &str,
+) -> std::collections::BTreeMap<String, bytes::Bytes> {
+    let mut objects = std::collections::BTreeMap::new();
+    for object in store.list(prefix).await.expect("listing the lake") {
+        let body = store.get(&object.key).await.expect("reading a listed object");
+        objects.insert(object.key, body);
+    }
+    objects
+}

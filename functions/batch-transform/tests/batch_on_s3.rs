@@ -1,7 +1,6 @@
 //! The batch-transform handler against a real S3 server (moto): raw objects in → Parquet results and
 //! a manifest out; runs with nothing new change nothing; a re-run of a date is byte-identical.
 
-use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::sync::Arc;
 
@@ -9,7 +8,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use bytes::Bytes;
 use lambda_runtime::{Context, LambdaEvent};
 use pinpipe_core::Table;
-use pinpipe_lake::testing::{fresh_s3_store, real_sample_dir};
+use pinpipe_lake::testing::{fresh_s3_store, real_sample_dir, snapshot};
 use pinpipe_lake::{layout, ObjectStore};
 use polars::prelude::*;
 
@@ -30,16 +29,6 @@ fn sample_lines(table: Table) -> Vec<String> {
 
 fn jsonl(lines: &[String]) -> Bytes {
     lines.iter().flat_map(|line| [line.as_str(), "\n"]).collect::<String>().into()
-}
-
-/// Every object of the lake under `prefix`, with its content.
-async fn snapshot(store: &dyn ObjectStore, prefix: &str) -> BTreeMap<String, Bytes> {
-    let mut objects = BTreeMap::new();
-    for object in store.list(prefix).await.unwrap() {
-        let body = store.get(&object.key).await.unwrap();
-        objects.insert(object.key, body);
-    }
-    objects
 }
 
 async fn read_parquet(store: &dyn ObjectStore, key: &str) -> DataFrame {

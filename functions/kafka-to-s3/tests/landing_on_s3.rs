@@ -10,7 +10,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use kafka_to_s3::LandingSummary;
 use lambda_runtime::{Context, LambdaEvent};
-use pinpipe_lake::testing::{fresh_s3_store, real_sample_dir};
+use pinpipe_lake::testing::{fresh_s3_store, real_sample_dir, snapshot};
 use pinpipe_lake::{layout, ObjectStore};
 
 /// A sample event of `events/`, by file stem.
@@ -22,16 +22,6 @@ fn sample_event(name: &str) -> KafkaEvent {
 
 async fn deliver(store: &Arc<dyn ObjectStore>, event: KafkaEvent) -> anyhow::Result<LandingSummary> {
     kafka_to_s3::handle(store.clone(), LambdaEvent::new(event, Context::default())).await
-}
-
-/// Every object of the lake under `prefix`, with its content.
-async fn snapshot(store: &dyn ObjectStore, prefix: &str) -> BTreeMap<String, Bytes> {
-    let mut objects = BTreeMap::new();
-    for object in store.list(prefix).await.unwrap() {
-        let body = store.get(&object.key).await.unwrap();
-        objects.insert(object.key, body);
-    }
-    objects
 }
 
 /// The real-sample line of `table` with key `key`, exactly as in the file.

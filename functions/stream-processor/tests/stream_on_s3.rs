@@ -9,12 +9,11 @@ use std::time::Instant;
 
 use aws_lambda_events::kinesis::KinesisEvent;
 use base64::Engine as _;
-use bytes::Bytes;
 use lambda_runtime::{Context, LambdaEvent};
 use pinpipe_core::clean::clean;
 use pinpipe_core::decode::{decode, RawSource};
 use pinpipe_core::Table;
-use pinpipe_lake::testing::{fresh_s3_store, real_sample_dir};
+use pinpipe_lake::testing::{fresh_s3_store, real_sample_dir, snapshot};
 use pinpipe_lake::{layout, ObjectStore};
 use polars::prelude::*;
 use stream_processor::{Processor, StreamNames};
@@ -43,16 +42,6 @@ async fn deliver(store: &Arc<dyn ObjectStore>, event: KinesisEvent) -> Vec<Strin
     let answer = serde_json::to_value(&response).unwrap();
     assert!(answer["batchItemFailures"].is_array(), "the answer Lambda reads: {answer}");
     response.batch_item_failures.into_iter().map(|failure| failure.item_identifier.unwrap()).collect()
-}
-
-/// Every object of the lake under `prefix`, with its content.
-async fn snapshot(store: &dyn ObjectStore, prefix: &str) -> BTreeMap<String, Bytes> {
-    let mut objects = BTreeMap::new();
-    for object in store.list(prefix).await.unwrap() {
-        let body = store.get(&object.key).await.unwrap();
-        objects.insert(object.key, body);
-    }
-    objects
 }
 
 async fn read_parquet(store: &dyn ObjectStore, key: &str) -> DataFrame {
