@@ -226,5 +226,7 @@ async fn a_stopped_broker_gets_503_and_no_record_is_claimed_stored() {
         assert_eq!(entry["partition"], Value::Null, "{entry}");
         assert_eq!(entry["error_code"], json!(codes::UNAVAILABLE), "{entry}");
     }
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    // The answer comes in bounded time, far below librdkafka's 300 s default. With a 3 s delivery timeout and
+    // idempotence on, librdkafka takes about 9-11 s here to give up on a dead broker; 30 s leaves room for load.
+    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
 }
