@@ -151,6 +151,17 @@ fn elapsed_ms(start: Instant) -> u64 {
     start.elapsed().as_millis() as u64
 }
 
+/// The manifest's timings: reading, transforming, writing (since `written`) and in all (since `started`).
+fn timings(started: Instant, read_ms: u64, transform_ms: u64, written: Instant) -> BTreeMap<String, u64> {
+    [
+        ("read".to_string(), read_ms),
+        ("transform".to_string(), transform_ms),
+        ("write".to_string(), elapsed_ms(written)),
+        ("total".to_string(), elapsed_ms(started)),
+    ]
+    .into()
+}
+
 /// Runs `transform` off the async runtime's threads.
 async fn transform_blocking(
     sources: BTreeMap<Table, Vec<RawSource>>,
@@ -194,12 +205,12 @@ pub async fn run_batch(store: Arc<dyn ObjectStore>, run_date: NaiveDate) -> anyh
             .with_context(|| format!("reading the ledger {}", ledger.key))?;
         consumed_elsewhere.extend(objects.into_iter().map(|object| (object.key, object.version)));
     }
-    let inputs = read_raw_inputs(store.as_ref(), &consumed_elsewhere).await?;
+    let mut inputs = read_raw_inputs(store.as_ref(), &consumed_elsewhere).await?;
     let prior = read_prior_cleaned(store.as_ref(), &date).await?;
     let read_ms = elapsed_ms(started);
 
     let computed = Instant::now();
-    let output = transform_blocking(inputs.sources.clone(), prior).await?;
+    let output = transform_blocking(std::mem::take(&mut inputs.sources), prior).await?;
     let transform_ms = elapsed_ms(computed);
 
     let written = Instant::now();
@@ -225,13 +236,7 @@ pub async fn run_batch(store: Arc<dyn ObjectStore>, run_date: NaiveDate) -> anyh
         store.put(&layout::result_key(&date, query.id), parquet_bytes(frame)?).await?;
     }
     let mut manifest = manifest_of(date.clone(), inputs, &output);
-    manifest.timings_ms = [
-        ("read".to_string(), read_ms),
-        ("transform".to_string(), transform_ms),
-        ("write".to_string(), elapsed_ms(written)),
-        ("total".to_string(), elapsed_ms(started)),
-    ]
-    .into();
+    manifest.timings_ms = timings(started, read_ms, transform_ms, written);
     store.put(&layout::manifest_key(&date), serde_json::to_vec_pretty(&manifest)?.into()).await?;
     Ok(manifest)
 }
@@ -287,7 +292,7 @@ fn rejected_lines<'a>(lines: impl Iterator<Item = &'a Rejected>) -> serde_json::
 /// `input` holds `pin.jsonl`, `geo.jsonl` and `user.jsonl`, or is a lake folder with `topics/`.
 pub async fn transform_dir(input: &Path, out: &Path) -> anyhow::Result<Manifest> {
     let started = Instant::now();
-    let inputs = if input.join(layout::RAW_PREFIX).is_dir() {
+    let mut inputs = if input.join(layout::RAW_PREFIX).is_dir() {
         read_raw_inputs(&LocalStore::new(input), &HashSet::new()).await?
     } else {
         read_table_files(input).await?
@@ -295,7 +300,7 @@ pub async fn transform_dir(input: &Path, out: &Path) -> anyhow::Result<Manifest>
     let read_ms = elapsed_ms(started);
 
     let computed = Instant::now();
-    let output = transform_blocking(inputs.sources.clone(), BTreeMap::new()).await?;
+    let output = transform_blocking(std::mem::take(&mut inputs.sources), BTreeMap::new()).await?;
     let transform_ms = elapsed_ms(computed);
 
     let written = Instant::now();
@@ -307,13 +312,7 @@ pub async fn transform_dir(input: &Path, out: &Path) -> anyhow::Result<Manifest>
     let rejected = rejected_lines(output.rejected.iter())?;
     tokio::fs::write(out.join("rejected.jsonl"), rejected).await?;
     let mut manifest = manifest_of("offline".to_string(), inputs, &output);
-    manifest.timings_ms = [
-        ("read".to_string(), read_ms),
-        ("transform".to_string(), transform_ms),
-        ("write".to_string(), elapsed_ms(written)),
-        ("total".to_string(), elapsed_ms(started)),
-    ]
-    .into();
+    manifest.timings_ms = timings(started, read_ms, transform_ms, written);
     tokio::fs::write(out.join("manifest.json"), serde_json::to_vec_pretty(&manifest)?).await?;
     Ok(manifest)
 }

@@ -104,19 +104,9 @@ pub fn decode_records(table: Table, records: &[RawRecord]) -> PolarsResult<Decod
             let mut builders = ColumnBuilders::new(table, chunk.len());
             let mut rejected = Vec::new();
             for record in chunk {
-                if let Err((kind, reason)) = builders.push_line(&record.bytes) {
-                    rejected.push(Rejected {
-                        table,
-                        source: record.name.clone(),
-                        line: 1,
-                        kind,
-                        reason,
-                        record: String::from_utf8_lossy(&record.bytes).into_owned(),
-                    });
-                }
+                builders.push_or_reject(&record.bytes, &record.name, 1, &mut rejected);
             }
-            let invalid_values = builders.invalid_counts();
-            Ok(Decoded { frame: builders.finish()?, rejected, invalid_values })
+            builders.into_decoded(rejected)
         })
         .collect();
     merge(table, parts)
@@ -182,19 +172,9 @@ fn decode_chunk(table: Table, chunk: &Chunk<'_>) -> PolarsResult<Decoded> {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        if let Err((kind, reason)) = builders.push_line(line) {
-            rejected.push(Rejected {
-                table,
-                source: chunk.source.to_string(),
-                line: chunk.first_line + offset as u64,
-                kind,
-                reason,
-                record: String::from_utf8_lossy(line).into_owned(),
-            });
-        }
+        builders.push_or_reject(line, chunk.source, chunk.first_line + offset as u64, &mut rejected);
     }
-    let invalid_values = builders.invalid_counts();
-    Ok(Decoded { frame: builders.finish()?, rejected, invalid_values })
+    builders.into_decoded(rejected)
 }
 
 /// A JSON value as posted, borrowed from the line where possible.
@@ -409,6 +389,26 @@ impl ColumnBuilders {
         }
         self.hashes.append_value(hasher.digest128().to_le_bytes());
         Ok(())
+    }
+
+    /// Decodes one record, or files it in `rejected` with where it came from and why.
+    fn push_or_reject(&mut self, record: &[u8], source: &str, line: u64, rejected: &mut Vec<Rejected>) {
+        if let Err((kind, reason)) = self.push_line(record) {
+            rejected.push(Rejected {
+                table: self.table,
+                source: source.to_string(),
+                line,
+                kind,
+                reason,
+                record: String::from_utf8_lossy(record).into_owned(),
+            });
+        }
+    }
+
+    /// The decoded frame of everything pushed, with the records refused along the way.
+    fn into_decoded(self, rejected: Vec<Rejected>) -> PolarsResult<Decoded> {
+        let invalid_values = self.invalid_counts();
+        Ok(Decoded { frame: self.finish()?, rejected, invalid_values })
     }
 
     fn invalid_counts(&self) -> BTreeMap<String, u64> {
