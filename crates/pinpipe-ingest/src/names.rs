@@ -48,15 +48,7 @@ impl Names {
     }
 }
 
-/// The topic of `table`: `<prefix>.<table>`.
-pub fn topic_name(prefix: &str, table: &str) -> String {
-    format!("{prefix}.{table}")
-}
-
-/// The stream of `table`: `streaming-<prefix>-<table>`.
-pub fn stream_name(prefix: &str, table: &str) -> String {
-    format!("streaming-{prefix}-{table}")
-}
+pub use pinpipe_lake::config::{stream_name, topic_name};
 
 #[cfg(test)]
 mod tests {

@@ -30,6 +30,16 @@ pub fn required(name: &'static str) -> Result<String, ConfigError> {
     std::env::var(name).ok().filter(|value| !value.trim().is_empty()).ok_or(ConfigError::Missing(name))
 }
 
+/// The Kafka topic of `table` for a naming prefix: `<prefix>.<table>` (SPEC §2).
+pub fn topic_name(prefix: &str, table: &str) -> String {
+    format!("{prefix}.{table}")
+}
+
+/// The Kinesis stream of `table` for a naming prefix: `streaming-<prefix>-<table>` (SPEC §2).
+pub fn stream_name(prefix: &str, table: &str) -> String {
+    format!("streaming-{prefix}-{table}")
+}
+
 /// The lake bucket from [`LAKE_BUCKET_VAR`], checked against the S3 bucket naming rules.
 pub fn lake_bucket() -> Result<String, ConfigError> {
     let bucket = required(LAKE_BUCKET_VAR)?;

@@ -56,7 +56,7 @@ impl StreamNames {
 
     /// The stream feeding `table`.
     pub fn stream_of(&self, table: Table) -> String {
-        format!("streaming-{}-{table}", self.prefix)
+        pinpipe_lake::config::stream_name(&self.prefix, table.name())
     }
 
     /// The table a record's `eventSourceARN` feeds, or why it feeds none.
