@@ -22,8 +22,15 @@ cargo fmt --all -- --check
 step "lints"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
-step "tests"
+step "tests (unit, integration, end to end)"
 cargo test --workspace --all-features --locked
+
+step "the four Lambda functions under cargo-lambda (watch + invoke, one per trigger type)"
+scripts/lambda.sh smoke
+
+step "benchmark harnesses, smoke run (tiny inputs: proves they still work; the measurements are in BENCHMARKS.md)"
+PINPIPE_BENCH_SMOKE=1 cargo test --workspace --all-features --locked \
+    --bench stream --bench landing --bench handler --bench loopback --bench produce
 
 if [[ -z "${SKIP_INFRA:-}" ]]; then
     step "infrastructure checks (cfn-lint, sam validate --lint, checkov)"

@@ -1,5 +1,7 @@
 //! `pinpipe`: the command line of the pipeline.
 
+mod local;
+
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -66,6 +68,14 @@ enum Command {
         #[arg(long, requires = "api")]
         source: Option<PathBuf>,
     },
+    /// Run the whole pipeline once on this machine: the ingestion API on 127.0.0.1, topics and
+    /// streams, the landing and stream functions fed as Lambda feeds them, the emulator posting
+    /// --rows posts through the API, then the batch transform; prints the query results and the
+    /// accounts, the last line as JSON.
+    Run(local::RunArgs),
+    /// Start the same pipeline and keep it up until interrupted: post to the printed API URL with
+    /// any client; what is acknowledged lands within seconds and the batch runs periodically.
+    Serve(local::ServeArgs),
 }
 
 /// Where `pinpipe emulate --api` sends records.
@@ -79,6 +89,7 @@ enum PostMode {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
@@ -125,6 +136,8 @@ async fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         }
+        Command::Run(args) => local::run(args, started).await?,
+        Command::Serve(args) => local::serve(args).await?,
         Command::Emulate { dump, rows, seed, .. } => {
             let dump = dump.expect("clap requires --dump or --api");
             let summary = tokio::task::spawn_blocking(move || pinpipe_emulate::dump(&dump, rows, seed)).await??;

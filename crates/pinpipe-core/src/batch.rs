@@ -23,7 +23,7 @@ use pinpipe_lake::{get_many, layout, LocalStore, ObjectMeta, ObjectStore};
 use polars::prelude::*;
 
 use crate::clean::{clean, without_hash};
-use crate::decode::{decode, Decoded, RawSource, Rejected};
+use crate::decode::{decode_distinct, Decoded, DistinctDecoded, DistinctLines, RawSource, Rejected};
 use crate::export::{canonical_order, write_csv};
 use crate::quality::{Manifest, SkippedInput, TableQuality};
 use crate::queries::{run_queries, CleanedTables, Query, QUERIES};
@@ -54,6 +54,21 @@ pub struct TransformOutput {
 /// (with hashes) of earlier runs. Exact duplicates, within `new` or of `prior` rows, are dropped.
 pub fn transform(
     mut new: BTreeMap<Table, Vec<RawSource>>,
+    prior: BTreeMap<Table, DataFrame>,
+) -> PolarsResult<TransformOutput> {
+    let mut decoded = BTreeMap::new();
+    for table in Table::ALL {
+        // Exact duplicates within this run are dropped while decoding (only distinct lines are decoded);
+        // each table's raw bytes are freed once decoded.
+        decoded.insert(table, decode_distinct(table, &new.remove(&table).unwrap_or_default())?);
+    }
+    transform_decoded(decoded, prior)
+}
+
+/// [`transform`] from this run's inputs already decoded (by [`decode_distinct`] or
+/// [`crate::decode::DistinctLines`]), per table; a table missing from `new` had no input.
+pub fn transform_decoded(
+    mut new: BTreeMap<Table, DistinctDecoded>,
     mut prior: BTreeMap<Table, DataFrame>,
 ) -> PolarsResult<TransformOutput> {
     let mut new_cleaned = BTreeMap::new();
@@ -61,15 +76,19 @@ pub fn transform(
     let mut quality = BTreeMap::new();
     let mut rejected = Vec::new();
     for table in Table::ALL {
-        let decoded = decode(table, &new.remove(&table).unwrap_or_default())?;
+        let DistinctDecoded { decoded, records_accepted } = match new.remove(&table) {
+            Some(decoded) => decoded,
+            None => decode_distinct(table, &[])?,
+        };
         let mut counts = TableQuality::from_decoded(&decoded);
+        counts.records_in = records_accepted + decoded.rejected.len() as u64;
         let Decoded { frame: raw, rejected: refused, .. } = decoded;
         rejected.extend(refused);
         let earlier = match prior.remove(&table) {
             Some(frame) => frame,
             None => clean(table, raw.clear())?.frame,
         };
-        let fresh = drop_duplicates(raw, &earlier)?;
+        let fresh = drop_seen(raw, &earlier)?;
         counts.duplicates_dropped = counts.records_in - counts.rejected_total() - fresh.height() as u64;
         let cleaned = clean(table, fresh)?;
         counts.records_cleaned = cleaned.frame.height() as u64;
@@ -89,9 +108,8 @@ pub fn transform(
     Ok(TransformOutput { new_cleaned, all_cleaned, results, quality, rejected })
 }
 
-/// Keeps the first of each set of identical raw records, and none already in `earlier`.
-fn drop_duplicates(raw: DataFrame, earlier: &DataFrame) -> PolarsResult<DataFrame> {
-    let unique = raw.unique_stable(Some(&[RAW_HASH_COLUMN.to_string()]), UniqueKeepStrategy::First, None)?;
+/// Keeps the raw records (already free of duplicates among themselves) that are not in `earlier`.
+fn drop_seen(unique: DataFrame, earlier: &DataFrame) -> PolarsResult<DataFrame> {
     if earlier.height() == 0 {
         return Ok(unique);
     }
@@ -292,16 +310,27 @@ fn rejected_lines<'a>(lines: impl Iterator<Item = &'a Rejected>) -> serde_json::
 /// `input` holds `pin.jsonl`, `geo.jsonl` and `user.jsonl`, or is a lake folder with `topics/`.
 pub async fn transform_dir(input: &Path, out: &Path) -> anyhow::Result<Manifest> {
     let started = Instant::now();
-    let mut inputs = if input.join(layout::RAW_PREFIX).is_dir() {
-        read_raw_inputs(&LocalStore::new(input), &HashSet::new()).await?
+    let (inputs, output, read_ms, transform_ms) = if input.join(layout::RAW_PREFIX).is_dir() {
+        let mut inputs = read_raw_inputs(&LocalStore::new(input), &HashSet::new()).await?;
+        let read_ms = elapsed_ms(started);
+        let computed = Instant::now();
+        let output = transform_blocking(std::mem::take(&mut inputs.sources), BTreeMap::new()).await?;
+        (inputs, output, read_ms, elapsed_ms(computed))
     } else {
-        read_table_files(input).await?
+        // Table files are decoded as they are read, keeping only their distinct lines ("read" then
+        // covers reading, dropping duplicates and decoding).
+        let input = input.to_path_buf();
+        let (inputs, decoded) = tokio::task::spawn_blocking(move || read_table_files(&input))
+            .await
+            .context("the reading task failed")??;
+        let read_ms = elapsed_ms(started);
+        let computed = Instant::now();
+        let output = tokio::task::spawn_blocking(move || transform_decoded(decoded, BTreeMap::new()))
+            .await
+            .context("the transform task failed")?
+            .map_err(|error| anyhow::anyhow!("transform: {error}"))?;
+        (inputs, output, read_ms, elapsed_ms(computed))
     };
-    let read_ms = elapsed_ms(started);
-
-    let computed = Instant::now();
-    let output = transform_blocking(std::mem::take(&mut inputs.sources), BTreeMap::new()).await?;
-    let transform_ms = elapsed_ms(computed);
 
     let written = Instant::now();
     tokio::fs::create_dir_all(out).await.with_context(|| format!("creating {}", out.display()))?;
@@ -317,21 +346,81 @@ pub async fn transform_dir(input: &Path, out: &Path) -> anyhow::Result<Manifest>
     Ok(manifest)
 }
 
-/// Reads `<dir>/pin.jsonl`, `geo.jsonl` and `user.jsonl`; each must exist.
-async fn read_table_files(dir: &Path) -> anyhow::Result<RawInputs> {
+/// Reads and decodes `<dir>/pin.jsonl`, `geo.jsonl` and `user.jsonl` (each must exist), block by
+/// block, keeping only distinct lines: memory holds a few blocks and the distinct lines, never a
+/// whole file.
+fn read_table_files(dir: &Path) -> anyhow::Result<(RawInputs, BTreeMap<Table, DistinctDecoded>)> {
     if !dir.is_dir() {
         bail!("input folder {} does not exist", dir.display());
     }
     let mut inputs = RawInputs { sources: BTreeMap::new(), consumed: Vec::new(), skipped: Vec::new() };
+    let mut files = Vec::new();
     for table in Table::ALL {
         let path = dir.join(format!("{table}.jsonl"));
-        let bytes =
-            tokio::fs::read(&path).await.with_context(|| format!("input file {} cannot be read", path.display()))?;
-        let name = path.display().to_string();
-        inputs.consumed.push(ObjectMeta { key: name.clone(), size: bytes.len() as u64, version: String::new() });
-        inputs.sources.insert(table, vec![RawSource { name, bytes: bytes.into() }]);
+        let file =
+            std::fs::File::open(&path).with_context(|| format!("input file {} cannot be read", path.display()))?;
+        files.push((table, path, file));
     }
-    Ok(inputs)
+    let mut decoded = BTreeMap::new();
+    for (table, path, file) in files {
+        let name = path.display().to_string();
+        let (lines, size) =
+            read_distinct_lines(table, &name, file).with_context(|| format!("reading {}", path.display()))?;
+        decoded.insert(table, lines.finish()?);
+        inputs.consumed.push(ObjectMeta { key: name, size, version: String::new() });
+    }
+    Ok((inputs, decoded))
+}
+
+/// Bytes read at once from an input file.
+const READ_BLOCK: usize = 8 << 20;
+
+/// Feeds a file to a [`DistinctLines`] in blocks of whole lines, reading the next block on another
+/// thread while this one is hashed; returns the lines and the file's size.
+fn read_distinct_lines(table: Table, name: &str, mut file: std::fs::File) -> anyhow::Result<(DistinctLines, u64)> {
+    use std::io::Read;
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(2);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut pending: Vec<u8> = Vec::new();
+            loop {
+                let mut block = Vec::with_capacity(READ_BLOCK + pending.len());
+                block.append(&mut pending);
+                let read = match (&mut file).take(READ_BLOCK as u64).read_to_end(&mut block) {
+                    Ok(read) => read,
+                    Err(error) => {
+                        let _ = sender.send(Err(error));
+                        return;
+                    }
+                };
+                if read == 0 {
+                    if !block.is_empty() && sender.send(Ok(block)).is_err() {
+                        return;
+                    }
+                    return;
+                }
+                // Only whole lines go out; the rest starts the next block.
+                match memchr::memrchr(b'\n', &block) {
+                    Some(newline) => {
+                        pending.extend_from_slice(&block[newline + 1..]);
+                        block.truncate(newline + 1);
+                        if sender.send(Ok(block)).is_err() {
+                            return;
+                        }
+                    }
+                    None => pending = block,
+                }
+            }
+        });
+        let mut lines = DistinctLines::new(table);
+        let (mut next_line, mut size) = (1u64, 0u64);
+        for block in receiver {
+            let block = block?;
+            size += block.len() as u64;
+            next_line = lines.push(name, &block, next_line);
+        }
+        Ok((lines, size))
+    })
 }
 
 /// The canonical CSV file name of a cleaned table.

@@ -8,8 +8,9 @@
 //! exactly one record (Kinesis records), through the same per-record decoding.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use bytes::Bytes;
 use polars::prelude::*;
@@ -110,6 +111,224 @@ pub fn decode_records(table: Table, records: &[RawRecord]) -> PolarsResult<Decod
         })
         .collect();
     merge(table, parts)
+}
+
+/// What [`decode_distinct`] and [`DistinctLines`] return.
+#[derive(Debug)]
+pub struct DistinctDecoded {
+    /// `frame` holds the first of each set of exact duplicate records, in input order (the rows
+    /// `decode(..).frame` keeps after dropping duplicates by [`RAW_HASH_COLUMN`], first kept);
+    /// `rejected` every refused line and `invalid_values` every invalid value, duplicates included,
+    /// exactly as [`decode`] reports them.
+    pub decoded: Decoded,
+    /// Records accepted, duplicates included (the height of `decode(..).frame`).
+    pub records_accepted: u64,
+}
+
+/// Decodes every line of `sources` as [`decode`] does, dropping exact duplicate records as it goes
+/// (see [`DistinctLines`]).
+pub fn decode_distinct(table: Table, sources: &[RawSource]) -> PolarsResult<DistinctDecoded> {
+    let mut lines = DistinctLines::new(table);
+    for source in sources {
+        lines.push(&source.name, &source.bytes, 1);
+    }
+    lines.finish()
+}
+
+/// Decodes JSON lines fed in pieces, keeping only the distinct ones: the streaming form of
+/// [`decode_distinct`], for inputs read block by block.
+///
+/// Lines are first told apart by a 128-bit hash of their bytes: a line byte-identical to an earlier
+/// one decodes to the same record (or the same refusal), so it is counted but neither kept, decoded
+/// again nor copied into a column. Only the distinct lines' bytes are kept; [`DistinctLines::finish`]
+/// decodes them (in parallel) and drops records that are equal without being byte-identical (fields
+/// reordered, spacing) by their record hash. Duplicates thus cost a hash of their bytes and a few
+/// bytes of bookkeeping, and memory stays near the size of the distinct lines, not of the input.
+pub struct DistinctLines {
+    table: Table,
+    /// Distinct line id by the hash of the line's bytes.
+    ids: HashMap<u128, u32, BuildHasherDefault<PrehashedHasher>>,
+    /// The distinct lines' bytes, back to back.
+    text: Vec<u8>,
+    /// Per distinct line: where it ends in `text`, where it was first seen, how many copies there are.
+    firsts: Vec<FirstLine>,
+    /// Every non-blank line, in input order: its distinct id and where it is (for refusals).
+    occurrences: Vec<Occurrence>,
+    /// The names of the sources fed so far.
+    sources: Vec<String>,
+}
+
+struct FirstLine {
+    end: usize,
+    source: u32,
+    number: u64,
+    copies: u64,
+}
+
+struct Occurrence {
+    id: u32,
+    source: u32,
+    number: u64,
+}
+
+impl DistinctLines {
+    /// Nothing fed yet.
+    pub fn new(table: Table) -> Self {
+        DistinctLines {
+            table,
+            ids: HashMap::default(),
+            text: Vec::new(),
+            firsts: Vec::new(),
+            occurrences: Vec::new(),
+            sources: Vec::new(),
+        }
+    }
+
+    /// Feeds whole lines of the source `name` (a piece may end without a line break only at the
+    /// source's end), the first of them being line `first_line` (1-based); returns the number of the
+    /// line after the last one fed. Blank lines count in the numbering but are not records.
+    pub fn push(&mut self, name: &str, bytes: &[u8], first_line: u64) -> u64 {
+        if self.sources.last().map(String::as_str) != Some(name) {
+            self.sources.push(name.to_string());
+        }
+        let source = (self.sources.len() - 1) as u32;
+        // Hash the lines in parallel, in pieces of about a megabyte cut at line breaks.
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        while start < bytes.len() {
+            let end = (start + PIECE_BYTES).min(bytes.len());
+            let end = match memchr::memchr(b'\n', &bytes[end..]) {
+                Some(newline) if end < bytes.len() => end + newline + 1,
+                _ => bytes.len(),
+            };
+            pieces.push(start..end);
+            start = end;
+        }
+        let hashed: Vec<(Vec<LineRef>, u64)> =
+            pieces.into_par_iter().map(|range| hash_lines(&bytes[range.clone()], range.start)).collect();
+        let mut number = first_line;
+        for (lines, count) in hashed {
+            for line in lines {
+                let line_number = number + line.number;
+                let next_id = self.firsts.len() as u32;
+                let id = *self.ids.entry(line.hash).or_insert(next_id);
+                if id == next_id {
+                    self.text.extend_from_slice(&bytes[line.start..line.end]);
+                    self.firsts.push(FirstLine { end: self.text.len(), source, number: line_number, copies: 0 });
+                }
+                self.firsts[id as usize].copies += 1;
+                self.occurrences.push(Occurrence { id, source, number: line_number });
+            }
+            number += count;
+        }
+        number
+    }
+
+    /// Decodes the distinct lines.
+    pub fn finish(self) -> PolarsResult<DistinctDecoded> {
+        let DistinctLines { table, ids, text, firsts, occurrences, sources } = self;
+        drop(ids);
+        let starts: Vec<usize> = std::iter::once(0).chain(firsts.iter().map(|first| first.end)).collect();
+        // Each distinct line is decoded once; its invalid values count once per copy.
+        let outcomes: Vec<PolarsResult<(Decoded, Vec<Option<Rejected>>)>> = firsts
+            .par_chunks(LINES_PER_CHUNK)
+            .enumerate()
+            .map(|(block, group)| {
+                let mut builders = ColumnBuilders::new(table, group.len());
+                let mut refused = Vec::with_capacity(group.len());
+                for (i, first) in group.iter().enumerate() {
+                    let bytes = &text[starts[block * LINES_PER_CHUNK + i]..first.end];
+                    refused.push(builders.push_line(bytes, first.copies).err().map(|refusal| {
+                        builders.rejected(bytes, &sources[first.source as usize], first.number, refusal)
+                    }));
+                }
+                Ok((builders.into_decoded(Vec::new())?, refused))
+            })
+            .collect();
+        let mut parts = Vec::with_capacity(outcomes.len());
+        let mut refusals: Vec<Option<Rejected>> = Vec::with_capacity(firsts.len());
+        for outcome in outcomes {
+            let (part, refused) = outcome?;
+            parts.push(Ok(part));
+            refusals.extend(refused);
+        }
+        // Every copy of a refused line is refused, at its own place, in input order.
+        let mut rejected = Vec::new();
+        let mut records_accepted = 0u64;
+        for occurrence in &occurrences {
+            match &refusals[occurrence.id as usize] {
+                None => records_accepted += 1,
+                Some(first) => rejected.push(Rejected {
+                    source: sources[occurrence.source as usize].clone(),
+                    line: occurrence.number,
+                    ..first.clone()
+                }),
+            }
+        }
+        let mut decoded = merge(table, parts)?;
+        decoded.rejected = rejected;
+        // Equal records that are not byte-identical: keep the first.
+        if decoded.frame.height() > 1 {
+            decoded.frame =
+                decoded.frame.unique_stable(Some(&[RAW_HASH_COLUMN.to_string()]), UniqueKeepStrategy::First, None)?;
+        }
+        Ok(DistinctDecoded { decoded, records_accepted })
+    }
+}
+
+/// Bytes per parallel hashing task in [`DistinctLines::push`].
+const PIECE_BYTES: usize = 1 << 20;
+
+/// One non-blank line: where it is, its line offset (0-based) in its piece and the hash of its bytes.
+struct LineRef {
+    hash: u128,
+    start: usize,
+    end: usize,
+    number: u64,
+}
+
+/// The non-blank lines of `bytes` (whole lines at `offset` in what was pushed; a trailing `\r` is
+/// not part of a line, as in [`decode`]) and how many lines, blank ones included, it holds.
+fn hash_lines(bytes: &[u8], offset: usize) -> (Vec<LineRef>, u64) {
+    let mut lines = Vec::new();
+    let ends = memchr::memchr_iter(b'\n', bytes).chain((bytes.last() != Some(&b'\n')).then_some(bytes.len()));
+    let (mut start, mut count) = (0usize, 0u64);
+    for end in ends {
+        if start > bytes.len() {
+            break;
+        }
+        let line = &bytes[start..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if !line.iter().all(u8::is_ascii_whitespace) {
+            lines.push(LineRef {
+                hash: xxhash_rust::xxh3::xxh3_128(line),
+                start: offset + start,
+                end: offset + start + line.len(),
+                number: count,
+            });
+        }
+        count += 1;
+        start = end + 1;
+    }
+    (lines, count)
+}
+
+/// A hasher for keys that already are uniformly distributed hashes: it keeps their low 64 bits.
+#[derive(Default)]
+struct PrehashedHasher(u64);
+
+impl Hasher for PrehashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+    fn write_u128(&mut self, value: u128) {
+        self.0 = value as u64;
+    }
 }
 
 /// Stacks the decoded parts of one table, in order.
@@ -369,8 +588,9 @@ impl ColumnBuilders {
         }
     }
 
-    /// Decodes one line into the builders, or says why it is refused.
-    fn push_line(&mut self, line: &[u8]) -> Result<(), (RejectKind, String)> {
+    /// Decodes one line into the builders, or says why it is refused. A value whose JSON type its
+    /// field cannot hold counts `weight` times (the record stands for that many identical lines).
+    fn push_line(&mut self, line: &[u8], weight: u64) -> Result<(), (RejectKind, String)> {
         let fields = self.table.fields();
         let mut deserializer = serde_json::Deserializer::from_slice(line);
         let values = RecordSeed { fields }
@@ -384,7 +604,7 @@ impl ColumnBuilders {
         for (i, (value, column)) in values[1..].iter().zip(&mut self.columns).enumerate() {
             value.hash_into(&mut hasher);
             if !column.push(value) {
-                self.invalid[i + 1] += 1;
+                self.invalid[i + 1] += weight;
             }
         }
         self.hashes.append_value(hasher.digest128().to_le_bytes());
@@ -393,15 +613,20 @@ impl ColumnBuilders {
 
     /// Decodes one record, or files it in `rejected` with where it came from and why.
     fn push_or_reject(&mut self, record: &[u8], source: &str, line: u64, rejected: &mut Vec<Rejected>) {
-        if let Err((kind, reason)) = self.push_line(record) {
-            rejected.push(Rejected {
-                table: self.table,
-                source: source.to_string(),
-                line,
-                kind,
-                reason,
-                record: String::from_utf8_lossy(record).into_owned(),
-            });
+        if let Err(refusal) = self.push_line(record, 1) {
+            rejected.push(self.rejected(record, source, line, refusal));
+        }
+    }
+
+    /// A refused record, as filed.
+    fn rejected(&self, record: &[u8], source: &str, line: u64, (kind, reason): (RejectKind, String)) -> Rejected {
+        Rejected {
+            table: self.table,
+            source: source.to_string(),
+            line,
+            kind,
+            reason,
+            record: String::from_utf8_lossy(record).into_owned(),
         }
     }
 
@@ -537,6 +762,51 @@ mod tests {
         assert_eq!(by_records.rejected.len(), 1);
         assert_eq!(by_records.rejected[0].source, "r2");
         assert_eq!(by_records.rejected[0].kind, RejectKind::KeyNotInteger);
+    }
+
+    #[test]
+    fn decoding_distinct_lines_gives_what_decoding_all_then_dropping_duplicates_gives() {
+        let a =
+            r#"{"ind": 1, "first_name": "Ann", "last_name": "Lee", "age": 30, "date_joined": "2016-01-01 00:00:00"}"#;
+        let a_reordered =
+            r#"{"age": 30, "ind": 1, "last_name": "Lee", "first_name": "Ann", "date_joined": "2016-01-01 00:00:00"}"#;
+        let b = r#"{"ind": 2, "first_name": "Bo", "age": [1], "date_joined": "x"}"#;
+        let c = r#"{"ind": 3, "first_name": "Cy", "age": "31"}"#;
+        let bad = r#"{"first_name": "no key"}"#;
+        let first = [a, "", b, bad, a, "  ", c, b, a_reordered, "not json", bad].join("\n");
+        let second = [c, a, bad, b, "{\"ind\": 4}\r", "{\"ind\": 4}"].join("\n") + "\n";
+        let sources = [
+            RawSource { name: "one.jsonl".into(), bytes: first.clone().into() },
+            RawSource { name: "two.jsonl".into(), bytes: second.clone().into() },
+        ];
+        let all = decode(Table::User, &sources).unwrap();
+        let distinct = decode_distinct(Table::User, &sources).unwrap();
+        let expected =
+            all.frame.unique_stable(Some(&[RAW_HASH_COLUMN.to_string()]), UniqueKeepStrategy::First, None).unwrap();
+        assert!(distinct.decoded.frame.equals_missing(&expected), "{:?}\n{expected:?}", distinct.decoded.frame);
+        assert_eq!(distinct.decoded.frame.height(), 4);
+        assert_eq!(distinct.records_accepted, all.frame.height() as u64);
+        assert_eq!(distinct.records_accepted, 11);
+        assert_eq!(distinct.decoded.rejected, all.rejected);
+        let places: Vec<(&str, u64)> = all.rejected.iter().map(|r| (r.source.as_str(), r.line)).collect();
+        assert_eq!(places, [("one.jsonl", 4), ("one.jsonl", 10), ("one.jsonl", 11), ("two.jsonl", 3)]);
+        assert_eq!(distinct.decoded.invalid_values, all.invalid_values);
+        assert_eq!(all.invalid_values.get("age"), Some(&3));
+        // Fed block by block (whole lines each), as files are read, the answer is the same.
+        let mut lines = DistinctLines::new(Table::User);
+        let mut next = 1;
+        for piece in first.split_inclusive('\n').collect::<Vec<_>>().chunks(3) {
+            next = lines.push("one.jsonl", piece.concat().as_bytes(), next);
+        }
+        assert_eq!(next, 12);
+        assert_eq!(lines.push("two.jsonl", second.as_bytes(), 1), 7);
+        let streamed = lines.finish().unwrap();
+        assert!(streamed.decoded.frame.equals_missing(&expected));
+        assert_eq!(streamed.records_accepted, 11);
+        assert_eq!(streamed.decoded.rejected, all.rejected);
+        assert_eq!(streamed.decoded.invalid_values, all.invalid_values);
+        let none = decode_distinct(Table::Pin, &[]).unwrap();
+        assert_eq!((none.decoded.frame.height(), none.records_accepted), (0, 0));
     }
 
     #[test]

@@ -66,6 +66,8 @@ pub struct PostOptions {
     pub progress: bool,
     /// How long one request may take.
     pub timeout: Duration,
+    /// Keep where each acknowledged record was stored ([`PostSummary::acks`]), for accounting.
+    pub keep_acks: bool,
 }
 
 impl PostOptions {
@@ -84,6 +86,7 @@ impl PostOptions {
             source: None,
             progress: false,
             timeout: Duration::from_secs(30),
+            keep_acks: false,
         }
     }
 }
@@ -118,6 +121,31 @@ pub struct PostSummary {
     pub latency_p99: Duration,
     /// Slowest request.
     pub latency_max: Duration,
+    /// Where each acknowledged record was stored, when [`PostOptions::keep_acks`] asked for it.
+    pub acks: Vec<Ack>,
+}
+
+/// Where the API said it stored a record.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Ack {
+    /// A Kafka record: topic, partition and offset.
+    Topic {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The offset.
+        offset: i64,
+    },
+    /// A Kinesis record: stream, shard and sequence number.
+    Stream {
+        /// The stream.
+        stream: String,
+        /// The shard.
+        shard: String,
+        /// The sequence number.
+        sequence_number: String,
+    },
 }
 
 impl PostSummary {
@@ -243,6 +271,8 @@ enum Route {
 /// One HTTP request to make.
 struct Job {
     route: Route,
+    /// The topic or stream.
+    destination: String,
     url: String,
     body: String,
     records: u64,
@@ -284,7 +314,7 @@ impl Jobs {
         let name = TABLES[table];
         let prefix = &self.options.prefix;
         let records = posts.len() as u64;
-        let (route, url, body) = match self.options.mode {
+        let (route, url, destination, body) = match self.options.mode {
             Mode::Batch => {
                 let mut body = String::from("{\"records\":[");
                 for (index, post) in posts.iter().enumerate() {
@@ -296,7 +326,8 @@ impl Jobs {
                     body.push('}');
                 }
                 body.push_str("]}");
-                (Route::Topic, format!("{}/topics/{prefix}.{name}", self.base), body)
+                let topic = format!("{prefix}.{name}");
+                (Route::Topic, format!("{}/topics/{topic}", self.base), topic, body)
             }
             Mode::Stream if self.options.batch_size == 1 => {
                 let stream = format!("streaming-{prefix}-{name}");
@@ -307,7 +338,7 @@ impl Jobs {
                     post.records[table],
                     json_string(&post.key)
                 );
-                (Route::Record, format!("{}/streams/{stream}/record", self.base), body)
+                (Route::Record, format!("{}/streams/{stream}/record", self.base), stream, body)
             }
             Mode::Stream => {
                 let stream = format!("streaming-{prefix}-{name}");
@@ -323,12 +354,12 @@ impl Jobs {
                     body.push('}');
                 }
                 body.push_str("]}");
-                (Route::Records, format!("{}/streams/{stream}/records", self.base), body)
+                (Route::Records, format!("{}/streams/{stream}/records", self.base), stream, body)
             }
         };
         let due = self.options.rate.map(|rate| Duration::from_secs_f64(self.records_before as f64 / rate));
         self.records_before += records;
-        Job { route, url, body, records, due }
+        Job { route, destination, url, body, records, due }
     }
 }
 
@@ -350,13 +381,15 @@ fn json_string(text: &str) -> String {
 /// What one request achieved.
 struct Outcome {
     acknowledged: u64,
+    /// Where the acknowledged records were stored.
+    acks: Vec<Ack>,
     /// (reason, message, records)
     failed: Vec<(String, String, u64)>,
 }
 
 impl Outcome {
     fn all_failed(reason: String, message: String, records: u64) -> Self {
-        Self { acknowledged: 0, failed: vec![(reason, message, records)] }
+        Self { acknowledged: 0, acks: Vec::new(), failed: vec![(reason, message, records)] }
     }
 }
 
@@ -381,7 +414,7 @@ async fn send(client: &reqwest::Client, job: &Job) -> Outcome {
         Ok(text) => text,
         Err(err) => return transport_failure(&err, job.records),
     };
-    read_answer(job.route, job.records, status, &text)
+    read_answer(job.route, &job.destination, job.records, status, &text)
 }
 
 fn transport_failure(err: &reqwest::Error, records: u64) -> Outcome {
@@ -403,7 +436,7 @@ fn transport_failure(err: &reqwest::Error, records: u64) -> Outcome {
 }
 
 /// Reads an answer: which records it acknowledges, and why the others failed.
-fn read_answer(route: Route, records: u64, status: u16, text: &str) -> Outcome {
+fn read_answer(route: Route, destination: &str, records: u64, status: u16, text: &str) -> Outcome {
     let body: Value = serde_json::from_str(text).unwrap_or(Value::Null);
     let envelope_code = body.get("error_code").and_then(Value::as_u64);
     let message = body
@@ -417,13 +450,10 @@ fn read_answer(route: Route, records: u64, status: u16, text: &str) -> Outcome {
     };
     let whole = || Outcome::all_failed(reason(envelope_code.map(|code| code.to_string())), message.clone(), records);
     match route {
-        Route::Record => {
-            if status == 200 && body.get("SequenceNumber").and_then(Value::as_str).is_some() {
-                Outcome { acknowledged: 1, failed: Vec::new() }
-            } else {
-                whole()
-            }
-        }
+        Route::Record => match (status, stream_ack(destination, &body)) {
+            (200, Some(ack)) => Outcome { acknowledged: 1, acks: vec![ack], failed: Vec::new() },
+            _ => whole(),
+        },
         Route::Topic | Route::Records => {
             let field = if route == Route::Topic { "offsets" } else { "Records" };
             let Some(entries) = body.get(field).and_then(Value::as_array) else {
@@ -436,26 +466,27 @@ fn read_answer(route: Route, records: u64, status: u16, text: &str) -> Outcome {
                     records,
                 );
             }
-            let mut outcome = Outcome { acknowledged: 0, failed: Vec::new() };
+            let mut outcome = Outcome { acknowledged: 0, acks: Vec::new(), failed: Vec::new() };
             let mut failed: BTreeMap<String, (String, u64)> = BTreeMap::new();
             for entry in entries {
                 let (stored, code, entry_message) = if route == Route::Topic {
                     let code = entry.get("error_code").filter(|code| !code.is_null());
                     (
-                        code.is_none() && entry.get("offset").is_some_and(Value::is_i64),
+                        topic_ack(destination, entry).filter(|_| code.is_none()),
                         code.map(|code| code.to_string()),
                         entry.get("error").and_then(Value::as_str),
                     )
                 } else {
                     let code = entry.get("ErrorCode").and_then(Value::as_str);
                     (
-                        code.is_none() && entry.get("SequenceNumber").is_some_and(Value::is_string),
+                        stream_ack(destination, entry).filter(|_| code.is_none()),
                         code.map(str::to_string),
                         entry.get("ErrorMessage").and_then(Value::as_str),
                     )
                 };
-                if stored {
+                if let Some(ack) = stored {
                     outcome.acknowledged += 1;
+                    outcome.acks.push(ack);
                 } else {
                     let reason = reason(code.or_else(|| envelope_code.map(|code| code.to_string())));
                     let slot = failed
@@ -468,6 +499,24 @@ fn read_answer(route: Route, records: u64, status: u16, text: &str) -> Outcome {
             outcome
         }
     }
+}
+
+/// The Kafka location of a REST-proxy `offsets` entry, if it has one.
+fn topic_ack(topic: &str, entry: &Value) -> Option<Ack> {
+    Some(Ack::Topic {
+        topic: topic.to_string(),
+        partition: i32::try_from(entry.get("partition")?.as_i64()?).ok()?,
+        offset: entry.get("offset")?.as_i64()?,
+    })
+}
+
+/// The Kinesis location of a PutRecord answer or a PutRecords entry, if it has one.
+fn stream_ack(stream: &str, entry: &Value) -> Option<Ack> {
+    Some(Ack::Stream {
+        stream: stream.to_string(),
+        shard: entry.get("ShardId")?.as_str()?.to_string(),
+        sequence_number: entry.get("SequenceNumber")?.as_str()?.to_string(),
+    })
 }
 
 /// Posts `options.rows` posts (three records each) to the API and sums up what happened.
@@ -527,6 +576,7 @@ pub async fn post(options: &PostOptions) -> Result<PostSummary> {
         latency_p50: Duration::ZERO,
         latency_p99: Duration::ZERO,
         latency_max: Duration::ZERO,
+        acks: Vec::new(),
     };
     let start = tokio::time::Instant::now();
     let client = &client;
@@ -544,6 +594,9 @@ pub async fn post(options: &PostOptions) -> Result<PostSummary> {
         summary.requests += 1;
         summary.sent += records;
         summary.acknowledged += outcome.acknowledged;
+        if options.keep_acks {
+            summary.acks.extend(outcome.acks);
+        }
         latencies.saturating_record((latency.as_micros() as u64).max(1));
         for (reason, message, count) in outcome.failed {
             summary.failed.entry(reason).or_insert(Failures { records: 0, example: message }).records += count;
@@ -625,22 +678,29 @@ mod tests {
     #[test]
     fn answers_are_read_per_record() {
         let ok = r#"{"offsets":[{"partition":0,"offset":1,"error_code":null,"error":null},{"partition":0,"offset":2,"error_code":null,"error":null}],"key_schema_id":null,"value_schema_id":null}"#;
-        let outcome = read_answer(Route::Topic, 2, 200, ok);
+        let outcome = read_answer(Route::Topic, "p.pin", 2, 200, ok);
         assert_eq!((outcome.acknowledged, outcome.failed.len()), (2, 0));
+        let at = |offset| Ack::Topic { topic: "p.pin".into(), partition: 0, offset };
+        assert_eq!(outcome.acks, [at(1), at(2)]);
         let partial = r#"{"error_code":50302,"message":"m","offsets":[{"partition":0,"offset":1,"error_code":null,"error":null},{"partition":null,"offset":null,"error_code":50302,"error":"timed out"}]}"#;
-        let outcome = read_answer(Route::Topic, 2, 503, partial);
-        assert_eq!(outcome.acknowledged, 1);
+        let outcome = read_answer(Route::Topic, "p.pin", 2, 503, partial);
+        assert_eq!(outcome.acks, [at(1)]);
         assert_eq!(outcome.failed, [("HTTP 503 (50302)".to_string(), "timed out".to_string(), 1)]);
         let envelope = r#"{"error_code":40401,"message":"unknown"}"#;
-        let outcome = read_answer(Route::Topic, 3, 404, envelope);
+        let outcome = read_answer(Route::Topic, "p.pin", 3, 404, envelope);
         assert_eq!(outcome.failed, [("HTTP 404 (40401)".to_string(), "unknown".to_string(), 3)]);
         let records = r#"{"FailedRecordCount":1,"Records":[{"SequenceNumber":"1","ShardId":"s"},{"ErrorCode":"InvalidArgumentException","ErrorMessage":"too large"}]}"#;
-        let outcome = read_answer(Route::Records, 2, 422, records);
-        assert_eq!(outcome.acknowledged, 1);
+        let outcome = read_answer(Route::Records, "s", 2, 422, records);
+        let stream = |sequence_number: &str| Ack::Stream {
+            stream: "s".into(),
+            shard: "s".into(),
+            sequence_number: sequence_number.into(),
+        };
+        assert_eq!(outcome.acks, [stream("1")]);
         assert_eq!(outcome.failed[0].0, "HTTP 422 (InvalidArgumentException)");
         let record = r#"{"SequenceNumber":"1","ShardId":"s"}"#;
-        assert_eq!(read_answer(Route::Record, 1, 200, record).acknowledged, 1);
-        assert_eq!(read_answer(Route::Record, 1, 502, "Bad Gateway").failed[0].0, "HTTP 502");
+        assert_eq!(read_answer(Route::Record, "s", 1, 200, record).acks, [stream("1")]);
+        assert_eq!(read_answer(Route::Record, "s", 1, 502, "Bad Gateway").failed[0].0, "HTTP 502");
     }
 
     #[test]

@@ -159,7 +159,8 @@ impl KafkaProducer {
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("compression.codec", "lz4")
-            .set("linger.ms", "5")
+            // A request hands all its records over at once; waiting longer for more only delays single records.
+            .set("linger.ms", "1")
             .set("message.timeout.ms", &timeout_ms)
             .set("request.timeout.ms", &timeout_ms)
             // A topic that does not exist fails its records quickly instead of at the delivery timeout.
@@ -216,21 +217,51 @@ impl TopicProducer for KafkaProducer {
             }
             producer.send(message, queue_timeout)
         });
+        let (mut stale, mut timed_out) = (false, 0);
         let results: Vec<Result<Offset, ProduceError>> = join_all(sends)
             .await
             .into_iter()
             .map(|result| match result {
                 Ok(delivery) => Ok(Offset { partition: delivery.partition, offset: delivery.offset }),
-                Err((error, _message)) => Err(produce_error(topic, &error)),
+                Err((error, _message)) => {
+                    let code = error.rdkafka_error_code();
+                    stale |= code.is_some_and(rejects_producer_state);
+                    timed_out += usize::from(code == Some(RDKafkaErrorCode::MessageTimedOut));
+                    Err(produce_error(topic, &error))
+                }
             })
             .collect();
         if results.iter().any(Result::is_err) {
             if let Some((code, reason)) = producer.client().fatal_error() {
                 tracing::error!(?code, reason, "the Kafka producer failed fatally; the next request makes a new one");
+            } else if stale || timed_out == records.len() {
+                // A producer that lost every record (the brokers unreachable) or whose idempotence state
+                // the broker refused starts over: the next request makes a new one (new connections, a
+                // new producer id), so a restarted broker never sees this one's old sequence numbers.
+                tracing::warn!(stale, timed_out, "the next request makes a new Kafka producer");
+                let mut slot = self.producer.lock().await;
+                if slot.as_ref().is_some_and(|current| Arc::ptr_eq(current, &producer)) {
+                    *slot = None;
+                }
             }
         }
         results
     }
+}
+
+/// Whether the broker refused a record for the producer's idempotence state (its producer id, epoch
+/// or sequence), as a broker that lost or never had that state does after a restart. Such a producer
+/// keeps failing; a new one (a new producer id) does not. Records it failed were reported as failed,
+/// so nothing acknowledged is lost by starting over.
+fn rejects_producer_state(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::Unknown
+            | RDKafkaErrorCode::UnknownProducerId
+            | RDKafkaErrorCode::InvalidProducerEpoch
+            | RDKafkaErrorCode::OutOfOrderSequenceNumber
+            | RDKafkaErrorCode::InvalidProducerIdMapping
+    )
 }
 
 fn produce_error(topic: &str, error: &KafkaError) -> ProduceError {

@@ -10,7 +10,7 @@
 //!   error envelope with every code; [`names`] is the allow-list of topics and streams.
 //! * [`TopicProducer`] and [`StreamWriter`] are the ports; [`KafkaProducer`] (librdkafka, MSK IAM via
 //!   [`msk_iam`]) and [`KinesisWriter`] (aws-sdk-kinesis) are their adapters.
-//! * [`config`] reads the environment.
+//! * [`config`] reads the environment; [`provision`] creates topics and streams on local servers.
 
 pub mod config;
 pub mod error;
@@ -21,6 +21,7 @@ pub mod kinesis;
 pub mod msk_iam;
 pub mod names;
 pub mod ports;
+pub mod provision;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "test-support")]

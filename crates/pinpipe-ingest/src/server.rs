@@ -28,6 +28,16 @@ pub async fn serve(listener: tokio::net::TcpListener, ingest: Arc<Ingest>) -> st
     axum::serve(listener, router(ingest)).await
 }
 
+/// Serves `ingest` on `listener` until `shutdown` completes, then answers the requests in flight
+/// and returns.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    ingest: Arc<Ingest>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(ingest)).with_graceful_shutdown(shutdown).await
+}
+
 async fn handle(
     State(ingest): State<Arc<Ingest>>,
     method: Method,

@@ -5,11 +5,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::{Message, Offset as KafkaOffset, TopicPartitionList};
 
 use crate::{Ingest, KafkaConfig, KafkaProducer, KinesisWriter, Names, StreamWriter, TopicProducer};
@@ -37,25 +34,11 @@ pub fn unique_prefix(test: &str) -> String {
     format!("{test}-{}", &suffix[..suffix.len().min(30)])
 }
 
-fn admin(bootstrap: &str) -> AdminClient<DefaultClientContext> {
-    ClientConfig::new().set("bootstrap.servers", bootstrap).create().expect("an admin client")
-}
-
 /// Creates `topics` with `partitions` partitions each (one replica); existing ones are kept.
 pub async fn create_topics(bootstrap: &str, topics: &[String], partitions: i32) {
-    let admin = admin(bootstrap);
-    let new: Vec<NewTopic> =
-        topics.iter().map(|topic| NewTopic::new(topic, partitions, TopicReplication::Fixed(1))).collect();
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(20)));
-    let results = admin.create_topics(&new, &options).await.unwrap_or_else(|err| {
-        panic!("cannot create topics at {bootstrap} (is tansu running? `scripts/services.sh start tansu`): {err}")
-    });
-    for result in results {
-        match result {
-            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((topic, code)) => panic!("cannot create topic {topic}: {code}"),
-        }
-    }
+    crate::provision::create_topics(bootstrap, topics, partitions)
+        .await
+        .unwrap_or_else(|err| panic!("{err:#} (start it with `scripts/services.sh start tansu`)"));
 }
 
 /// A record read back from Kafka.
@@ -123,33 +106,9 @@ pub async fn local_kinesis() -> KinesisWriter {
 /// Creates `streams` (one shard each) on the local AWS server, keeping those that exist, and waits
 /// until they are active.
 pub async fn create_streams(kinesis: &KinesisWriter, streams: &[String]) {
-    use aws_sdk_kinesis::error::ProvideErrorMetadata;
-    let client = kinesis.client();
-    for stream in streams {
-        let created = client.create_stream().stream_name(stream).shard_count(1).send().await;
-        if let Err(err) = created {
-            if err.code() != Some("ResourceInUseException") {
-                panic!(
-                    "cannot create stream {stream} at {} (is moto running? `scripts/services.sh start moto`): {}",
-                    std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
-                    aws_sdk_kinesis::error::DisplayErrorContext(&err)
-                );
-            }
-        }
-    }
-    for stream in streams {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let summary =
-                client.describe_stream_summary().stream_name(stream).send().await.expect("describing the stream");
-            let status = summary.stream_description_summary().map(|s| s.stream_status().clone());
-            if status == Some(aws_sdk_kinesis::types::StreamStatus::Active) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "stream {stream} never became active");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
+    crate::provision::create_streams(kinesis.client(), streams, 1)
+        .await
+        .unwrap_or_else(|err| panic!("{err:#} (is moto running? `scripts/services.sh start moto`)"));
 }
 
 /// A record read back from Kinesis.
@@ -205,4 +164,66 @@ pub async fn local_ingest(prefix: &str, kafka: Option<&str>) -> (Ingest, Kinesis
     });
     let writer: Arc<dyn StreamWriter> = Arc::new(kinesis.clone());
     (Ingest::new(Names::new(prefix), producer, Some(writer)), kinesis)
+}
+
+/// A tansu broker of a test's own, on a free loopback port with its own data folder, so the test can
+/// stop and restart it. Killed when dropped.
+pub struct PrivateBroker {
+    child: Option<std::process::Child>,
+    port: u16,
+    /// The broker's bootstrap address.
+    pub bootstrap: String,
+    dir: tempfile::TempDir,
+}
+
+impl PrivateBroker {
+    /// Starts a broker (the `tansu` on the PATH, or the one `PINPIPE_TEST_TANSU` names).
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let mut broker = Self { child: None, port, bootstrap: format!("127.0.0.1:{port}"), dir };
+        broker.restart();
+        broker
+    }
+
+    /// Starts the broker again (after [`PrivateBroker::stop`]) on the same port and data, and waits
+    /// until it listens.
+    pub fn restart(&mut self) {
+        use std::process::{Command, Stdio};
+        let binary: std::path::PathBuf =
+            std::env::var_os("PINPIPE_TEST_TANSU").map_or_else(|| "tansu".into(), Into::into);
+        let listener = format!("tcp://127.0.0.1:{}", self.port);
+        let child = Command::new(&binary)
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .args(["--listener-url", &listener, "--advertised-listener-url", &listener])
+            .current_dir(self.dir.path())
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| {
+                panic!("cannot start {} (install it with `scripts/services.sh install tansu`): {err}", binary.display())
+            });
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "the private tansu never listened on {}", self.port);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops the broker and waits until it is gone.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateBroker {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }

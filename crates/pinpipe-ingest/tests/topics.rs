@@ -8,9 +8,11 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{assert_envelope, call, post_topic, PrivateBroker};
+use common::{assert_envelope, call, post_topic};
 use pinpipe_ingest::error::codes;
-use pinpipe_ingest::testing::{create_topics, kafka_bootstrap, local_producer, read_topic, unique_prefix};
+use pinpipe_ingest::testing::{
+    create_topics, kafka_bootstrap, local_producer, read_topic, unique_prefix, PrivateBroker,
+};
 use pinpipe_ingest::{Ingest, Names, TopicProducer};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};

@@ -8,7 +8,8 @@
 //!   appends every record.
 //! * **Storage:** the cleaned rows of each (shard, table) of the batch become one Parquet part at
 //!   [`layout::stream_part_key`]`(table, shard, first sequence number)`, with the columns of a
-//!   `cleaned/` part (the SPEC §4 columns, then `_raw_hash`). A retried batch starts at the same
+//!   `cleaned/` part (the SPEC §4 columns, then `_raw_hash`) and the record's lineage, `_shard_id`
+//!   and `_sequence_number`. A retried batch starts at the same
 //!   sequence number, so it rewrites the same part instead of adding a second one.
 //! * **Bad records** (not JSON, not an object, no integer key, or from a stream that feeds no table)
 //!   go to `rejected/stream-processor/<table or unrouted>/<shard>-<first sequence number>.jsonl`
@@ -31,6 +32,7 @@ use pinpipe_core::clean::clean;
 use pinpipe_core::decode::{decode_records, RawRecord, RejectKind};
 use pinpipe_core::Table;
 use pinpipe_lake::{layout, ObjectStore};
+use polars::prelude::{Column, DataFrame, PlSmallStr, Scalar};
 use serde::Serialize;
 
 /// The name this stage files refused records under (`rejected/stream-processor/…`).
@@ -38,6 +40,14 @@ pub const STAGE: &str = "stream-processor";
 
 /// The folder of `rejected/stream-processor/` for records whose stream feeds no table.
 pub const UNROUTED: &str = "unrouted";
+
+/// The stream tables' lineage column naming the shard a row came from.
+pub const SHARD_ID_COLUMN: &str = "_shard_id";
+
+/// The stream tables' lineage column holding the Kinesis sequence number of a row's record: with
+/// [`SHARD_ID_COLUMN`], it names the record exactly, so readers can tell a redelivered record from
+/// an equal but distinct one.
+pub const SEQUENCE_NUMBER_COLUMN: &str = "_sequence_number";
 
 /// S3 puts in flight at once.
 pub const WRITE_CONCURRENCY: usize = 8;
@@ -329,8 +339,10 @@ fn prepare(groups: Vec<Group>, streams: &[Option<String>]) -> anyhow::Result<(Ve
                     .collect();
                 let decoded = decode_records(table, &records)
                     .with_context(|| format!("decoding the {table} records of {}", group.shard))?;
+                let mut refused = vec![false; group.records.len()];
                 for refusal in decoded.rejected {
                     let position: usize = refusal.source.parse().expect("records are named by position");
+                    refused[position] = true;
                     let (index, sequence_number, _) = &group.records[position];
                     rejected.push((
                         *index,
@@ -346,11 +358,15 @@ fn prepare(groups: Vec<Group>, streams: &[Option<String>]) -> anyhow::Result<(Ve
                 }
                 let cleaned = clean(table, decoded.frame)
                     .with_context(|| format!("cleaning the {table} records of {}", group.shard))?;
-                let rows = cleaned.frame.height();
+                let kept = group.records.iter().zip(&refused).filter(|(_, refused)| !**refused);
+                let sequence_numbers: Vec<&str> =
+                    kept.map(|((_, sequence_number, _), _)| sequence_number.as_str()).collect();
+                let part = with_lineage(cleaned.frame, &group.shard, &sequence_numbers)?;
+                let rows = part.height();
                 if rows > 0 {
                     writes.push(Write {
                         key: layout::stream_part_key(table.name(), &group.shard, group.first_sequence_number()),
-                        body: parquet_bytes(&cleaned.frame).context("writing a Parquet part")?,
+                        body: parquet_bytes(&part).context("writing a Parquet part")?,
                         group: position,
                         rows: Some((table, rows)),
                     });
@@ -374,6 +390,22 @@ fn prepare(groups: Vec<Group>, streams: &[Option<String>]) -> anyhow::Result<(Ve
         }
     }
     Ok((writes, records_rejected))
+}
+
+/// Adds [`SHARD_ID_COLUMN`] and [`SEQUENCE_NUMBER_COLUMN`] to the cleaned rows of one group, whose
+/// records (those not refused, in order) have `sequence_numbers`.
+fn with_lineage(frame: DataFrame, shard: &str, sequence_numbers: &[&str]) -> anyhow::Result<DataFrame> {
+    anyhow::ensure!(
+        frame.height() == sequence_numbers.len(),
+        "cleaning gave {} rows for {} records of shard {shard}",
+        frame.height(),
+        sequence_numbers.len()
+    );
+    let rows = frame.height();
+    let mut frame = frame;
+    frame.with_column(Column::new_scalar(SHARD_ID_COLUMN.into(), Scalar::from(PlSmallStr::from(shard)), rows))?;
+    frame.with_column(Column::new(SEQUENCE_NUMBER_COLUMN.into(), sequence_numbers))?;
+    Ok(frame)
 }
 
 /// The records Lambda must deliver again when the groups in `failed_groups` were not (wholly)

@@ -16,7 +16,7 @@ use pinpipe_core::Table;
 use pinpipe_lake::testing::{fresh_s3_store, real_sample_dir, snapshot};
 use pinpipe_lake::{layout, ObjectStore};
 use polars::prelude::*;
-use stream_processor::{Processor, StreamNames};
+use stream_processor::{Processor, StreamNames, SEQUENCE_NUMBER_COLUMN, SHARD_ID_COLUMN};
 
 /// The prefix the sample events use (the SAM template's default).
 const PREFIX: &str = "pinpipe";
@@ -48,6 +48,13 @@ async fn read_parquet(store: &dyn ObjectStore, key: &str) -> DataFrame {
     let bytes = store.get(key).await.unwrap();
     // Polars' Parquet reader blocks; off the test's single-threaded runtime, as the handler does.
     tokio::task::spawn_blocking(move || ParquetReader::new(Cursor::new(bytes)).finish().unwrap()).await.unwrap()
+}
+
+/// A stream part without its lineage columns: the columns of a `cleaned/` part.
+fn without_lineage(mut part: DataFrame) -> DataFrame {
+    part.drop_in_place(SEQUENCE_NUMBER_COLUMN).unwrap();
+    part.drop_in_place(SHARD_ID_COLUMN).unwrap();
+    part
 }
 
 /// What the batch path (decode JSON lines + clean) makes of the same records.
@@ -95,7 +102,8 @@ async fn each_table_appends_one_part_cleaned_exactly_as_the_batch_cleans() {
         // The events carry the real records 4, 12 and 525, unchanged.
         let lines = data_lines(&event);
         assert_eq!(lines, [4, 12, 525].map(|key| sample_line(table, key)));
-        let first = sequence_numbers(&event)[0].clone();
+        let sent_sequence_numbers = sequence_numbers(&event);
+        let first = sent_sequence_numbers[0].clone();
         assert_eq!(deliver(&store, event).await, Vec::<String>::new());
 
         let key = layout::stream_part_key(table.name(), "shardId-000000000000", &first);
@@ -103,12 +111,25 @@ async fn each_table_appends_one_part_cleaned_exactly_as_the_batch_cleans() {
             store.list(&format!("stream/{table}/")).await.unwrap().into_iter().map(|o| o.key).collect();
         assert_eq!(keys, std::slice::from_ref(&key));
         let part = read_parquet(store.as_ref(), &key).await;
-        let expected = cleaned_by_the_batch_path(table, &lines).await;
-        assert!(part.equals_missing(&expected), "{table}:\n{part}\n{expected}");
         let mut columns: Vec<&str> = pinpipe_core::clean::cleaned_columns(table).to_vec();
-        columns.push(pinpipe_core::table::RAW_HASH_COLUMN);
+        columns.extend([pinpipe_core::table::RAW_HASH_COLUMN, SHARD_ID_COLUMN, SEQUENCE_NUMBER_COLUMN]);
         let names: Vec<&str> = part.get_column_names().into_iter().map(|name| name.as_str()).collect();
         assert_eq!(names, columns);
+        // Each row names its record: the shard and the sequence number, in event order.
+        let shards: Vec<Option<&str>> = part.column(SHARD_ID_COLUMN).unwrap().str().unwrap().iter().collect();
+        assert_eq!(shards, [Some("shardId-000000000000"); 3]);
+        let sequence_numbers: Vec<String> = part
+            .column(SEQUENCE_NUMBER_COLUMN)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|value| value.unwrap().to_string())
+            .collect();
+        assert_eq!(sequence_numbers, sent_sequence_numbers);
+        let part = without_lineage(part);
+        let expected = cleaned_by_the_batch_path(table, &lines).await;
+        assert!(part.equals_missing(&expected), "{table}:\n{part}\n{expected}");
     }
     // A few cleaned values, to see the rules did run: record 525 is a broken story post.
     let pins = read_parquet(store.as_ref(), &store.list("stream/pin/").await.unwrap()[0].key).await;
@@ -249,6 +270,8 @@ async fn a_batch_of_ten_thousand_generated_records_lands_in_one_part() {
     assert_eq!((counts.records_in, counts.records_rejected, counts.objects_written), (10_000, 0, 1));
 
     let part = read_parquet(store.as_ref(), &layout::stream_part_key("pin", "shardId-000000000003", &first)).await;
+    assert_eq!(part.column(SHARD_ID_COLUMN).unwrap().str().unwrap().get(9_999), Some("shardId-000000000003"));
+    let part = without_lineage(part);
     assert!(part.equals_missing(&cleaned_by_the_batch_path(Table::Pin, &lines).await));
 }
 

@@ -1,11 +1,6 @@
-//! Shared helpers of the ingestion tests: calling the handler, and a private broker to stop.
+//! Shared helpers of the ingestion tests: calling the handler and reading its answers.
 
 #![allow(dead_code)]
-
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use pinpipe_ingest::{Ingest, IngestRequest};
 use serde_json::Value;
@@ -46,54 +41,4 @@ pub fn assert_envelope(status: u16, body: &Value, expected_status: u16, expected
     assert_eq!(status, expected_status, "{body}");
     assert_eq!(body["error_code"], expected_code, "{body}");
     body["message"].as_str().unwrap_or_else(|| panic!("no message: {body}")).to_string()
-}
-
-/// A tansu broker of a test's own, on a free loopback port with its own data folder, so the test can
-/// stop it. Killed when dropped.
-pub struct PrivateBroker {
-    child: Option<Child>,
-    pub bootstrap: String,
-    _dir: tempfile::TempDir,
-}
-
-impl PrivateBroker {
-    pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let dir = tempfile::tempdir().unwrap();
-        let binary: PathBuf = std::env::var_os("PINPIPE_TEST_TANSU").map_or_else(|| "tansu".into(), Into::into);
-        let listener = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(&binary)
-            .args(["--storage-engine", "sqlite://tansu.db"])
-            .args(["--listener-url", &listener, "--advertised-listener-url", &listener])
-            .current_dir(dir.path())
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|err| {
-                panic!("cannot start {} (install it with `scripts/services.sh install tansu`): {err}", binary.display())
-            });
-        let broker = Self { child: Some(child), bootstrap: format!("127.0.0.1:{port}"), _dir: dir };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the private tansu never listened on {port}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        broker
-    }
-
-    /// Stops the broker and waits until it is gone.
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for PrivateBroker {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }

@@ -1,0 +1,236 @@
+//! The event-source loops: what Lambda's event source mappings do, locally. Each loop polls its
+//! feed, turns a batch into the event Lambda would send, calls the function's handler and only then
+//! commits the batch; a failed invocation is retried with the same records (backing off), so nothing
+//! is skipped and a redelivery rewrites the same objects.
+//!
+//! * [`landing_loop`]: Kafka topics → MSK events → `kafka-to-s3`;
+//! * [`stream_loop`]: Kinesis shards → Kinesis events → `stream-processor`, honouring
+//!   `batchItemFailures` (the shard resumes at the lowest failed sequence number).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lambda_runtime::{Context, LambdaEvent};
+use pinpipe_lake::ObjectStore;
+use stream_processor::Processor;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::events::{kafka_event, kinesis_event, EventOrigin};
+use crate::feed::{compare_sequence_numbers, Resume, StreamFeed, TopicFeed};
+
+/// How an event source mapping batches records and retries failed invocations.
+#[derive(Clone, Debug)]
+pub struct Batching {
+    /// The most records in one event.
+    pub max_records: usize,
+    /// The most value bytes in one event (before base64; Lambda's payload limit is 6 MB).
+    pub max_bytes: usize,
+    /// How long one poll waits for a first record.
+    pub wait: Duration,
+    /// How long a poll gathers more records after the first (the batching window).
+    pub window: Duration,
+    /// The pause after the first failure of an invocation; doubled per failure, up to `max_pause`.
+    pub first_pause: Duration,
+    /// The longest pause between retries.
+    pub max_pause: Duration,
+    /// How many times each batch is delivered: 1, or more to show that a redelivered batch (as
+    /// after a commit lost in a crash) changes nothing.
+    pub deliveries: u32,
+}
+
+impl Default for Batching {
+    /// Lambda's largest batch (10,000 records), values up to 3 MB (6 MB once base64-encoded and
+    /// wrapped), a 500 ms batching window.
+    fn default() -> Self {
+        Self {
+            max_records: 10_000,
+            max_bytes: 3 << 20,
+            wait: Duration::from_millis(500),
+            window: Duration::from_millis(500),
+            first_pause: Duration::from_millis(200),
+            max_pause: Duration::from_secs(5),
+            deliveries: 1,
+        }
+    }
+}
+
+/// What a loop has done so far, published after every step.
+#[derive(Clone, Debug, Default)]
+pub struct LoopStatus {
+    /// Records delivered to the handler and committed.
+    pub records_delivered: u64,
+    /// Invocations of the handler.
+    pub invocations: u64,
+    /// Invocations that failed (and were retried).
+    pub failed_invocations: u64,
+    /// When the loop last started a poll that found nothing left to deliver (lag 0).
+    pub caught_up_at: Option<Instant>,
+    /// The last failure, for the operator.
+    pub last_error: Option<String>,
+    /// Whether the loop has ended.
+    pub finished: bool,
+}
+
+/// Tells the loops to stop once nothing is left to deliver.
+pub type StopSignal = watch::Receiver<bool>;
+
+/// Waits `pause`, then gives the next, longer pause.
+async fn back_off(pause: Duration, batching: &Batching) -> Duration {
+    tokio::time::sleep(pause).await;
+    (pause * 2).min(batching.max_pause)
+}
+
+/// Logs a failure of `what` and records it in `status`.
+fn failed(status: &watch::Sender<LoopStatus>, what: &str, error: &anyhow::Error, invocation: bool) {
+    tracing::warn!(error = %format!("{error:#}"), "{what} failed; retrying");
+    status.send_modify(|status| {
+        status.failed_invocations += u64::from(invocation);
+        status.last_error = Some(format!("{error:#}"));
+    });
+}
+
+/// After an empty poll started at `polled`: whether nothing is left, recorded in `status`.
+async fn caught_up(lag: anyhow::Result<u64>, polled: Instant, status: &watch::Sender<LoopStatus>) -> bool {
+    match lag {
+        Ok(0) => {
+            status.send_modify(|status| status.caught_up_at = Some(polled));
+            true
+        }
+        Ok(_) => false,
+        Err(error) => {
+            failed(status, "telling the lag", &error, false);
+            false
+        }
+    }
+}
+
+/// Delivers the topics of `feed` to the `kafka-to-s3` handler over `store` until `stop` says so
+/// and nothing is left.
+pub async fn landing_loop(
+    mut feed: Box<dyn TopicFeed>,
+    store: Arc<dyn ObjectStore>,
+    origin: EventOrigin,
+    batching: Batching,
+    status: watch::Sender<LoopStatus>,
+    stop: StopSignal,
+) {
+    let mut pause = batching.first_pause;
+    loop {
+        let polled = Instant::now();
+        let batch = match feed.poll(batching.max_records, batching.max_bytes, batching.wait, batching.window).await {
+            Ok(batch) => batch,
+            Err(error) => {
+                failed(&status, "polling the topics", &error, false);
+                pause = back_off(pause, &batching).await;
+                continue;
+            }
+        };
+        if batch.is_empty() {
+            if caught_up(feed.lag().await, polled, &status).await && *stop.borrow() {
+                break;
+            }
+            continue;
+        }
+        let mut delivered = 0;
+        while delivered < batching.deliveries.max(1) {
+            let invoked = match kafka_event(&origin, &batch) {
+                Ok(event) => kafka_to_s3::handle(store.clone(), LambdaEvent::new(event, Context::default())).await,
+                Err(error) => Err(error),
+            };
+            status.send_modify(|status| status.invocations += 1);
+            match invoked {
+                Ok(_) => delivered += 1,
+                Err(error) => {
+                    failed(&status, "landing a batch", &error, true);
+                    pause = back_off(pause, &batching).await;
+                }
+            }
+        }
+        while let Err(error) = feed.commit(&batch).await {
+            failed(&status, "committing", &error, false);
+            pause = back_off(pause, &batching).await;
+        }
+        pause = batching.first_pause;
+        status.send_modify(|status| status.records_delivered += batch.len() as u64);
+    }
+    status.send_modify(|status| status.finished = true);
+}
+
+/// Delivers the shards of `feed` to `processor` (the `stream-processor` handler) until `stop` says
+/// so and nothing is left.
+pub async fn stream_loop(
+    mut feed: Box<dyn StreamFeed>,
+    processor: Processor,
+    origin: EventOrigin,
+    batching: Batching,
+    status: watch::Sender<LoopStatus>,
+    stop: StopSignal,
+) {
+    let mut pause = batching.first_pause;
+    loop {
+        let polled = Instant::now();
+        let batch = match feed.poll(batching.max_records, batching.wait).await {
+            Ok(batch) => batch,
+            Err(error) => {
+                failed(&status, "polling the streams", &error, false);
+                pause = back_off(pause, &batching).await;
+                continue;
+            }
+        };
+        let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+            if caught_up(feed.lag().await, polled, &status).await && *stop.borrow() {
+                break;
+            }
+            continue;
+        };
+        let mut invoked = Err(anyhow::anyhow!("not delivered"));
+        for _ in 0..batching.deliveries.max(1) {
+            invoked = match kinesis_event(&origin, &batch) {
+                Ok(event) => processor.process(event).await,
+                Err(error) => Err(error),
+            };
+            status.send_modify(|status| status.invocations += 1);
+            if invoked.as_ref().map_or(true, |(response, _)| !response.batch_item_failures.is_empty()) {
+                break;
+            }
+        }
+        let (resume, taken) = match invoked {
+            Ok((response, _)) => {
+                let lowest = response
+                    .batch_item_failures
+                    .iter()
+                    .filter_map(|failure| failure.item_identifier.clone())
+                    .min_by(|a, b| compare_sequence_numbers(a, b));
+                match lowest {
+                    None => (Resume::After(last.sequence_number.clone()), batch.len()),
+                    Some(lowest) => {
+                        let error = anyhow::anyhow!("the handler reported records from {lowest} on as failed");
+                        failed(&status, &format!("a batch of {}", first.shard), &error, true);
+                        let taken = batch
+                            .iter()
+                            .filter(|record| compare_sequence_numbers(&record.sequence_number, &lowest).is_lt())
+                            .count();
+                        (Resume::At(lowest), taken)
+                    }
+                }
+            }
+            Err(error) => {
+                failed(&status, &format!("a batch of {}", first.shard), &error, true);
+                (Resume::At(first.sequence_number.clone()), 0)
+            }
+        };
+        let retrying = matches!(resume, Resume::At(_));
+        while let Err(error) = feed.checkpoint(&first.stream, &first.shard, resume.clone()).await {
+            failed(&status, "checkpointing", &error, false);
+            pause = back_off(pause, &batching).await;
+        }
+        status.send_modify(|status| status.records_delivered += taken as u64);
+        if retrying {
+            pause = back_off(pause, &batching).await;
+        } else {
+            pause = batching.first_pause;
+        }
+    }
+    status.send_modify(|status| status.finished = true);
+}

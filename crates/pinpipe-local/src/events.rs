@@ -1,0 +1,202 @@
+//! The events Lambda sends, built from what the feeds hand over, exactly as AWS shapes them (the
+//! same JSON as the samples in `events/`), then read into the `aws_lambda_events` types the handlers
+//! take.
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::kafka::KafkaEvent;
+use aws_lambda_events::kinesis::KinesisEvent;
+use base64::Engine as _;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Map, Value};
+
+use crate::feed::{ShardRecord, TopicMessage};
+
+/// The account id local ARNs carry.
+pub const LOCAL_ACCOUNT: &str = "000000000000";
+
+/// Where the events say they come from.
+#[derive(Clone, Debug)]
+pub struct EventOrigin {
+    /// The region ARNs name (`AWS_REGION`, else `us-east-1`).
+    pub region: String,
+    /// The Kafka bootstrap list the MSK event names.
+    pub bootstrap_servers: String,
+}
+
+impl EventOrigin {
+    /// The origin for a Kafka bootstrap list, the region from `AWS_REGION`.
+    pub fn new(bootstrap_servers: impl Into<String>) -> Self {
+        let region = std::env::var("AWS_REGION").ok().filter(|region| !region.is_empty());
+        Self { region: region.unwrap_or_else(|| "us-east-1".to_string()), bootstrap_servers: bootstrap_servers.into() }
+    }
+
+    fn cluster_arn(&self) -> String {
+        format!(
+            "arn:aws:kafka:{}:{LOCAL_ACCOUNT}:cluster/pinpipe-local/00000000-0000-0000-0000-000000000000-1",
+            self.region
+        )
+    }
+
+    /// The ARN of stream `name`.
+    pub fn stream_arn(&self, name: &str) -> String {
+        format!("arn:aws:kinesis:{}:{LOCAL_ACCOUNT}:stream/{name}", self.region)
+    }
+}
+
+fn base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The MSK event for `messages`, grouped by `<topic>-<partition>` as MSK groups them.
+pub fn kafka_event(origin: &EventOrigin, messages: &[TopicMessage]) -> anyhow::Result<KafkaEvent> {
+    Ok(serde_json::from_value(kafka_event_json(origin, messages))?)
+}
+
+fn kafka_event_json(origin: &EventOrigin, messages: &[TopicMessage]) -> Value {
+    let mut records = Map::new();
+    for message in messages {
+        let group = format!("{}-{}", message.topic, message.partition);
+        let entry = records.entry(group).or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(list) = entry {
+            list.push(json!({
+                "topic": message.topic,
+                "partition": message.partition,
+                "offset": message.offset,
+                "timestamp": message.timestamp_ms,
+                "timestampType": "CREATE_TIME",
+                "key": message.key.as_deref().map(base64),
+                "value": message.value.as_deref().map(base64),
+                "headers": [],
+            }));
+        }
+    }
+    json!({
+        "eventSource": "aws:kafka",
+        "eventSourceArn": origin.cluster_arn(),
+        "bootstrapServers": origin.bootstrap_servers,
+        "records": records,
+    })
+}
+
+/// The Kinesis event for one shard's `records`.
+pub fn kinesis_event(origin: &EventOrigin, records: &[ShardRecord]) -> anyhow::Result<KinesisEvent> {
+    Ok(serde_json::from_value(kinesis_event_json(origin, records))?)
+}
+
+fn kinesis_event_json(origin: &EventOrigin, records: &[ShardRecord]) -> Value {
+    let records: Vec<Value> = records
+        .iter()
+        .map(|record| {
+            json!({
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": record.partition_key,
+                    "sequenceNumber": record.sequence_number,
+                    "data": base64(&record.data),
+                    "approximateArrivalTimestamp": record.arrival_ms as f64 / 1000.0,
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": format!("{}:{}", record.shard, record.sequence_number),
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": format!("arn:aws:iam::{LOCAL_ACCOUNT}:role/pinpipe-stream-processor-role"),
+                "awsRegion": origin.region,
+                "eventSourceARN": origin.stream_arn(&record.stream),
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// The daily schedule's event, fired at `time`.
+pub fn scheduled_event(origin: &EventOrigin, time: DateTime<Utc>) -> anyhow::Result<EventBridgeEvent> {
+    Ok(serde_json::from_value(scheduled_event_json(origin, time))?)
+}
+
+fn scheduled_event_json(origin: &EventOrigin, time: DateTime<Utc>) -> Value {
+    json!({
+        "version": "0",
+        "id": format!("local-{}", time.timestamp_millis()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": LOCAL_ACCOUNT,
+        "time": time.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "region": origin.region,
+        "resources": [format!("arn:aws:events:{}:{LOCAL_ACCOUNT}:rule/pinpipe-daily-batch", origin.region)],
+        "detail": {},
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(name: &str) -> Value {
+        let path = format!("{}/../../events/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    }
+
+    /// The keys of every object in `value`, recursively, with their paths (array items as `[]`).
+    fn shape(value: &Value, path: &str, out: &mut std::collections::BTreeSet<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, item) in map {
+                    let path = format!("{path}.{key}");
+                    out.insert(path.clone());
+                    shape(item, &path, out);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| shape(item, &format!("{path}[]"), out)),
+            _ => {}
+        }
+    }
+
+    fn shape_of(value: &Value, group_names: &[&str]) -> std::collections::BTreeSet<String> {
+        let mut text = value.to_string();
+        for name in group_names {
+            text = text.replace(name, "GROUP");
+        }
+        let mut out = Default::default();
+        shape(&serde_json::from_str(&text).unwrap(), "", &mut out);
+        out
+    }
+
+    #[test]
+    fn built_events_have_the_shape_of_the_samples() {
+        let origin = EventOrigin::new("127.0.0.1:9092");
+        let message = TopicMessage {
+            topic: "pinpipe.pin".into(),
+            partition: 0,
+            offset: 100,
+            timestamp_ms: 1_732_497_000_000,
+            key: None,
+            value: Some(b"{\"index\": 4}".to_vec()),
+        };
+        kafka_event(&origin, std::slice::from_ref(&message)).unwrap();
+        let built = kafka_event_json(&origin, &[message]);
+        let msk_sample = sample("kafka-to-s3-pin");
+        let groups = ["pinpipe.pin-0", "pinpipe.pin-1"];
+        assert_eq!(shape_of(&built, &groups), shape_of(&msk_sample, &groups));
+        assert_eq!(built["records"]["pinpipe.pin-0"][0]["value"], base64(b"{\"index\": 4}"));
+
+        let record = ShardRecord {
+            stream: "streaming-pinpipe-pin".into(),
+            shard: "shardId-000000000000".into(),
+            sequence_number: "42".into(),
+            partition_key: "pin-4".into(),
+            data: b"{}".to_vec(),
+            arrival_ms: 1_732_497_000_125,
+        };
+        kinesis_event(&origin, std::slice::from_ref(&record)).unwrap();
+        let built = kinesis_event_json(&origin, &[record]);
+        assert_eq!(shape_of(&built, &[]), shape_of(&sample("stream-processor-pin"), &[]));
+        assert_eq!(built["Records"][0]["eventID"], "shardId-000000000000:42");
+        assert_eq!(built["Records"][0]["eventSourceARN"], origin.stream_arn("streaming-pinpipe-pin"));
+
+        let time = DateTime::parse_from_rfc3339("2026-11-25T01:30:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(scheduled_event(&origin, time).unwrap().time, Some(time));
+        let built = scheduled_event_json(&origin, time);
+        assert_eq!(shape_of(&built, &[]), shape_of(&sample("batch-transform-scheduled"), &[]));
+        assert_eq!(built["time"], "2026-11-25T01:30:00Z");
+    }
+}

@@ -1,0 +1,115 @@
+//! What the event-source loops read: Kafka records of the three topics, and Kinesis records of one
+//! shard at a time. [`crate::memory`] (embedded), [`crate::kafka_feed`] and [`crate::kinesis_feed`]
+//! (local servers) implement these.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+/// One Kafka record as a consumer reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicMessage {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The offset.
+    pub offset: i64,
+    /// The producer's timestamp, milliseconds since 1970.
+    pub timestamp_ms: i64,
+    /// The key bytes, if any.
+    pub key: Option<Vec<u8>>,
+    /// The value bytes (`None` for a tombstone).
+    pub value: Option<Vec<u8>>,
+}
+
+/// The records of a set of topics, read as one consumer group: a batch is handed over until it is
+/// committed, and what is not committed is read again (after a restart too, where the feed keeps
+/// its commits durable).
+#[async_trait]
+pub trait TopicFeed: Send {
+    /// The next uncommitted records, at most `max_records` of at most `max_bytes` of values: waits
+    /// up to `wait` for a first record, then up to `window` for more. Empty when none came.
+    async fn poll(
+        &mut self,
+        max_records: usize,
+        max_bytes: usize,
+        wait: Duration,
+        window: Duration,
+    ) -> anyhow::Result<Vec<TopicMessage>>;
+
+    /// Commits `batch` (the last poll's records): they are not handed over again.
+    async fn commit(&mut self, batch: &[TopicMessage]) -> anyhow::Result<()>;
+
+    /// How many records are produced but not yet committed.
+    async fn lag(&mut self) -> anyhow::Result<u64>;
+}
+
+/// One Kinesis record as a shard reader gets it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardRecord {
+    /// The stream.
+    pub stream: String,
+    /// The shard.
+    pub shard: String,
+    /// The sequence number.
+    pub sequence_number: String,
+    /// The partition key.
+    pub partition_key: String,
+    /// The payload.
+    pub data: Vec<u8>,
+    /// When Kinesis stored it, milliseconds since 1970.
+    pub arrival_ms: i64,
+}
+
+/// Where a shard's reading goes on after a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Resume {
+    /// The batch was taken up to and including this sequence number.
+    After(String),
+    /// Read again from this sequence number on (the lowest `batchItemFailures` entry, or the first
+    /// record of a batch whose invocation failed).
+    At(String),
+}
+
+/// The records of a set of streams, handed over one shard's batch at a time, as Lambda's Kinesis
+/// event source mapping does.
+#[async_trait]
+pub trait StreamFeed: Send {
+    /// The next batch of one shard (the shards take turns), at most `max_records`: waits up to
+    /// `wait` when no shard has records. Empty when none came.
+    async fn poll(&mut self, max_records: usize, wait: Duration) -> anyhow::Result<Vec<ShardRecord>>;
+
+    /// Moves the shard of the last batch on (`stream`, `shard`) as `resume` says.
+    async fn checkpoint(&mut self, stream: &str, shard: &str, resume: Resume) -> anyhow::Result<()>;
+
+    /// How many records are stored but not yet taken (an estimate is fine above zero; zero must mean
+    /// none).
+    async fn lag(&mut self) -> anyhow::Result<u64>;
+}
+
+/// Orders two Kinesis sequence numbers (decimal strings without leading zeros, or zero-padded to
+/// one width).
+pub fn compare_sequence_numbers(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cmp::Ordering;
+
+    #[test]
+    fn sequence_numbers_compare_as_numbers() {
+        assert_eq!(compare_sequence_numbers("9", "10"), Ordering::Less);
+        assert_eq!(compare_sequence_numbers("0010", "10"), Ordering::Equal);
+        assert_eq!(
+            compare_sequence_numbers(
+                "49658370122746823958214527451932187136412563480199577602",
+                "49658370122746823958214527451932187136412563480192237570"
+            ),
+            Ordering::Greater
+        );
+    }
+}

@@ -1,0 +1,28 @@
+//! The whole pinpipe pipeline on one machine (`pinpipe run` and `pinpipe serve`).
+//!
+//! Only the adapters differ from AWS; the handlers are the Lambda functions' own:
+//! * the ingestion API ([`pinpipe_ingest::Ingest`]) served over HTTP on loopback;
+//! * topics and streams either embedded in the process ([`memory`]) or on real protocol servers on
+//!   loopback ([`kafka_feed`]: a Kafka-protocol broker read by a consumer group; [`kinesis_feed`]:
+//!   moto's Kinesis read through shard iterators);
+//! * the event-source loops ([`delivery`]) play Lambda's event-source mappings: they turn what the
+//!   feeds ([`feed`]) hand over into the events Lambda sends ([`events`]) and call the landing
+//!   (`kafka-to-s3`) and stream (`stream-processor`) handlers, committing only what a handler took;
+//! * [`stack`] assembles them, and runs the `batch-transform` handler on a scheduled event;
+//! * [`run`] posts emulated records through the API, waits until they are delivered, runs the batch
+//!   and settles the accounts ([`accounting`]): what was acknowledged, landed, cleaned, streamed,
+//!   refused, lost or doubled; [`report`] prints the query results.
+
+pub mod accounting;
+pub mod delivery;
+pub mod events;
+pub mod feed;
+pub mod kafka_feed;
+pub mod kinesis_feed;
+pub mod memory;
+pub mod report;
+pub mod run;
+pub mod stack;
+
+pub use run::{run, Paths, RunOptions, RunReport};
+pub use stack::{Services, Stack, StackOptions};

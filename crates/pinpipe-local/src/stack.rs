@@ -1,0 +1,288 @@
+//! The local pipeline, assembled: the ingestion API on loopback, the topics and streams (embedded or
+//! on local servers), the lake (a folder or a bucket), and the two event-source loops feeding the
+//! Lambda handlers. [`Stack::run_batch`] plays the daily schedule.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use batch_transform::RunSummary;
+use chrono::{DateTime, Utc};
+use lambda_runtime::{Context, LambdaEvent};
+use pinpipe_ingest::{Ingest, KafkaConfig, KafkaProducer, KinesisWriter, Names, StreamWriter, TopicProducer};
+use pinpipe_lake::{LocalStore, ObjectStore, S3Store};
+use stream_processor::{Processor, StreamNames};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::accounting::inventory;
+use crate::delivery::{landing_loop, stream_loop, Batching, LoopStatus};
+use crate::events::{scheduled_event, EventOrigin};
+use crate::feed::{StreamFeed, TopicFeed};
+use crate::kafka_feed::KafkaFeed;
+use crate::kinesis_feed::KinesisFeed;
+use crate::memory::{MemoryStreams, MemoryTopics};
+
+/// Where the topics, streams and lake live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Services {
+    /// In the process; the lake in a local folder.
+    Embedded {
+        /// The lake folder.
+        lake: PathBuf,
+    },
+    /// On local protocol servers: a Kafka-protocol broker, and an S3 and Kinesis endpoint (moto)
+    /// reached through the AWS SDK's environment (`AWS_ENDPOINT_URL`, `AWS_REGION`, credentials).
+    Local {
+        /// The broker's bootstrap list (`PINPIPE_KAFKA_BOOTSTRAP`).
+        kafka_bootstrap: String,
+        /// The lake bucket (`PINPIPE_LAKE_BUCKET`), created if missing.
+        bucket: String,
+    },
+}
+
+/// How to assemble the stack.
+#[derive(Clone, Debug)]
+pub struct StackOptions {
+    /// Where things live.
+    pub services: Services,
+    /// The naming prefix of topics and streams.
+    pub prefix: String,
+    /// Where the API listens (a loopback address; port 0 picks a free port).
+    pub api_address: SocketAddr,
+    /// Partitions per topic.
+    pub partitions: i32,
+    /// Shards per stream.
+    pub shards: usize,
+    /// How the event-source loops batch.
+    pub batching: Batching,
+}
+
+impl StackOptions {
+    /// Embedded services with the lake in `lake`: 3 partitions, 2 shards, any free port.
+    pub fn embedded(prefix: impl Into<String>, lake: impl Into<PathBuf>) -> Self {
+        Self {
+            services: Services::Embedded { lake: lake.into() },
+            prefix: prefix.into(),
+            api_address: SocketAddr::from(([127, 0, 0, 1], 0)),
+            partitions: 3,
+            shards: 2,
+            batching: Batching::default(),
+        }
+    }
+}
+
+/// The running pipeline.
+pub struct Stack {
+    /// The API's base URL, e.g. `http://127.0.0.1:8080`.
+    pub api_url: String,
+    /// The lake.
+    pub store: Arc<dyn ObjectStore>,
+    /// The topic and stream names.
+    pub names: Names,
+    origin: EventOrigin,
+    landing: watch::Receiver<LoopStatus>,
+    streaming: watch::Receiver<LoopStatus>,
+    stop_loops: watch::Sender<bool>,
+    stop_api: Option<tokio::sync::oneshot::Sender<()>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// What the adapters of one kind of services are.
+struct Adapters {
+    store: Arc<dyn ObjectStore>,
+    producer: Arc<dyn TopicProducer>,
+    writer: Arc<dyn StreamWriter>,
+    topic_feed: Box<dyn TopicFeed>,
+    stream_feed: Box<dyn StreamFeed>,
+    bootstrap: String,
+}
+
+impl Stack {
+    /// Creates what is missing (lake folder or bucket; topics and streams on local servers), starts
+    /// the API and the event-source loops.
+    pub async fn start(options: StackOptions) -> anyhow::Result<Self> {
+        if !options.api_address.ip().is_loopback() {
+            bail!("the API only listens on loopback, not on {}", options.api_address);
+        }
+        pinpipe_lake::config::validate_prefix(&options.prefix)
+            .map_err(|problem| anyhow::anyhow!("prefix {:?}: {problem}", options.prefix))?;
+        let names = Names::new(&options.prefix);
+        let adapters = match &options.services {
+            Services::Embedded { lake } => embedded(&names, lake, &options).await?,
+            Services::Local { kafka_bootstrap, bucket } => local(&names, kafka_bootstrap, bucket, &options).await?,
+        };
+        let origin = EventOrigin::new(adapters.bootstrap.clone());
+
+        let ingest = Arc::new(Ingest::new(names.clone(), Some(adapters.producer), Some(adapters.writer)));
+        let listener = tokio::net::TcpListener::bind(options.api_address)
+            .await
+            .with_context(|| format!("cannot listen on {}", options.api_address))?;
+        let api_url = format!("http://{}", listener.local_addr()?);
+        let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+        let api = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = api_stopped.await;
+            };
+            if let Err(error) = pinpipe_ingest::server::serve_until(listener, ingest, shutdown).await {
+                tracing::error!(%error, "the API server stopped");
+            }
+        });
+
+        let (stop_loops, stop) = watch::channel(false);
+        let (landing_status, landing) = watch::channel(LoopStatus::default());
+        let (stream_status, streaming) = watch::channel(LoopStatus::default());
+        let processor = Processor::new(adapters.store.clone(), StreamNames::new(&options.prefix));
+        let tasks = vec![
+            api,
+            tokio::spawn(landing_loop(
+                adapters.topic_feed,
+                adapters.store.clone(),
+                origin.clone(),
+                options.batching.clone(),
+                landing_status,
+                stop.clone(),
+            )),
+            tokio::spawn(stream_loop(
+                adapters.stream_feed,
+                processor,
+                origin.clone(),
+                options.batching.clone(),
+                stream_status,
+                stop,
+            )),
+        ];
+        Ok(Self {
+            api_url,
+            store: adapters.store,
+            names,
+            origin,
+            landing,
+            streaming,
+            stop_loops,
+            stop_api: Some(stop_api),
+            tasks,
+        })
+    }
+
+    /// The landing and the stream loop's status.
+    pub fn status(&self) -> (LoopStatus, LoopStatus) {
+        (self.landing.borrow().clone(), self.streaming.borrow().clone())
+    }
+
+    /// Waits until both loops have delivered everything stored before this call, or `timeout` passes.
+    pub async fn wait_until_delivered(&self, timeout: Duration) -> anyhow::Result<()> {
+        let since = Instant::now();
+        let deadline = since + timeout;
+        for (name, status) in [("landing", &self.landing), ("stream", &self.streaming)] {
+            let mut status = status.clone();
+            let waited = tokio::time::timeout_at(
+                deadline,
+                status.wait_for(|status| status.caught_up_at.is_some_and(|at| at >= since) || status.finished),
+            )
+            .await
+            .is_ok_and(|result| result.is_ok());
+            if !waited {
+                let last = status.borrow().clone();
+                bail!(
+                    "the {name} loop has not caught up after {timeout:?} ({} records delivered, {} failed \
+                     invocations; last error: {})",
+                    last.records_delivered,
+                    last.failed_invocations,
+                    last.last_error.as_deref().unwrap_or("none")
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the `batch-transform` handler on the scheduled event of `time`.
+    pub async fn run_batch(&self, time: DateTime<Utc>) -> anyhow::Result<RunSummary> {
+        let event = scheduled_event(&self.origin, time)?;
+        batch_transform::handle(self.store.clone(), LambdaEvent::new(event, Context::default())).await
+    }
+
+    /// Stops taking requests, lets the loops deliver what is stored (for up to `timeout`), and stops.
+    pub async fn shutdown(mut self, timeout: Duration) -> anyhow::Result<()> {
+        if let Some(stop_api) = self.stop_api.take() {
+            let _ = stop_api.send(());
+        }
+        let _ = self.stop_loops.send(true);
+        let deadline = Instant::now() + timeout;
+        let mut unfinished = Vec::new();
+        for task in self.tasks {
+            let abort = task.abort_handle();
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                abort.abort();
+                unfinished.push(());
+            }
+        }
+        if !unfinished.is_empty() {
+            bail!("the pipeline did not finish delivering within {timeout:?}; what is left stays in the topics and streams");
+        }
+        Ok(())
+    }
+}
+
+async fn embedded(names: &Names, lake: &PathBuf, options: &StackOptions) -> anyhow::Result<Adapters> {
+    tokio::fs::create_dir_all(lake).await.with_context(|| format!("creating the lake folder {}", lake.display()))?;
+    let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(lake));
+    let start_offsets = lake_end_offsets(store.as_ref(), names).await?;
+    let topics = MemoryTopics::new(names.topics(), options.partitions, &start_offsets);
+    let streams = MemoryStreams::new(names.streams(), options.shards);
+    Ok(Adapters {
+        store,
+        producer: Arc::new(topics.clone()),
+        writer: Arc::new(streams.clone()),
+        topic_feed: Box::new(topics.feed()),
+        stream_feed: Box::new(streams.feed()),
+        bootstrap: "embedded:9092".to_string(),
+    })
+}
+
+/// The offset after the last record of each partition the lake already holds, so embedded topics
+/// continue there instead of rewriting raw objects.
+async fn lake_end_offsets(store: &dyn ObjectStore, names: &Names) -> anyhow::Result<BTreeMap<(String, i32), i64>> {
+    let held = inventory(store, |table| pinpipe_lake::config::stream_name(names.prefix(), table)).await?;
+    let mut ends = BTreeMap::new();
+    for (topic, partition, offset) in held.topic_records.keys() {
+        let end = ends.entry((topic.clone(), *partition)).or_insert(0);
+        *end = (*end).max(offset + 1);
+    }
+    Ok(ends)
+}
+
+async fn local(names: &Names, bootstrap: &str, bucket: &str, options: &StackOptions) -> anyhow::Result<Adapters> {
+    let s3 = S3Store::client_from_env().await;
+    if let Err(error) = s3.head_bucket().bucket(bucket).send().await {
+        tracing::info!(bucket, reason = %aws_sdk_s3::error::DisplayErrorContext(&error), "creating the lake bucket");
+        s3.create_bucket().bucket(bucket).send().await.map_err(|error| {
+            anyhow::anyhow!(
+                "cannot create the lake bucket {bucket} at {} (is moto running? `scripts/services.sh start`): {}",
+                std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
+                aws_sdk_s3::error::DisplayErrorContext(&error)
+            )
+        })?;
+    }
+    let store: Arc<dyn ObjectStore> = Arc::new(S3Store::new(s3, bucket));
+    pinpipe_ingest::provision::create_topics(bootstrap, names.topics(), options.partitions).await?;
+    let kinesis = KinesisWriter::from_env().await;
+    let shards = i32::try_from(options.shards).context("too many shards")?;
+    pinpipe_ingest::provision::create_streams(kinesis.client(), names.streams(), shards).await?;
+    let producer = KafkaProducer::new(KafkaConfig::plaintext(bootstrap), None);
+    let group = format!("pinpipe-local-{}", names.prefix());
+    let topic_feed = KafkaFeed::new(bootstrap, &group, names.topics())?;
+    let stream_feed = KinesisFeed::new(kinesis.client().clone(), names.streams(), store.clone()).await?;
+    Ok(Adapters {
+        store,
+        producer: Arc::new(producer),
+        writer: Arc::new(kinesis),
+        topic_feed: Box::new(topic_feed),
+        stream_feed: Box::new(stream_feed),
+        bootstrap: bootstrap.to_string(),
+    })
+}

@@ -1,0 +1,176 @@
+//! Criterion benchmarks of the stream processor (issue #7, "other measures"): one 10,000-record
+//! Kinesis event, as Lambda delivers it from one shard, processed into a lake in a local folder
+//! (`pinpipe_lake::LocalStore`), and the stages of that work measured one by one so the time can be
+//! attributed.
+//!
+//! ```sh
+//! CARGO_TARGET_DIR=/work/target-release cargo bench -p stream-processor --bench stream
+//! # records/s per core: one CPU, Polars and rayon with one thread each
+//! taskset -c 0 env POLARS_MAX_THREADS=1 RAYON_NUM_THREADS=1 \
+//!   CARGO_TARGET_DIR=/work/target-release cargo bench -p stream-processor --bench stream
+//! ```
+//!
+//! Groups (throughput in records, so criterion prints records/s as `elem/s`):
+//! * `stream/process`: [`Processor::process`] on the whole event (group, decode, clean, Parquet, put)
+//!   for `pin_10k` (10,000 pin records, the widest table, one stream) and `mixed_10k` (3,334 pin,
+//!   3,333 geo and 3,333 user records from the three streams, one shard each);
+//! * `stream/stage`: the same pin event stage by stage: `event_json` (the event's JSON text to a
+//!   `KinesisEvent`, which the Lambda runtime does before the handler), `decode_records`, `clean`,
+//!   `parquet_bytes`.
+//!
+//! `PINPIPE_BENCH_SMOKE=1` makes each measurement tiny (100 records, a few iterations): a check that
+//! the harness still runs, not a measurement.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::kinesis::KinesisEvent;
+use base64::Engine as _;
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use pinpipe_core::batch::parquet_bytes;
+use pinpipe_core::clean::clean;
+use pinpipe_core::decode::{decode_records, RawRecord};
+use pinpipe_core::Table;
+use pinpipe_lake::LocalStore;
+use stream_processor::{Processor, StreamNames};
+
+const RECORDS: usize = 10_000;
+const SMOKE_RECORDS: usize = 100;
+
+fn smoke() -> bool {
+    std::env::var_os("PINPIPE_BENCH_SMOKE").is_some_and(|value| !value.is_empty() && value != "0")
+}
+
+fn records() -> usize {
+    if smoke() {
+        SMOKE_RECORDS
+    } else {
+        RECORDS
+    }
+}
+
+/// One Kinesis record of `stream` (shard 0) carrying `data`, shaped as Lambda sends it.
+fn kinesis_record(stream: &str, key: u32, i: usize, data: &str) -> serde_json::Value {
+    let sequence = format!("4965837012274682395821452745193218713641256348{:010}", 1_000_000_000 + i * 4_096);
+    serde_json::json!({
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": key.to_string(),
+            "sequenceNumber": sequence,
+            "data": base64::engine::general_purpose::STANDARD.encode(data),
+            "approximateArrivalTimestamp": 1_732_497_000.125,
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": format!("shardId-000000000000:{sequence}"),
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": "arn:aws:iam::123456789012:role/pinpipe-stream-processor-role",
+        "awsRegion": "us-east-1",
+        "eventSourceARN": format!("arn:aws:kinesis:us-east-1:123456789012:stream/{stream}"),
+    })
+}
+
+/// The event JSON of `records` generated pin records from `streaming-pinpipe-pin`.
+fn pin_event_json(records: usize) -> String {
+    let records: Vec<serde_json::Value> = pinpipe_emulate::Generator::new(5)
+        .take(records)
+        .enumerate()
+        .map(|(i, post)| kinesis_record("streaming-pinpipe-pin", post.key(), i, &pinpipe_emulate::json_text(&post.pin)))
+        .collect();
+    serde_json::json!({ "Records": records }).to_string()
+}
+
+/// The event JSON of `records` records, the pin, geo and user records of generated posts in turn,
+/// each from its own stream.
+fn mixed_event_json(records: usize) -> String {
+    let mut out = Vec::with_capacity(records);
+    for post in pinpipe_emulate::Generator::new(5) {
+        for (table, text) in ["pin", "geo", "user"].into_iter().zip(post.json_texts()) {
+            if out.len() == records {
+                return serde_json::json!({ "Records": out }).to_string();
+            }
+            let i = out.len();
+            out.push(kinesis_record(&format!("streaming-pinpipe-{table}"), post.key(), i, &text));
+        }
+    }
+    unreachable!("the generator never ends")
+}
+
+fn event(json: &str) -> KinesisEvent {
+    serde_json::from_str(json).expect("a Kinesis event")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a Tokio runtime")
+}
+
+fn configure(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+    if smoke() {
+        group.sample_size(10).warm_up_time(Duration::from_millis(10)).measurement_time(Duration::from_millis(50));
+    } else {
+        group.sample_size(20).warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(8));
+    }
+}
+
+fn process(c: &mut Criterion) {
+    let records = records();
+    let runtime = runtime();
+    let folder = std::env::temp_dir().join(format!("pinpipe-bench-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).expect("a temporary folder");
+    let processor = Processor::new(Arc::new(LocalStore::new(&folder)), StreamNames::new("pinpipe"));
+
+    let mut group = c.benchmark_group("stream/process");
+    configure(&mut group);
+    group.throughput(Throughput::Elements(records as u64));
+    for (name, json) in [("pin_10k", pin_event_json(records)), ("mixed_10k", mixed_event_json(records))] {
+        let event = event(&json);
+        // Once outside the timing: every record is stored, none refused or failed.
+        let (response, counts) = runtime.block_on(processor.process(event.clone())).expect("processing");
+        assert!(response.batch_item_failures.is_empty(), "failures: {response:?}");
+        assert_eq!(counts.rows_stored.values().sum::<usize>(), records, "{counts:?}");
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || event.clone(),
+                |event| runtime.block_on(processor.process(event)).expect("processing"),
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+    std::fs::remove_dir_all(&folder).expect("removing the temporary folder");
+}
+
+fn stages(c: &mut Criterion) {
+    let records = records();
+    let json = pin_event_json(records);
+    let event = event(&json);
+    let raw: Vec<RawRecord> = event
+        .records
+        .iter()
+        .enumerate()
+        .map(|(i, record)| RawRecord { name: i.to_string(), bytes: Bytes::from(record.kinesis.data.0.clone()) })
+        .collect();
+    let decoded = decode_records(Table::Pin, &raw).expect("decoding");
+    assert!(decoded.rejected.is_empty());
+    let cleaned = clean(Table::Pin, decoded.frame.clone()).expect("cleaning");
+    assert_eq!(cleaned.frame.height(), records);
+
+    let mut group = c.benchmark_group("stream/stage");
+    configure(&mut group);
+    group.throughput(Throughput::Elements(records as u64));
+    group.bench_function("event_json", |b| b.iter(|| serde_json::from_str::<KinesisEvent>(&json).expect("an event")));
+    group.bench_function("decode_records", |b| b.iter(|| decode_records(Table::Pin, &raw).expect("decoding")));
+    group.bench_function("clean", |b| {
+        b.iter_batched(
+            || decoded.frame.clone(),
+            |frame| clean(Table::Pin, frame).expect("cleaning"),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("parquet_bytes", |b| b.iter(|| parquet_bytes(&cleaned.frame).expect("Parquet")));
+    group.finish();
+}
+
+criterion_group!(benches, process, stages);
+criterion_main!(benches);

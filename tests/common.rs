@@ -1,0 +1,35 @@
+//! Shared set-up of the end-to-end tests: a stack on the local servers with a prefix and a bucket
+//! of the test's own.
+
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+
+use pinpipe_emulate::Generator;
+use pinpipe_ingest::testing::{kafka_bootstrap, unique_prefix};
+use pinpipe_lake::testing::{local_environment, unique_bucket};
+use pinpipe_local::{Services, StackOptions};
+
+/// A stack on the local servers (the shared broker unless `kafka` names another), with a fresh
+/// prefix and bucket.
+pub fn local_stack(test: &str, kafka: Option<&str>) -> StackOptions {
+    local_environment();
+    let prefix = unique_prefix(test);
+    let mut options = StackOptions::embedded(prefix, "unused");
+    options.services = Services::Local {
+        kafka_bootstrap: kafka.map_or_else(kafka_bootstrap, str::to_string),
+        bucket: unique_bucket(test),
+    };
+    options
+}
+
+/// The distinct records per table (pin, geo, user) among the first `rows` posts of `seed`.
+pub fn distinct_records(seed: u64, rows: usize) -> [usize; 3] {
+    let mut distinct: [HashSet<String>; 3] = Default::default();
+    for post in Generator::new(seed).take(rows) {
+        for (set, text) in distinct.iter_mut().zip(post.json_texts()) {
+            set.insert(text);
+        }
+    }
+    distinct.map(|set| set.len())
+}
