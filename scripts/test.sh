@@ -32,6 +32,10 @@ step "benchmark harnesses, smoke run (tiny inputs: proves they still work; the m
 PINPIPE_BENCH_SMOKE=1 cargo test --workspace --all-features --locked \
     --bench stream --bench landing --bench handler --bench loopback --bench produce
 
+step "batch benchmark harness, smoke run (ours, Python Polars and DuckDB on 2,000 records, edge cases, the real sample: byte-identical CSVs)"
+cargo build --workspace --all-features --locked --bin pinpipe
+PINPIPE_BIN=target/debug/pinpipe bench/run.sh --smoke
+
 if [[ -z "${SKIP_INFRA:-}" ]]; then
     step "infrastructure checks (cfn-lint, sam validate --lint, checkov)"
     bash infra/check.sh
