@@ -213,15 +213,15 @@ impl Stack {
         }
         let _ = self.stop_loops.send(true);
         let deadline = Instant::now() + timeout;
-        let mut unfinished = Vec::new();
+        let mut unfinished = false;
         for task in self.tasks {
             let abort = task.abort_handle();
             if tokio::time::timeout_at(deadline, task).await.is_err() {
                 abort.abort();
-                unfinished.push(());
+                unfinished = true;
             }
         }
-        if !unfinished.is_empty() {
+        if unfinished {
             bail!("the pipeline did not finish delivering within {timeout:?}; what is left stays in the topics and streams");
         }
         Ok(())
