@@ -16,8 +16,8 @@ use stream_processor::Processor;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::events::{kafka_event, kinesis_event, EventOrigin};
 use crate::feed::{compare_sequence_numbers, Resume, StreamFeed, TopicFeed};
+use pinpipe_events::{kafka_event, kinesis_event, EventOrigin};
 
 /// How an event source mapping batches records and retries failed invocations.
 #[derive(Clone, Debug)]
@@ -136,7 +136,7 @@ pub async fn landing_loop(
         while delivered < batching.deliveries.max(1) {
             let invoked = match kafka_event(&origin, &batch) {
                 Ok(event) => kafka_to_s3::handle(store.clone(), LambdaEvent::new(event, Context::default())).await,
-                Err(error) => Err(error),
+                Err(error) => Err(anyhow::Error::new(error).context("building the MSK event")),
             };
             status.send_modify(|status| status.invocations += 1);
             match invoked {
@@ -188,7 +188,7 @@ pub async fn stream_loop(
         for _ in 0..batching.deliveries.max(1) {
             invoked = match kinesis_event(&origin, &batch) {
                 Ok(event) => processor.process(event).await,
-                Err(error) => Err(error),
+                Err(error) => Err(anyhow::Error::new(error).context("building the Kinesis event")),
             };
             status.send_modify(|status| status.invocations += 1);
             if invoked.as_ref().map_or(true, |(response, _)| !response.batch_item_failures.is_empty()) {

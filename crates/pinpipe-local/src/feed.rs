@@ -5,23 +5,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-
-/// One Kafka record as a consumer reads it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TopicMessage {
-    /// The topic.
-    pub topic: String,
-    /// The partition.
-    pub partition: i32,
-    /// The offset.
-    pub offset: i64,
-    /// The producer's timestamp, milliseconds since 1970.
-    pub timestamp_ms: i64,
-    /// The key bytes, if any.
-    pub key: Option<Vec<u8>>,
-    /// The value bytes (`None` for a tombstone).
-    pub value: Option<Vec<u8>>,
-}
+pub use pinpipe_events::{ShardRecord, TopicMessage};
 
 /// The records of a set of topics, read as one consumer group: a batch is handed over until it is
 /// committed, and what is not committed is read again (after a restart too, where the feed keeps
@@ -43,23 +27,6 @@ pub trait TopicFeed: Send {
 
     /// How many records are produced but not yet committed.
     async fn lag(&mut self) -> anyhow::Result<u64>;
-}
-
-/// One Kinesis record as a shard reader gets it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ShardRecord {
-    /// The stream.
-    pub stream: String,
-    /// The shard.
-    pub shard: String,
-    /// The sequence number.
-    pub sequence_number: String,
-    /// The partition key.
-    pub partition_key: String,
-    /// The payload.
-    pub data: Vec<u8>,
-    /// When Kinesis stored it, milliseconds since 1970.
-    pub arrival_ms: i64,
 }
 
 /// Where a shard's reading goes on after a batch.

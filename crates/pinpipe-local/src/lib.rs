@@ -6,7 +6,7 @@
 //!   loopback ([`kafka_feed`]: a Kafka-protocol broker read by a consumer group; [`kinesis_feed`]:
 //!   moto's Kinesis read through shard iterators);
 //! * the event-source loops ([`delivery`]) play Lambda's event-source mappings: they turn what the
-//!   feeds ([`feed`]) hand over into the events Lambda sends ([`events`]) and call the landing
+//!   feeds ([`feed`]) hand over into the events Lambda sends ([`pinpipe_events`]) and call the landing
 //!   (`kafka-to-s3`) and stream (`stream-processor`) handlers, committing only what a handler took;
 //! * [`stack`] assembles them, and runs the `batch-transform` handler on a scheduled event;
 //! * [`run`] posts emulated records through the API, waits until they are delivered, runs the batch
@@ -15,7 +15,6 @@
 
 pub mod accounting;
 pub mod delivery;
-pub mod events;
 pub mod feed;
 pub mod kafka_feed;
 pub mod kinesis_feed;

@@ -21,11 +21,11 @@ use tokio::time::Instant;
 
 use crate::accounting::inventory;
 use crate::delivery::{landing_loop, stream_loop, Batching, LoopStatus};
-use crate::events::{scheduled_event, EventOrigin};
 use crate::feed::{StreamFeed, TopicFeed};
 use crate::kafka_feed::KafkaFeed;
 use crate::kinesis_feed::KinesisFeed;
 use crate::memory::{MemoryStreams, MemoryTopics};
+use pinpipe_events::{scheduled_event, EventOrigin};
 
 /// Where the topics, streams and lake live.
 #[derive(Clone, Debug, PartialEq, Eq)]

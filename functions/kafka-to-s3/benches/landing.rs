@@ -3,9 +3,9 @@
 //! partitions of `pinpipe.pin`), landed into a lake in a local folder (`pinpipe_lake::LocalStore`).
 //!
 //! ```sh
-//! CARGO_TARGET_DIR=/work/target-release cargo bench -p kafka-to-s3 --bench landing
+//! CARGO_TARGET_DIR=/work/target-release cargo bench --workspace --bench landing
 //! # per core:
-//! taskset -c 0 env CARGO_TARGET_DIR=/work/target-release cargo bench -p kafka-to-s3 --bench landing
+//! taskset -c 0 env CARGO_TARGET_DIR=/work/target-release cargo bench --workspace --bench landing
 //! ```
 //!
 //! Group `landing` (throughput in records, so criterion prints records/s as `elem/s`):
@@ -19,14 +19,13 @@
 //! `PINPIPE_BENCH_SMOKE=1` uses a 64 KiB event and a few iterations: a check that the harness still
 //! runs, not a measurement.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::kafka::KafkaEvent;
-use base64::Engine as _;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use lambda_runtime::{Context, LambdaEvent};
+use pinpipe_events::{kafka_event_within, EventOrigin, TopicMessage};
 use pinpipe_lake::{LocalStore, ObjectStore};
 
 /// The largest request Lambda accepts for a synchronous invoke (the test's 6 MB event).
@@ -37,35 +36,14 @@ fn smoke() -> bool {
     std::env::var_os("PINPIPE_BENCH_SMOKE").is_some_and(|value| !value.is_empty() && value != "0")
 }
 
-/// The event JSON of generated pin records over 4 partitions, just under `payload` bytes, and the
+/// The event JSON of generated pin records over 4 partitions, within `payload` bytes, and the
 /// number of records in it (built as `landing_on_s3.rs` builds its 6 MB event).
 fn event_json(payload: usize) -> (String, usize) {
-    let mut groups: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
-    let mut size = 0;
-    let mut records = 0;
-    for (i, post) in pinpipe_emulate::Generator::new(11).enumerate() {
-        let value = pinpipe_emulate::json_text(&post.pin);
-        let encoded = base64::engine::general_purpose::STANDARD.encode(&value);
-        let (partition, offset) = (i % 4, 1_000_000 + i / 4);
-        let record = serde_json::json!({
-            "topic": "pinpipe.pin", "partition": partition, "offset": offset, "timestamp": 1_732_497_000_000i64 + i as i64,
-            "timestampType": "CREATE_TIME", "key": null, "value": encoded, "headers": [],
-        });
-        size += record.to_string().len() + 1;
-        if size > payload - 4096 {
-            break;
-        }
-        groups.entry(format!("pinpipe.pin-{partition}")).or_default().push(record);
-        records += 1;
-    }
-    let event = serde_json::json!({
-        "eventSource": "aws:kafka",
-        "eventSourceArn": "arn:aws:kafka:us-east-1:123456789012:cluster/pinpipe-msk/5f3c8a2e-1b7d-4c9e-9a6f-2d4b8e7c1a30-2",
-        "bootstrapServers": "b-1.pinpipemsk.x7k2q9.c2.kafka.us-east-1.amazonaws.com:9098",
-        "records": groups,
-    })
-    .to_string();
-    (event, records)
+    let messages = pinpipe_emulate::Generator::new(11)
+        .enumerate()
+        .map(|(i, post)| TopicMessage::numbered("pinpipe.pin", 4, i, pinpipe_emulate::json_text(&post.pin)));
+    let (json, taken) = kafka_event_within(&EventOrigin::new("127.0.0.1:9092"), messages, payload);
+    (json, taken.len())
 }
 
 fn landing(c: &mut Criterion) {

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_lambda_events::kafka::KafkaEvent;
-use base64::Engine as _;
 use bytes::Bytes;
 use kafka_to_s3::LandingSummary;
 use lambda_runtime::{Context, LambdaEvent};
+use pinpipe_events::{kafka_event_within, EventOrigin, TopicMessage};
 use pinpipe_lake::testing::{fresh_s3_store, real_sample_dir, snapshot};
 use pinpipe_lake::{layout, ObjectStore};
 
@@ -157,37 +157,19 @@ const MAX_LAMBDA_PAYLOAD: usize = 6 * 1024 * 1024;
 async fn a_batch_of_the_largest_lambda_payload_lands_whole() {
     let store: Arc<dyn ObjectStore> = Arc::new(fresh_s3_store("k2s-6mb").await);
     // Generated pin records over 4 partitions, filling a 6 MB event (base64 values).
-    let posts = pinpipe_emulate::Generator::new(11);
-    let mut groups: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+    let messages = pinpipe_emulate::Generator::new(11)
+        .enumerate()
+        .map(|(i, post)| TopicMessage::numbered("pinpipe.pin", 4, i, pinpipe_emulate::json_text(&post.pin)));
+    let (event, messages) = kafka_event_within(&EventOrigin::new("127.0.0.1:9092"), messages, MAX_LAMBDA_PAYLOAD);
+    assert!((MAX_LAMBDA_PAYLOAD - 64 * 1024..=MAX_LAMBDA_PAYLOAD).contains(&event.len()), "{} bytes", event.len());
+    let records = messages.len();
     let mut expected: BTreeMap<String, String> = BTreeMap::new();
-    let mut size = 0;
-    for (i, post) in posts.enumerate() {
-        let value = pinpipe_emulate::json_text(&post.pin);
-        let encoded = base64::engine::general_purpose::STANDARD.encode(&value);
-        let (partition, offset) = (i % 4, 1_000_000 + i / 4);
-        let record = serde_json::json!({
-            "topic": "pinpipe.pin", "partition": partition, "offset": offset, "timestamp": 1_732_497_000_000i64 + i as i64,
-            "timestampType": "CREATE_TIME", "key": null, "value": encoded, "headers": [],
-        });
-        size += record.to_string().len() + 1;
-        if size > MAX_LAMBDA_PAYLOAD - 4096 {
-            break;
-        }
-        groups.entry(format!("pinpipe.pin-{partition}")).or_default().push(record);
-        let key = layout::raw_key("pinpipe.pin", partition as i64, 1_000_000);
+    for message in &messages {
+        let key = layout::raw_key(&message.topic, message.partition as i64, 1_000_000);
         let object = expected.entry(key).or_default();
-        object.push_str(&value);
+        object.push_str(std::str::from_utf8(message.value.as_deref().unwrap()).unwrap());
         object.push('\n');
     }
-    let event = serde_json::json!({
-        "eventSource": "aws:kafka",
-        "eventSourceArn": "arn:aws:kafka:us-east-1:123456789012:cluster/pinpipe-msk/5f3c8a2e-1b7d-4c9e-9a6f-2d4b8e7c1a30-2",
-        "bootstrapServers": "b-1.pinpipemsk.x7k2q9.c2.kafka.us-east-1.amazonaws.com:9098",
-        "records": groups,
-    })
-    .to_string();
-    assert!((MAX_LAMBDA_PAYLOAD - 64 * 1024..=MAX_LAMBDA_PAYLOAD).contains(&event.len()), "{} bytes", event.len());
-    let records: usize = groups.values().map(Vec::len).sum();
 
     let landed = deliver(&store, serde_json::from_str(&event).unwrap()).await.unwrap();
     assert_eq!(landed, summary(4, records, 0, 0));

@@ -4,10 +4,10 @@
 //! attributed.
 //!
 //! ```sh
-//! CARGO_TARGET_DIR=/work/target-release cargo bench -p stream-processor --bench stream
+//! CARGO_TARGET_DIR=/work/target-release cargo bench --workspace --bench stream
 //! # records/s per core: one CPU, Polars and rayon with one thread each
 //! taskset -c 0 env POLARS_MAX_THREADS=1 RAYON_NUM_THREADS=1 \
-//!   CARGO_TARGET_DIR=/work/target-release cargo bench -p stream-processor --bench stream
+//!   CARGO_TARGET_DIR=/work/target-release cargo bench --workspace --bench stream
 //! ```
 //!
 //! Groups (throughput in records, so criterion prints records/s as `elem/s`):
@@ -25,13 +25,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::kinesis::KinesisEvent;
-use base64::Engine as _;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use pinpipe_core::batch::parquet_bytes;
 use pinpipe_core::clean::clean;
 use pinpipe_core::decode::{decode_records, RawRecord};
 use pinpipe_core::Table;
+use pinpipe_events::{kinesis_event_json, EventOrigin, ShardRecord};
 use pinpipe_lake::LocalStore;
 use stream_processor::{Processor, StreamNames};
 
@@ -50,51 +50,36 @@ fn records() -> usize {
     }
 }
 
-/// One Kinesis record of `stream` (shard 0) carrying `data`, shaped as Lambda sends it.
-fn kinesis_record(stream: &str, key: u32, i: usize, data: &str) -> serde_json::Value {
-    let sequence = format!("4965837012274682395821452745193218713641256348{:010}", 1_000_000_000 + i * 4_096);
-    serde_json::json!({
-        "kinesis": {
-            "kinesisSchemaVersion": "1.0",
-            "partitionKey": key.to_string(),
-            "sequenceNumber": sequence,
-            "data": base64::engine::general_purpose::STANDARD.encode(data),
-            "approximateArrivalTimestamp": 1_732_497_000.125,
-        },
-        "eventSource": "aws:kinesis",
-        "eventVersion": "1.0",
-        "eventID": format!("shardId-000000000000:{sequence}"),
-        "eventName": "aws:kinesis:record",
-        "invokeIdentityArn": "arn:aws:iam::123456789012:role/pinpipe-stream-processor-role",
-        "awsRegion": "us-east-1",
-        "eventSourceARN": format!("arn:aws:kinesis:us-east-1:123456789012:stream/{stream}"),
-    })
+const SHARD: &str = "shardId-000000000000";
+
+/// The event JSON of one shard's `records`.
+fn event_json(records: &[ShardRecord]) -> String {
+    kinesis_event_json(&EventOrigin::new("127.0.0.1:9092"), records).to_string()
 }
 
 /// The event JSON of `records` generated pin records from `streaming-pinpipe-pin`.
 fn pin_event_json(records: usize) -> String {
-    let records: Vec<serde_json::Value> = pinpipe_emulate::Generator::new(5)
+    let records: Vec<ShardRecord> = pinpipe_emulate::Generator::new(5)
         .take(records)
         .enumerate()
-        .map(|(i, post)| kinesis_record("streaming-pinpipe-pin", post.key(), i, &pinpipe_emulate::json_text(&post.pin)))
+        .map(|(i, post)| {
+            ShardRecord::numbered("streaming-pinpipe-pin", SHARD, i, pinpipe_emulate::json_text(&post.pin))
+        })
         .collect();
-    serde_json::json!({ "Records": records }).to_string()
+    event_json(&records)
 }
 
 /// The event JSON of `records` records, the pin, geo and user records of generated posts in turn,
 /// each from its own stream.
 fn mixed_event_json(records: usize) -> String {
-    let mut out = Vec::with_capacity(records);
-    for post in pinpipe_emulate::Generator::new(5) {
-        for (table, text) in ["pin", "geo", "user"].into_iter().zip(post.json_texts()) {
-            if out.len() == records {
-                return serde_json::json!({ "Records": out }).to_string();
-            }
-            let i = out.len();
-            out.push(kinesis_record(&format!("streaming-pinpipe-{table}"), post.key(), i, &text));
-        }
-    }
-    unreachable!("the generator never ends")
+    let texts = pinpipe_emulate::Generator::new(5)
+        .flat_map(|post| ["pin", "geo", "user"].into_iter().zip(post.json_texts()).collect::<Vec<_>>());
+    let records: Vec<ShardRecord> = texts
+        .take(records)
+        .enumerate()
+        .map(|(i, (table, text))| ShardRecord::numbered(&format!("streaming-pinpipe-{table}"), SHARD, i, text))
+        .collect();
+    event_json(&records)
 }
 
 fn event(json: &str) -> KinesisEvent {

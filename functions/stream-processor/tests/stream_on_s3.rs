@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use aws_lambda_events::kinesis::KinesisEvent;
-use base64::Engine as _;
 use lambda_runtime::{Context, LambdaEvent};
 use pinpipe_core::clean::clean;
 use pinpipe_core::decode::{decode, RawSource};
 use pinpipe_core::Table;
+use pinpipe_events::{kinesis_event, EventOrigin, ShardRecord};
 use pinpipe_lake::testing::{fresh_s3_store, real_sample_dir, snapshot};
 use pinpipe_lake::{layout, ObjectStore};
 use polars::prelude::*;
@@ -222,43 +222,17 @@ async fn an_empty_batch_does_nothing() {
     assert!(store.list("").await.unwrap().is_empty());
 }
 
-/// A Kinesis event of `records` from one shard of `stream`, shaped as Lambda sends it.
-pub fn kinesis_event(stream: &str, records: &[String]) -> KinesisEvent {
-    // 56 digits, as Kinesis writes them, increasing along the shard.
-    let sequence_of =
-        |i: usize| format!("4965837012274682395821452745193218713641256348{:010}", 1_000_000_000 + i * 4_096);
-    let records: Vec<serde_json::Value> = records
-        .iter()
-        .enumerate()
-        .map(|(i, data)| {
-            let sequence = sequence_of(i);
-            serde_json::json!({
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": format!("key-{i}"),
-                    "sequenceNumber": sequence,
-                    "data": base64::engine::general_purpose::STANDARD.encode(data),
-                    "approximateArrivalTimestamp": 1_732_497_000.125 + i as f64 / 1000.0,
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": format!("shardId-000000000003:{sequence}"),
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": "arn:aws:iam::123456789012:role/pinpipe-stream-processor-role",
-                "awsRegion": "us-east-1",
-                "eventSourceARN": format!("arn:aws:kinesis:us-east-1:123456789012:stream/{stream}"),
-            })
-        })
-        .collect();
-    serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
-}
-
 #[tokio::test]
 async fn a_batch_of_ten_thousand_generated_records_lands_in_one_part() {
     let store: Arc<dyn ObjectStore> = Arc::new(fresh_s3_store("stream-10k").await);
     let lines: Vec<String> =
         pinpipe_emulate::Generator::new(5).take(10_000).map(|post| pinpipe_emulate::json_text(&post.pin)).collect();
-    let event = kinesis_event("streaming-pinpipe-pin", &lines);
+    let records: Vec<ShardRecord> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| ShardRecord::numbered("streaming-pinpipe-pin", "shardId-000000000003", i, line.as_str()))
+        .collect();
+    let event = kinesis_event(&EventOrigin::new("127.0.0.1:9092"), &records).unwrap();
     let first = sequence_numbers(&event)[0].clone();
 
     let started = Instant::now();

@@ -1,6 +1,10 @@
-//! The events Lambda sends, built from what the feeds hand over, exactly as AWS shapes them (the
-//! same JSON as the samples in `events/`), then read into the `aws_lambda_events` types the handlers
-//! take.
+//! The events AWS sends pinpipe's Lambda functions, built as JSON exactly as AWS shapes them (the
+//! same JSON as the samples in `events/`), and read into the `aws_lambda_events` types the handlers
+//! take: the MSK event of Kafka records ([`kafka_event`]), the Kinesis event of one shard's records
+//! ([`kinesis_event`]) and the daily schedule's EventBridge event ([`scheduled_event`]).
+//!
+//! `pinpipe run` builds its invocations with these, and the functions' tests and benchmarks build
+//! their generated events with them ([`kafka_event_within`], [`ShardRecord::numbered`]).
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::kafka::KafkaEvent;
@@ -9,22 +13,87 @@ use base64::Engine as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
-use crate::feed::{ShardRecord, TopicMessage};
-
 /// The account id local ARNs carry.
 pub const LOCAL_ACCOUNT: &str = "000000000000";
+
+/// One Kafka record as a consumer reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicMessage {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The offset.
+    pub offset: i64,
+    /// The producer's timestamp, milliseconds since 1970.
+    pub timestamp_ms: i64,
+    /// The key bytes, if any.
+    pub key: Option<Vec<u8>>,
+    /// The value bytes (`None` for a tombstone).
+    pub value: Option<Vec<u8>>,
+}
+
+impl TopicMessage {
+    /// The `position`-th record of a made-up topic of `partitions` partitions, without a key: the
+    /// records take the partitions in turn, offsets from 1,000,000 on, timestamps 1 ms apart.
+    pub fn numbered(topic: &str, partitions: usize, position: usize, value: impl Into<Vec<u8>>) -> Self {
+        Self {
+            topic: topic.to_string(),
+            partition: (position % partitions) as i32,
+            offset: 1_000_000 + (position / partitions) as i64,
+            timestamp_ms: 1_732_497_000_000 + position as i64,
+            key: None,
+            value: Some(value.into()),
+        }
+    }
+}
+
+/// One Kinesis record as a shard reader gets it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardRecord {
+    /// The stream.
+    pub stream: String,
+    /// The shard.
+    pub shard: String,
+    /// The sequence number.
+    pub sequence_number: String,
+    /// The partition key.
+    pub partition_key: String,
+    /// The payload.
+    pub data: Vec<u8>,
+    /// When Kinesis stored it, milliseconds since 1970.
+    pub arrival_ms: i64,
+}
+
+impl ShardRecord {
+    /// The `position`-th record of a made-up shard: a 56-digit sequence number as Kinesis writes
+    /// them, increasing with `position`, partition key `key-<position>`, arrivals 1 ms apart.
+    pub fn numbered(stream: &str, shard: &str, position: usize, data: impl Into<Vec<u8>>) -> Self {
+        Self {
+            stream: stream.to_string(),
+            shard: shard.to_string(),
+            sequence_number: format!(
+                "4965837012274682395821452745193218713641256348{:010}",
+                1_000_000_000 + position * 4_096
+            ),
+            partition_key: format!("key-{position}"),
+            data: data.into(),
+            arrival_ms: 1_732_497_000_125 + position as i64,
+        }
+    }
+}
 
 /// Where the events say they come from.
 #[derive(Clone, Debug)]
 pub struct EventOrigin {
-    /// The region ARNs name (`AWS_REGION`, else `us-east-1`).
+    /// The region ARNs name.
     pub region: String,
     /// The Kafka bootstrap list the MSK event names.
     pub bootstrap_servers: String,
 }
 
 impl EventOrigin {
-    /// The origin for a Kafka bootstrap list, the region from `AWS_REGION`.
+    /// The origin for a Kafka bootstrap list, the region from `AWS_REGION` (else `us-east-1`).
     pub fn new(bootstrap_servers: impl Into<String>) -> Self {
         let region = std::env::var("AWS_REGION").ok().filter(|region| !region.is_empty());
         Self { region: region.unwrap_or_else(|| "us-east-1".to_string()), bootstrap_servers: bootstrap_servers.into() }
@@ -48,26 +117,18 @@ fn base64(bytes: &[u8]) -> String {
 }
 
 /// The MSK event for `messages`, grouped by `<topic>-<partition>` as MSK groups them.
-pub fn kafka_event(origin: &EventOrigin, messages: &[TopicMessage]) -> anyhow::Result<KafkaEvent> {
-    Ok(serde_json::from_value(kafka_event_json(origin, messages))?)
+pub fn kafka_event(origin: &EventOrigin, messages: &[TopicMessage]) -> serde_json::Result<KafkaEvent> {
+    serde_json::from_value(kafka_event_json(origin, messages))
 }
 
-fn kafka_event_json(origin: &EventOrigin, messages: &[TopicMessage]) -> Value {
+/// The JSON of [`kafka_event`].
+pub fn kafka_event_json(origin: &EventOrigin, messages: &[TopicMessage]) -> Value {
     let mut records = Map::new();
     for message in messages {
         let group = format!("{}-{}", message.topic, message.partition);
         let entry = records.entry(group).or_insert_with(|| Value::Array(Vec::new()));
         if let Value::Array(list) = entry {
-            list.push(json!({
-                "topic": message.topic,
-                "partition": message.partition,
-                "offset": message.offset,
-                "timestamp": message.timestamp_ms,
-                "timestampType": "CREATE_TIME",
-                "key": message.key.as_deref().map(base64),
-                "value": message.value.as_deref().map(base64),
-                "headers": [],
-            }));
+            list.push(kafka_record_json(message));
         }
     }
     json!({
@@ -78,12 +139,51 @@ fn kafka_event_json(origin: &EventOrigin, messages: &[TopicMessage]) -> Value {
     })
 }
 
-/// The Kinesis event for one shard's `records`.
-pub fn kinesis_event(origin: &EventOrigin, records: &[ShardRecord]) -> anyhow::Result<KinesisEvent> {
-    Ok(serde_json::from_value(kinesis_event_json(origin, records))?)
+fn kafka_record_json(message: &TopicMessage) -> Value {
+    json!({
+        "topic": message.topic,
+        "partition": message.partition,
+        "offset": message.offset,
+        "timestamp": message.timestamp_ms,
+        "timestampType": "CREATE_TIME",
+        "key": message.key.as_deref().map(base64),
+        "value": message.value.as_deref().map(base64),
+        "headers": [],
+    })
 }
 
-fn kinesis_event_json(origin: &EventOrigin, records: &[ShardRecord]) -> Value {
+/// The JSON text of the MSK event of the longest run of `messages` (in order) whose text stays
+/// within `max_bytes`, and those messages: the largest event Lambda would send from them (6 MiB is
+/// the largest synchronous payload).
+pub fn kafka_event_within(
+    origin: &EventOrigin,
+    messages: impl IntoIterator<Item = TopicMessage>,
+    max_bytes: usize,
+) -> (String, Vec<TopicMessage>) {
+    // The envelope and the group names take far less than this; each record adds its own text and
+    // a comma.
+    const ENVELOPE: usize = 4_096;
+    let mut taken = Vec::new();
+    let mut size = ENVELOPE;
+    for message in messages {
+        size += kafka_record_json(&message).to_string().len() + 1;
+        if size > max_bytes {
+            break;
+        }
+        taken.push(message);
+    }
+    let text = kafka_event_json(origin, &taken).to_string();
+    debug_assert!(text.len() <= max_bytes);
+    (text, taken)
+}
+
+/// The Kinesis event for one shard's `records`.
+pub fn kinesis_event(origin: &EventOrigin, records: &[ShardRecord]) -> serde_json::Result<KinesisEvent> {
+    serde_json::from_value(kinesis_event_json(origin, records))
+}
+
+/// The JSON of [`kinesis_event`].
+pub fn kinesis_event_json(origin: &EventOrigin, records: &[ShardRecord]) -> Value {
     let records: Vec<Value> = records
         .iter()
         .map(|record| {
@@ -109,11 +209,12 @@ fn kinesis_event_json(origin: &EventOrigin, records: &[ShardRecord]) -> Value {
 }
 
 /// The daily schedule's event, fired at `time`.
-pub fn scheduled_event(origin: &EventOrigin, time: DateTime<Utc>) -> anyhow::Result<EventBridgeEvent> {
-    Ok(serde_json::from_value(scheduled_event_json(origin, time))?)
+pub fn scheduled_event(origin: &EventOrigin, time: DateTime<Utc>) -> serde_json::Result<EventBridgeEvent> {
+    serde_json::from_value(scheduled_event_json(origin, time))
 }
 
-fn scheduled_event_json(origin: &EventOrigin, time: DateTime<Utc>) -> Value {
+/// The JSON of [`scheduled_event`].
+pub fn scheduled_event_json(origin: &EventOrigin, time: DateTime<Utc>) -> Value {
     json!({
         "version": "0",
         "id": format!("local-{}", time.timestamp_millis()),
@@ -198,5 +299,23 @@ mod tests {
         let built = scheduled_event_json(&origin, time);
         assert_eq!(shape_of(&built, &[]), shape_of(&sample("batch-transform-scheduled"), &[]));
         assert_eq!(built["time"], "2026-11-25T01:30:00Z");
+    }
+
+    #[test]
+    fn the_largest_event_takes_the_longest_run_of_messages_that_fits() {
+        let origin = EventOrigin::new("127.0.0.1:9092");
+        let message =
+            |position: usize| TopicMessage::numbered("pinpipe.pin", 3, position, format!("{{\"index\": {position}}}"));
+        let (text, taken) = kafka_event_within(&origin, (0..10_000).map(message), 64 * 1024);
+        assert!(text.len() <= 64 * 1024 && text.len() > 60 * 1024, "{} bytes", text.len());
+        assert_eq!(taken, (0..taken.len()).map(message).collect::<Vec<_>>());
+        assert_eq!((taken[4].partition, taken[4].offset), (1, 1_000_001));
+        let event: KafkaEvent = serde_json::from_str(&text).unwrap();
+        assert_eq!(event.records.values().map(Vec::len).sum::<usize>(), taken.len());
+
+        let record = ShardRecord::numbered("streaming-pinpipe-pin", "shardId-000000000003", 7, "{}");
+        let next = ShardRecord::numbered("streaming-pinpipe-pin", "shardId-000000000003", 8, "{}");
+        assert_eq!(record.sequence_number.len(), 56);
+        assert!(record.sequence_number < next.sequence_number);
     }
 }
