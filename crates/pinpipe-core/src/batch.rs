@@ -237,7 +237,7 @@ pub async fn run_batch(store: Arc<dyn ObjectStore>, run_date: NaiveDate) -> anyh
         if frame.height() == 0 {
             store.delete(&key).await?;
         } else {
-            store.put(&key, parquet_bytes(frame)?).await?;
+            store.put(&key, parquet_bytes(frame, BATCH_COMPRESSION)?).await?;
         }
     }
     for table in Table::ALL {
@@ -251,7 +251,7 @@ pub async fn run_batch(store: Arc<dyn ObjectStore>, run_date: NaiveDate) -> anyh
     }
     store.put(&layout::consumed_key(&date), serde_json::to_vec_pretty(&inputs.consumed)?.into()).await?;
     for (query, frame) in &output.results {
-        store.put(&layout::result_key(&date, query.id), parquet_bytes(frame)?).await?;
+        store.put(&layout::result_key(&date, query.id), parquet_bytes(frame, BATCH_COMPRESSION)?).await?;
     }
     let mut manifest = manifest_of(date.clone(), inputs, &output);
     manifest.timings_ms = timings(started, read_ms, transform_ms, written);
@@ -287,10 +287,14 @@ async fn read_prior_cleaned(store: &dyn ObjectStore, run_date: &str) -> anyhow::
     Ok(prior)
 }
 
-/// A frame as a Parquet object.
-pub fn parquet_bytes(frame: &DataFrame) -> PolarsResult<Bytes> {
+/// How the daily batch compresses its Parquet (`cleaned/`, `results/`): zstd, for objects written
+/// once a day and read many times.
+pub const BATCH_COMPRESSION: ParquetCompression = ParquetCompression::Zstd(None);
+
+/// A frame as a Parquet object, compressed with `compression`.
+pub fn parquet_bytes(frame: &DataFrame, compression: ParquetCompression) -> PolarsResult<Bytes> {
     let mut buffer = Vec::new();
-    ParquetWriter::new(&mut buffer).finish(&mut frame.clone())?;
+    ParquetWriter::new(&mut buffer).with_compression(compression).finish(&mut frame.clone())?;
     Ok(buffer.into())
 }
 

@@ -49,6 +49,8 @@ fn follower_count_parses_suffixes_rounds_half_up_and_nulls_the_rest() {
         // Exactly, without floating-point error (0.29 × 1000 is 289.99999999999997 in f64).
         (json!("0.29k"), Count(290)),
         (json!("2147483647"), Count(i32::MAX)),
+        (json!("007"), Count(7)),
+        (json!("0012.50k"), Count(12_500)),
         (json!("2147483.647k"), Count(i32::MAX)),
         // Sent as JSON numbers.
         (json!(437), Count(437)),
@@ -68,6 +70,10 @@ fn follower_count_parses_suffixes_rounds_half_up_and_nulls_the_rest() {
         (json!(".5k"), Unparseable),
         (json!("5kk"), Unparseable),
         (json!("5B"), Unparseable),
+        (json!("1e3"), Unparseable),
+        (json!("\u{ff11}\u{ff12}"), Unparseable),
+        (json!("\u{663}k"), Unparseable),
+        (json!("5\u{20ac}"), Unparseable),
         (json!(""), Empty),
         (json!("User Info Error"), Placeholder),
         (Value::Null, AlreadyNull),

@@ -15,8 +15,8 @@
 //! (`batch 1, concurrency 1`); one record per call, 8 callers at once (`batch 1, concurrency 8`); and
 //! 500 records per call, calls one after another (`batch 500, concurrency 1`). Producers:
 //! * `KafkaProducer` — the API's own adapter ([`pinpipe_ingest::KafkaProducer`]: idempotent,
-//!   `acks=all`, LZ4, `linger.ms=5`);
-//! * `rdkafka linger.ms=0` — the same settings but no linger, built here, to show what waiting 5 ms for
+//!   `acks=all`, LZ4, `linger.ms=1`);
+//! * `rdkafka linger.ms=0` — the same settings but no linger, built here, to show what waiting for
 //!   more records costs a request that carries one.
 //!
 //! `PINPIPE_BENCH_SMOKE=1` sends a few records per case: a check that it works.
@@ -138,7 +138,7 @@ async fn main() {
     let adapter = KafkaProducer::new(KafkaConfig::plaintext(bootstrap.clone()), None);
     adapter.connect().await.expect("connecting to the broker");
     let producers: Vec<(&str, Arc<Producer>)> = vec![
-        ("KafkaProducer (linger.ms=5)", Arc::new(Producer::Adapter(Box::new(adapter)))),
+        ("KafkaProducer (linger.ms=1)", Arc::new(Producer::Adapter(Box::new(adapter)))),
         ("rdkafka linger.ms=0", Arc::new(Producer::Bare(bare(&bootstrap, "0")))),
     ];
     println!("Kafka produce at {bootstrap}, topic {TOPIC} (no HTTP, no handler); latency per produce call");

@@ -46,6 +46,18 @@ pub async fn fresh_s3_store(test: &str) -> S3Store {
     S3Store::new(client, bucket)
 }
 
+/// A new, empty folder for a benchmark's folder lake (`name` and the process id in its name): in
+/// `/dev/shm` where there is one, so that the `fsync` of [`crate::LocalStore`]'s writes costs
+/// nothing and a benchmark measures its CPU rather than the disk (S3 is not a local disk either);
+/// else in the temporary folder. The caller removes it.
+pub fn scratch_folder(name: &str) -> std::path::PathBuf {
+    let memory = std::path::Path::new("/dev/shm");
+    let parent = if memory.is_dir() { memory.to_path_buf() } else { std::env::temp_dir() };
+    let folder = parent.join(format!("pinpipe-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap_or_else(|err| panic!("creating {}: {err}", folder.display()));
+    folder
+}
+
 /// The 2,178 real record triples shipped beside the repository (`../shared/data/real-sample`), or
 /// the folder `PINPIPE_REAL_SAMPLE` names.
 pub fn real_sample_dir() -> std::path::PathBuf {

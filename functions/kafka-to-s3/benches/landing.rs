@@ -1,6 +1,7 @@
 //! Criterion benchmarks of the landing function (issue #7, "other measures"): one MSK event of the
 //! largest synchronous Lambda payload (6 MiB of JSON: generated pin records, base64 values, over 4
-//! partitions of `pinpipe.pin`), landed into a lake in a local folder (`pinpipe_lake::LocalStore`).
+//! partitions of `pinpipe.pin`), landed into a lake in a local folder (`pinpipe_lake::LocalStore`, in
+//! `/dev/shm` where there is one, so the figure is the handler's CPU and not the disk's `fsync`).
 //!
 //! ```sh
 //! CARGO_TARGET_DIR=/work/target-release cargo bench --workspace --bench landing
@@ -51,8 +52,7 @@ fn landing(c: &mut Criterion) {
     let event: KafkaEvent = serde_json::from_str(&json).expect("a Kafka event");
     eprintln!("landing: event of {} bytes, {records} pin records over 4 partitions", json.len());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a Tokio runtime");
-    let folder = std::env::temp_dir().join(format!("pinpipe-bench-landing-{}", std::process::id()));
-    std::fs::create_dir_all(&folder).expect("a temporary folder");
+    let folder = pinpipe_lake::testing::scratch_folder("bench-landing");
     let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(&folder));
 
     // Once outside the timing: every record lands, in 4 objects, none refused.

@@ -1,7 +1,8 @@
 //! Criterion benchmarks of the stream processor (issue #7, "other measures"): one 10,000-record
 //! Kinesis event, as Lambda delivers it from one shard, processed into a lake in a local folder
-//! (`pinpipe_lake::LocalStore`), and the stages of that work measured one by one so the time can be
-//! attributed.
+//! (`pinpipe_lake::LocalStore`, in `/dev/shm` where there is one, so the figure is the processor's
+//! CPU and not the disk's `fsync`), and the stages of that work measured one by one so the time can
+//! be attributed.
 //!
 //! ```sh
 //! CARGO_TARGET_DIR=/work/target-release cargo bench --workspace --bench stream
@@ -16,7 +17,8 @@
 //!   3,333 geo and 3,333 user records from the three streams, one shard each);
 //! * `stream/stage`: the same pin event stage by stage: `event_json` (the event's JSON text to a
 //!   `KinesisEvent`, which the Lambda runtime does before the handler), `decode_records`, `clean`,
-//!   `parquet_bytes`.
+//!   and the cleaned frame as Parquet by compression: `parquet_snappy` (what the processor writes),
+//!   `parquet_zstd` (what the batch writes), `parquet_uncompressed` (sizes printed once).
 //!
 //! `PINPIPE_BENCH_SMOKE=1` makes each measurement tiny (100 records, a few iterations): a check that
 //! the harness still runs, not a measurement.
@@ -27,12 +29,13 @@ use std::time::Duration;
 use aws_lambda_events::kinesis::KinesisEvent;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use pinpipe_core::batch::parquet_bytes;
+use pinpipe_core::batch::{parquet_bytes, BATCH_COMPRESSION};
 use pinpipe_core::clean::clean;
 use pinpipe_core::decode::{decode_records, RawRecord};
 use pinpipe_core::Table;
 use pinpipe_events::{kinesis_event_json, EventOrigin, ShardRecord};
 use pinpipe_lake::LocalStore;
+use polars::prelude::ParquetCompression;
 use stream_processor::{Processor, StreamNames};
 
 const RECORDS: usize = 10_000;
@@ -101,8 +104,7 @@ fn configure(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::W
 fn process(c: &mut Criterion) {
     let records = records();
     let runtime = runtime();
-    let folder = std::env::temp_dir().join(format!("pinpipe-bench-stream-{}", std::process::id()));
-    std::fs::create_dir_all(&folder).expect("a temporary folder");
+    let folder = pinpipe_lake::testing::scratch_folder("bench-stream");
     let processor = Processor::new(Arc::new(LocalStore::new(&folder)), StreamNames::new("pinpipe"));
 
     let mut group = c.benchmark_group("stream/process");
@@ -153,7 +155,15 @@ fn stages(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
-    group.bench_function("parquet_bytes", |b| b.iter(|| parquet_bytes(&cleaned.frame).expect("Parquet")));
+    for (name, compression) in [
+        ("parquet_zstd", BATCH_COMPRESSION),
+        ("parquet_snappy", ParquetCompression::Snappy),
+        ("parquet_uncompressed", ParquetCompression::Uncompressed),
+    ] {
+        let bytes = parquet_bytes(&cleaned.frame, compression).expect("Parquet").len();
+        eprintln!("{name}: {bytes} bytes for {records} cleaned pin rows");
+        group.bench_function(name, |b| b.iter(|| parquet_bytes(&cleaned.frame, compression).expect("Parquet")));
+    }
     group.finish();
 }
 

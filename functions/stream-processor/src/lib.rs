@@ -32,7 +32,7 @@ use pinpipe_core::clean::clean;
 use pinpipe_core::decode::{decode_records, RawRecord, RejectKind};
 use pinpipe_core::Table;
 use pinpipe_lake::{layout, ObjectStore};
-use polars::prelude::{Column, DataFrame, PlSmallStr, Scalar};
+use polars::prelude::{Column, DataFrame, ParquetCompression, PlSmallStr, Scalar};
 use serde::Serialize;
 
 /// The name this stage files refused records under (`rejected/stream-processor/…`).
@@ -49,24 +49,32 @@ pub const SHARD_ID_COLUMN: &str = "_shard_id";
 /// an equal but distinct one.
 pub const SEQUENCE_NUMBER_COLUMN: &str = "_sequence_number";
 
+/// How stream parts are compressed: Snappy, as Kinesis Data Firehose writes Parquet. Parts are
+/// small, many and written on every batch; Snappy costs a fraction of zstd's CPU there
+/// (`benches/stream.rs`, `stream/stage/parquet_*`) for somewhat larger objects.
+pub const PART_COMPRESSION: ParquetCompression = ParquetCompression::Snappy;
+
 /// S3 puts in flight at once.
 pub const WRITE_CONCURRENCY: usize = 8;
 
 /// The three stream names of one prefix: `streaming-<prefix>-pin|geo|user`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamNames {
-    prefix: String,
+    /// The stream of each table, in [`Table::ALL`] order (made once: every record is routed).
+    names: [(Table, String); 3],
 }
 
 impl StreamNames {
     /// The streams of `prefix` (validate it with [`pinpipe_lake::config::validate_prefix`]).
     pub fn new(prefix: impl Into<String>) -> Self {
-        Self { prefix: prefix.into() }
+        let prefix = prefix.into();
+        Self { names: Table::ALL.map(|table| (table, pinpipe_lake::config::stream_name(&prefix, table.name()))) }
     }
 
     /// The stream feeding `table`.
-    pub fn stream_of(&self, table: Table) -> String {
-        pinpipe_lake::config::stream_name(&self.prefix, table.name())
+    pub fn stream_of(&self, table: Table) -> &str {
+        let (_, name) = self.names.iter().find(|(of, _)| *of == table).expect("every table has a stream");
+        name
     }
 
     /// The table a record's `eventSourceARN` feeds, or why it feeds none.
@@ -74,13 +82,9 @@ impl StreamNames {
         let arn = event_source_arn.ok_or("the record has no eventSourceARN")?;
         let stream =
             stream_name_of_arn(arn).ok_or_else(|| format!("eventSourceARN {arn:?} is not a Kinesis stream ARN"))?;
-        Table::ALL.into_iter().find(|table| self.stream_of(*table) == stream).ok_or_else(|| {
-            format!(
-                "stream {stream:?} feeds no table: the streams are {}, {} and {}",
-                self.stream_of(Table::Pin),
-                self.stream_of(Table::Geo),
-                self.stream_of(Table::User)
-            )
+        self.names.iter().find(|(_, name)| name == stream).map(|(table, _)| *table).ok_or_else(|| {
+            let [pin, geo, user] = &self.names;
+            format!("stream {stream:?} feeds no table: the streams are {}, {} and {}", pin.1, geo.1, user.1)
         })
     }
 }
@@ -366,7 +370,7 @@ fn prepare(groups: Vec<Group>, streams: &[Option<String>]) -> anyhow::Result<(Ve
                 if rows > 0 {
                     writes.push(Write {
                         key: layout::stream_part_key(table.name(), &group.shard, group.first_sequence_number()),
-                        body: parquet_bytes(&part).context("writing a Parquet part")?,
+                        body: parquet_bytes(&part, PART_COMPRESSION).context("writing a Parquet part")?,
                         group: position,
                         rows: Some((table, rows)),
                     });
