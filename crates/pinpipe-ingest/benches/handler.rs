@@ -1,13 +1,13 @@
 //! Criterion benchmarks of the ingestion handler alone (issue #7, "other measures"): what the API
 //! itself costs per request, without HTTP and without a broker. [`Ingest::handle`] is given in-process
-//! ports that acknowledge every record at once ([`AckProducer`], [`AckWriter`], defined here only), so
+//! ports that acknowledge every record at once (`pinpipe_ingest::testing::{AckingProducer, AckingWriter}`), so
 //! the figures are routing, content-type and body checks, record compaction, the answer's JSON and
 //! the request's log line.
 //!
 //! ```sh
-//! CARGO_TARGET_DIR=/work/target-release cargo bench -p pinpipe-ingest --bench handler
+//! CARGO_TARGET_DIR=/work/target-release cargo bench --workspace --bench handler
 //! # one core:
-//! taskset -c 0 env CARGO_TARGET_DIR=/work/target-release cargo bench -p pinpipe-ingest --bench handler
+//! taskset -c 0 env CARGO_TARGET_DIR=/work/target-release cargo bench --workspace --bench handler
 //! ```
 //!
 //! Groups (throughput in records, so criterion prints records/s as `elem/s`):
@@ -20,62 +20,12 @@
 //! `PINPIPE_BENCH_SMOKE=1` makes each measurement a few milliseconds: a check that the harness still
 //! runs, not a measurement.
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use pinpipe_ingest::{
-    Ingest, IngestRequest, Names, Offset, ProduceError, RecordFailure, Stored, StreamError, StreamRecord, StreamWriter,
-    TopicProducer, TopicRecord,
-};
-
-/// A Kafka that acknowledges every record immediately, at the next offset of partition 0.
-#[derive(Default)]
-struct AckProducer {
-    next: AtomicI64,
-}
-
-#[async_trait]
-impl TopicProducer for AckProducer {
-    async fn produce(&self, _topic: &str, records: &[TopicRecord]) -> Vec<Result<Offset, ProduceError>> {
-        let first = self.next.fetch_add(records.len() as i64, Ordering::Relaxed);
-        (0..records.len()).map(|i| Ok(Offset { partition: 0, offset: first + i as i64 })).collect()
-    }
-}
-
-/// A Kinesis that stores every record immediately in shard 0.
-#[derive(Default)]
-struct AckWriter {
-    next: AtomicI64,
-}
-
-impl AckWriter {
-    fn stored(&self) -> Stored {
-        let sequence = self.next.fetch_add(1, Ordering::Relaxed);
-        Stored {
-            sequence_number: format!("49658370122746823958214527451932187136412563480{sequence:010}"),
-            shard_id: "shardId-000000000000".to_string(),
-            encryption_type: None,
-        }
-    }
-}
-
-#[async_trait]
-impl StreamWriter for AckWriter {
-    async fn put_record(&self, _stream: &str, _record: &StreamRecord) -> Result<Stored, StreamError> {
-        Ok(self.stored())
-    }
-
-    async fn put_records(
-        &self,
-        _stream: &str,
-        records: &[StreamRecord],
-    ) -> Result<Vec<Result<Stored, RecordFailure>>, StreamError> {
-        Ok(records.iter().map(|_| Ok(self.stored())).collect())
-    }
-}
+use pinpipe_ingest::testing::{AckingProducer, AckingWriter};
+use pinpipe_ingest::{Ingest, IngestRequest, Names};
 
 fn smoke() -> bool {
     std::env::var_os("PINPIPE_BENCH_SMOKE").is_some_and(|value| !value.is_empty() && value != "0")
@@ -156,7 +106,11 @@ fn cases() -> Vec<Case> {
 }
 
 fn ingest() -> Ingest {
-    Ingest::new(Names::new("pinpipe"), Some(Arc::new(AckProducer::default())), Some(Arc::new(AckWriter::default())))
+    Ingest::new(
+        Names::new("pinpipe"),
+        Some(Arc::new(AckingProducer::default())),
+        Some(Arc::new(AckingWriter::default())),
+    )
 }
 
 fn request(case: &Case) -> IngestRequest<'_> {

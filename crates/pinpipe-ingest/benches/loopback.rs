@@ -6,7 +6,7 @@
 //! without the broker.
 //!
 //! ```sh
-//! CARGO_TARGET_DIR=/work/target-release cargo bench -p pinpipe-ingest --bench loopback
+//! CARGO_TARGET_DIR=/work/target-release cargo bench --workspace --bench loopback
 //! ```
 //!
 //! Not a criterion benchmark: each line is one whole run (records/s acknowledged, request latency
@@ -21,27 +21,12 @@
 //! `PINPIPE_LOOPBACK_API=http://127.0.0.1:PORT` posts to a server already running there (the `serve`
 //! example in front of a real broker) instead of starting the in-process one (loopback addresses only).
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use pinpipe_emulate::post::{post, Mode, PostOptions};
-use pinpipe_ingest::{Ingest, Names, Offset, ProduceError, TopicProducer, TopicRecord};
-
-/// A Kafka that acknowledges every record immediately, at the next offset of partition 0.
-#[derive(Default)]
-struct AckProducer {
-    next: AtomicI64,
-}
-
-#[async_trait]
-impl TopicProducer for AckProducer {
-    async fn produce(&self, _topic: &str, records: &[TopicRecord]) -> Vec<Result<Offset, ProduceError>> {
-        let first = self.next.fetch_add(records.len() as i64, Ordering::Relaxed);
-        (0..records.len()).map(|i| Ok(Offset { partition: 0, offset: first + i as i64 })).collect()
-    }
-}
+use pinpipe_ingest::testing::AckingProducer;
+use pinpipe_ingest::{Ingest, Names};
 
 fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
     match std::env::var(name) {
@@ -91,7 +76,7 @@ fn main() {
             api
         }
         Err(_) => {
-            let ingest = Arc::new(Ingest::new(Names::new("pinpipe"), Some(Arc::new(AckProducer::default())), None));
+            let ingest = Arc::new(Ingest::new(Names::new("pinpipe"), Some(Arc::new(AckingProducer::default())), None));
             let listener = server.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("a loopback port");
             let address = listener.local_addr().expect("the bound address");
             server.spawn(async move { pinpipe_ingest::server::serve(listener, ingest).await });

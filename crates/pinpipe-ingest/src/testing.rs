@@ -1,15 +1,22 @@
 //! Test support (feature `test-support`): the local Kafka broker (tansu, as `scripts/services.sh start
 //! tansu` runs it) and Kinesis on the local AWS server (moto): fresh prefixes, topics and streams, and
-//! reading back what the API stored.
+//! reading back what the API stored; and ports that acknowledge at once ([`AckingProducer`],
+//! [`AckingWriter`]), for measuring the API without a broker.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset as KafkaOffset, TopicPartitionList};
 
-use crate::{Ingest, KafkaConfig, KafkaProducer, KinesisWriter, Names, StreamWriter, TopicProducer};
+use crate::{
+    Ingest, KafkaConfig, KafkaProducer, KinesisWriter, Names, Offset, ProduceError, RecordFailure, Stored, StreamError,
+    StreamRecord, StreamWriter, TopicProducer, TopicRecord,
+};
 
 /// The variable naming the local broker; `127.0.0.1:9092` when unset.
 pub const TEST_KAFKA_VAR: &str = "PINPIPE_TEST_KAFKA";
@@ -225,5 +232,51 @@ impl PrivateBroker {
 impl Drop for PrivateBroker {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A Kafka that acknowledges every record immediately, at the next offset of partition 0.
+#[derive(Default)]
+pub struct AckingProducer {
+    next: AtomicI64,
+}
+
+#[async_trait]
+impl TopicProducer for AckingProducer {
+    async fn produce(&self, _topic: &str, records: &[TopicRecord]) -> Vec<Result<Offset, ProduceError>> {
+        let first = self.next.fetch_add(records.len() as i64, Ordering::Relaxed);
+        (0..records.len()).map(|i| Ok(Offset { partition: 0, offset: first + i as i64 })).collect()
+    }
+}
+
+/// A Kinesis that stores every record immediately in shard 0.
+#[derive(Default)]
+pub struct AckingWriter {
+    next: AtomicI64,
+}
+
+impl AckingWriter {
+    fn stored(&self) -> Stored {
+        let sequence = self.next.fetch_add(1, Ordering::Relaxed);
+        Stored {
+            sequence_number: format!("49658370122746823958214527451932187136412563480{sequence:010}"),
+            shard_id: "shardId-000000000000".to_string(),
+            encryption_type: None,
+        }
+    }
+}
+
+#[async_trait]
+impl StreamWriter for AckingWriter {
+    async fn put_record(&self, _stream: &str, _record: &StreamRecord) -> Result<Stored, StreamError> {
+        Ok(self.stored())
+    }
+
+    async fn put_records(
+        &self,
+        _stream: &str,
+        records: &[StreamRecord],
+    ) -> Result<Vec<Result<Stored, RecordFailure>>, StreamError> {
+        Ok(records.iter().map(|_| Ok(self.stored())).collect())
     }
 }
