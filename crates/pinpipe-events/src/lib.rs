@@ -152,16 +152,17 @@ fn kafka_record_json(message: &TopicMessage) -> Value {
     })
 }
 
-/// The JSON text of the MSK event of the longest run of `messages` (in order) whose text stays
-/// within `max_bytes`, and those messages: the largest event Lambda would send from them (6 MiB is
-/// the largest synchronous payload).
+/// The JSON text of an MSK event of the first of `messages`, as many as fit in `max_bytes` with
+/// about 4 KiB left for the envelope, and those messages: close to the largest event Lambda would
+/// send from them (6 MiB is the largest synchronous payload). The text is never longer than
+/// `max_bytes`, unless an event without records already is.
 pub fn kafka_event_within(
     origin: &EventOrigin,
     messages: impl IntoIterator<Item = TopicMessage>,
     max_bytes: usize,
 ) -> (String, Vec<TopicMessage>) {
-    // The envelope and the group names take far less than this; each record adds its own text and
-    // a comma.
+    // The envelope and the group names take far less than this with a few partitions; each record
+    // adds its own text and a comma.
     const ENVELOPE: usize = 4_096;
     let mut taken = Vec::new();
     let mut size = ENVELOPE;
@@ -172,8 +173,11 @@ pub fn kafka_event_within(
         }
         taken.push(message);
     }
-    let text = kafka_event_json(origin, &taken).to_string();
-    debug_assert!(text.len() <= max_bytes);
+    let mut text = kafka_event_json(origin, &taken).to_string();
+    // Many partitions' group names can outgrow the reserve: then fewer records.
+    while text.len() > max_bytes && taken.pop().is_some() {
+        text = kafka_event_json(origin, &taken).to_string();
+    }
     (text, taken)
 }
 
@@ -302,7 +306,7 @@ mod tests {
     }
 
     #[test]
-    fn the_largest_event_takes_the_longest_run_of_messages_that_fits() {
+    fn an_event_within_a_size_takes_the_first_messages_that_fit() {
         let origin = EventOrigin::new("127.0.0.1:9092");
         let message =
             |position: usize| TopicMessage::numbered("pinpipe.pin", 3, position, format!("{{\"index\": {position}}}"));
@@ -310,6 +314,12 @@ mod tests {
         assert!(text.len() <= 64 * 1024 && text.len() > 60 * 1024, "{} bytes", text.len());
         assert_eq!(taken, (0..taken.len()).map(message).collect::<Vec<_>>());
         assert_eq!((taken[4].partition, taken[4].offset), (1, 1_000_001));
+        // A group per record (long topic names, 2,000 partitions) outgrows the envelope's reserve.
+        let topic = "t".repeat(200);
+        let spread = |position: usize| TopicMessage::numbered(&topic, 2_000, position, "{}");
+        let (text, taken) = kafka_event_within(&origin, (0..2_000).map(spread), 64 * 1024);
+        assert!(text.len() <= 64 * 1024, "{} bytes", text.len());
+        assert!(!taken.is_empty());
         let event: KafkaEvent = serde_json::from_str(&text).unwrap();
         assert_eq!(event.records.values().map(Vec::len).sum::<usize>(), taken.len());
 
