@@ -122,7 +122,7 @@ pub fn kafka_event(origin: &EventOrigin, messages: &[TopicMessage]) -> serde_jso
 }
 
 /// The JSON of [`kafka_event`].
-pub fn kafka_event_json(origin: &EventOrigin, messages: &[TopicMessage]) -> Value {
+fn kafka_event_json(origin: &EventOrigin, messages: &[TopicMessage]) -> Value {
     let mut records = Map::new();
     for message in messages {
         let group = format!("{}-{}", message.topic, message.partition);
@@ -218,7 +218,7 @@ pub fn scheduled_event(origin: &EventOrigin, time: DateTime<Utc>) -> serde_json:
 }
 
 /// The JSON of [`scheduled_event`].
-pub fn scheduled_event_json(origin: &EventOrigin, time: DateTime<Utc>) -> Value {
+fn scheduled_event_json(origin: &EventOrigin, time: DateTime<Utc>) -> Value {
     json!({
         "version": "0",
         "id": format!("local-{}", time.timestamp_millis()),

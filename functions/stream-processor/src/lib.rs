@@ -71,12 +71,6 @@ impl StreamNames {
         Self { names: Table::ALL.map(|table| (table, pinpipe_lake::config::stream_name(&prefix, table.name()))) }
     }
 
-    /// The stream feeding `table`.
-    pub fn stream_of(&self, table: Table) -> &str {
-        let (_, name) = self.names.iter().find(|(of, _)| *of == table).expect("every table has a stream");
-        name
-    }
-
     /// The table a record's `eventSourceARN` feeds, or why it feeds none.
     pub fn route(&self, event_source_arn: Option<&str>) -> Result<Table, String> {
         let arn = event_source_arn.ok_or("the record has no eventSourceARN")?;
