@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Local services for pinpipe's tests and local runs, all listening on 127.0.0.1 only:
-#   moto   S3, Kinesis and EventBridge on http://127.0.0.1:${MOTO_PORT:-5000} (from its own venv)
+#   moto   S3, Kinesis and EventBridge on http://127.0.0.1:${MOTO_PORT:-5000} (from its own venv, run by
+#          moto_server.py, which makes its Kinesis shards safe for concurrent puts)
 #   tansu  a Kafka-protocol broker on tcp://127.0.0.1:${TANSU_PORT:-9092} (SQLite storage)
 #
 # usage: scripts/services.sh install [SERVICE...]   install (idempotent); default: moto
@@ -64,7 +65,8 @@ install_moto() {
 moto_port() { echo "$MOTO_PORT"; }
 
 run_moto() {
-    exec "$VENV/bin/moto_server" -H "$HOST" -p "$MOTO_PORT"
+    # moto_server with a lock around each Kinesis shard: its own numbering races (see the launcher).
+    exec "$VENV/bin/python" "$(dirname "$SELF")/moto_server.py" -H "$HOST" -p "$MOTO_PORT"
 }
 
 # --- tansu ----------------------------------------------------------------------------------------

@@ -150,20 +150,25 @@ pub struct Accounts {
 }
 
 impl Accounts {
-    /// Settles `acks` against `inventory`.
+    /// Settles `acks` against `inventory`, position by position: a position acknowledged more often
+    /// than the lake holds it lost the difference (two acknowledgements naming one position mean the
+    /// store gave two records one identity and kept one), and one held more often than acknowledged
+    /// (at least once) is doubled by the difference.
     pub fn settle(posted: u64, acks: &[Ack], inventory: &LakeInventory, cleaned: u64) -> Self {
-        let held = |ack: &Ack| {
-            let count = match ack {
+        let mut acked_topic: HashMap<TopicPosition, u32> = HashMap::new();
+        let mut acked_stream: HashMap<StreamPosition, u32> = HashMap::new();
+        for ack in acks {
+            match ack {
                 Ack::Topic { topic, partition, offset } => {
-                    inventory.topic_records.get(&(topic.clone(), *partition, *offset))
+                    *acked_topic.entry((topic.clone(), *partition, *offset)).or_insert(0) += 1
                 }
                 Ack::Stream { stream, shard, sequence_number } => {
-                    inventory.stream_records.get(&(stream.clone(), shard.clone(), sequence_number.clone()))
+                    *acked_stream.entry((stream.clone(), shard.clone(), sequence_number.clone())).or_insert(0) += 1
                 }
-            };
-            count.copied().unwrap_or(0)
-        };
-        let extra = |count: &u32| u64::from(count.saturating_sub(1));
+            }
+        }
+        let (topic_lost, topic_doubled) = compare(&acked_topic, &inventory.topic_records);
+        let (stream_lost, stream_doubled) = compare(&acked_stream, &inventory.stream_records);
         Self {
             posted,
             acknowledged: acks.len() as u64,
@@ -171,11 +176,19 @@ impl Accounts {
             cleaned,
             streamed: inventory.streamed,
             rejected: inventory.rejected,
-            lost: acks.iter().filter(|ack| held(ack) == 0).count() as u64,
-            doubled: inventory.topic_records.values().map(extra).sum::<u64>()
-                + inventory.stream_records.values().map(extra).sum::<u64>(),
+            lost: topic_lost + stream_lost,
+            doubled: topic_doubled + stream_doubled,
         }
     }
+}
+
+/// (lost, doubled) of the positions acknowledged (`acked`) against those held (`held`), each with
+/// its count.
+fn compare<P: Eq + std::hash::Hash>(acked: &HashMap<P, u32>, held: &HashMap<P, u32>) -> (u64, u64) {
+    let lost = acked.iter().map(|(position, &acks)| acks.saturating_sub(held.get(position).copied().unwrap_or(0)));
+    let doubled =
+        held.iter().map(|(position, &copies)| copies.saturating_sub(acked.get(position).copied().unwrap_or(0).max(1)));
+    (lost.map(u64::from).sum(), doubled.map(u64::from).sum())
 }
 
 #[cfg(test)]
@@ -183,7 +196,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn missing_records_are_lost_and_second_copies_doubled() {
+    fn missing_records_and_shared_positions_are_lost_and_second_copies_doubled() {
         let mut inventory = LakeInventory { landed_raw: 3, streamed: 2, rejected: 1, ..Default::default() };
         inventory.topic_records.insert(("p.pin".into(), 0, 0), 1);
         inventory.topic_records.insert(("p.pin".into(), 0, 1), 2);
@@ -195,18 +208,19 @@ mod tests {
             shard: "s0".into(),
             sequence_number: sequence_number.into(),
         };
-        let acks = [topic(0), topic(1), topic(2), stream("7"), stream("8"), stream("9")];
-        let accounts = Accounts::settle(7, &acks, &inventory, 3);
+        // Two acknowledgements of stream record 8, which the lake holds once: one of them was lost.
+        let acks = [topic(0), topic(1), topic(2), stream("7"), stream("8"), stream("8"), stream("9")];
+        let accounts = Accounts::settle(8, &acks, &inventory, 3);
         assert_eq!(
             accounts,
             Accounts {
-                posted: 7,
-                acknowledged: 6,
+                posted: 8,
+                acknowledged: 7,
                 landed_raw: 3,
                 cleaned: 3,
                 streamed: 2,
                 rejected: 1,
-                lost: 2,
+                lost: 3,
                 doubled: 1
             }
         );
