@@ -30,16 +30,6 @@ pub struct RawSource {
     pub bytes: Bytes,
 }
 
-/// One input holding exactly one JSON record, such as the data of a Kinesis record. Unlike a
-/// [`RawSource`] it is not split into lines: the record may span several lines.
-#[derive(Debug, Clone)]
-pub struct RawRecord {
-    /// Which record this is (a Kinesis event id, say); named in rejections.
-    pub name: String,
-    /// The record's bytes.
-    pub bytes: Bytes,
-}
-
 /// Why a line was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -96,16 +86,22 @@ pub fn decode(table: Table, sources: &[RawSource]) -> PolarsResult<Decoded> {
     merge(table, parts)
 }
 
-/// Decodes each of `records` as one record of `table`, in order, exactly as [`decode`] decodes one
-/// line. A refused record is reported with its name as `source` and line 1.
-pub fn decode_records(table: Table, records: &[RawRecord]) -> PolarsResult<Decoded> {
+/// Decodes each of `records` (inputs holding exactly one JSON record each, such as the data of
+/// Kinesis records; not split into lines, so a record may span several) as one record of `table`,
+/// in order, exactly as [`decode`] decodes one line. A refused record is reported with line 1 and,
+/// as `source`, its position in `records` (0-based, in decimal).
+pub fn decode_records<R: AsRef<[u8]> + Sync>(table: Table, records: &[R]) -> PolarsResult<Decoded> {
     let parts: Vec<PolarsResult<Decoded>> = records
         .par_chunks(LINES_PER_CHUNK)
-        .map(|chunk| {
+        .enumerate()
+        .map(|(chunk_index, chunk)| {
             let mut builders = ColumnBuilders::new(table, chunk.len());
             let mut rejected = Vec::new();
-            for record in chunk {
-                builders.push_or_reject(&record.bytes, &record.name, 1, &mut rejected);
+            for (offset, record) in chunk.iter().enumerate() {
+                if let Err(refusal) = builders.push_line(record.as_ref(), 1) {
+                    let position = chunk_index * LINES_PER_CHUNK + offset;
+                    rejected.push(builders.rejected(record.as_ref(), &position.to_string(), 1, refusal));
+                }
             }
             builders.into_decoded(rejected)
         })
@@ -740,10 +736,6 @@ fn record_key(value: &Posted<'_>, key: &str) -> Result<i32, (RejectKind, String)
 mod tests {
     use super::*;
 
-    fn record(name: &str, text: &str) -> RawRecord {
-        RawRecord { name: name.to_string(), bytes: Bytes::copy_from_slice(text.as_bytes()) }
-    }
-
     #[test]
     fn records_decode_exactly_as_the_same_lines_do() {
         let texts = [
@@ -754,13 +746,11 @@ mod tests {
         ];
         let lines: String = texts.iter().flat_map(|text| [*text, "\n"]).collect();
         let by_lines = decode(Table::Geo, &[RawSource { name: "lines".into(), bytes: lines.into() }]).unwrap();
-        let records: Vec<RawRecord> =
-            texts.iter().enumerate().map(|(i, text)| record(&format!("r{i}"), text)).collect();
-        let by_records = decode_records(Table::Geo, &records).unwrap();
+        let by_records = decode_records(Table::Geo, &texts).unwrap();
         assert!(by_records.frame.equals_missing(&by_lines.frame), "{by_records:?}\n{by_lines:?}");
         assert_eq!(by_records.invalid_values, by_lines.invalid_values);
         assert_eq!(by_records.rejected.len(), 1);
-        assert_eq!(by_records.rejected[0].source, "r2");
+        assert_eq!(by_records.rejected[0].source, "2");
         assert_eq!(by_records.rejected[0].kind, RejectKind::KeyNotInteger);
     }
 
@@ -810,14 +800,14 @@ mod tests {
     }
 
     #[test]
-    fn a_record_may_span_lines_and_bad_records_are_refused_by_name() {
+    fn a_record_may_span_lines_and_bad_records_are_refused_by_position() {
         let records = [
-            record("pretty", "{\n  \"ind\": 1,\n  \"first_name\": \"Ann\",\n  \"age\": 30\n}\n"),
-            record("not-json", "not json"),
-            record("two-records", "{\"ind\": 2}\n{\"ind\": 3}"),
-            record("no-key", r#"{"first_name": "Bo"}"#),
-            record("empty", ""),
-            record("array", "[1, 2]"),
+            "{\n  \"ind\": 1,\n  \"first_name\": \"Ann\",\n  \"age\": 30\n}\n",
+            "not json",
+            "{\"ind\": 2}\n{\"ind\": 3}",
+            r#"{"first_name": "Bo"}"#,
+            "",
+            "[1, 2]",
         ];
         let decoded = decode_records(Table::User, &records).unwrap();
         assert_eq!(decoded.frame.height(), 1);
@@ -827,14 +817,21 @@ mod tests {
         assert_eq!(
             refused,
             [
-                ("not-json", 1, RejectKind::NotJson),
-                ("two-records", 1, RejectKind::NotJson),
-                ("no-key", 1, RejectKind::MissingKey),
-                ("empty", 1, RejectKind::NotJson),
-                ("array", 1, RejectKind::NotObject),
+                ("1", 1, RejectKind::NotJson),
+                ("2", 1, RejectKind::NotJson),
+                ("3", 1, RejectKind::MissingKey),
+                ("4", 1, RejectKind::NotJson),
+                ("5", 1, RejectKind::NotObject),
             ]
         );
         assert_eq!(decoded.rejected[0].record, "not json");
-        assert_eq!(decode_records(Table::Pin, &[]).unwrap().frame.height(), 0);
+        assert_eq!(decode_records::<&str>(Table::Pin, &[]).unwrap().frame.height(), 0);
+        // Positions count across the parallel chunks.
+        let mut many = vec![r#"{"ind": 1}"#; LINES_PER_CHUNK + 2];
+        many[LINES_PER_CHUNK + 1] = "{";
+        let decoded = decode_records(Table::Geo, &many).unwrap();
+        assert_eq!(decoded.frame.height(), LINES_PER_CHUNK + 1);
+        let refused: Vec<&str> = decoded.rejected.iter().map(|r| r.source.as_str()).collect();
+        assert_eq!(refused, [(LINES_PER_CHUNK + 1).to_string()]);
     }
 }

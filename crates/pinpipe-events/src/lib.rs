@@ -1,16 +1,17 @@
 //! The events AWS sends pinpipe's Lambda functions, built as JSON exactly as AWS shapes them (the
-//! same JSON as the samples in `events/`), and read into the `aws_lambda_events` types the handlers
-//! take: the MSK event of Kafka records ([`kafka_event`]), the Kinesis event of one shard's records
-//! ([`kinesis_event`]) and the daily schedule's EventBridge event ([`scheduled_event`]).
+//! same JSON as the samples in `events/`), and read into the types the handlers take: the MSK event
+//! of Kafka records ([`kafka_event`]), the Kinesis event of one shard's records ([`kinesis_event`],
+//! into any type that reads that JSON: `aws_lambda_events`' or the stream processor's leaner one) and
+//! the daily schedule's EventBridge event ([`scheduled_event`]).
 //!
 //! `pinpipe run` builds its invocations with these, and the functions' tests and benchmarks build
 //! their generated events with them ([`kafka_event_within`], [`ShardRecord::numbered`]).
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::kafka::KafkaEvent;
-use aws_lambda_events::kinesis::KinesisEvent;
 use base64::Engine as _;
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 
 /// The account id local ARNs carry.
@@ -181,8 +182,8 @@ pub fn kafka_event_within(
     (text, taken)
 }
 
-/// The Kinesis event for one shard's `records`.
-pub fn kinesis_event(origin: &EventOrigin, records: &[ShardRecord]) -> serde_json::Result<KinesisEvent> {
+/// The Kinesis event for one shard's `records`, read as `E` (the handler's event type).
+pub fn kinesis_event<E: DeserializeOwned>(origin: &EventOrigin, records: &[ShardRecord]) -> serde_json::Result<E> {
     serde_json::from_value(kinesis_event_json(origin, records))
 }
 
@@ -292,7 +293,7 @@ mod tests {
             data: b"{}".to_vec(),
             arrival_ms: 1_732_497_000_125,
         };
-        kinesis_event(&origin, std::slice::from_ref(&record)).unwrap();
+        kinesis_event::<aws_lambda_events::kinesis::KinesisEvent>(&origin, std::slice::from_ref(&record)).unwrap();
         let built = kinesis_event_json(&origin, &[record]);
         assert_eq!(shape_of(&built, &[]), shape_of(&sample("stream-processor-pin"), &[]));
         assert_eq!(built["Records"][0]["eventID"], "shardId-000000000000:42");

@@ -15,8 +15,9 @@
 //! * `stream/process`: [`Processor::process`] on the whole event (group, decode, clean, Parquet, put)
 //!   for `pin_10k` (10,000 pin records, the widest table, one stream) and `mixed_10k` (3,334 pin,
 //!   3,333 geo and 3,333 user records from the three streams, one shard each);
-//! * `stream/stage`: the same pin event stage by stage: `event_json` (the event's JSON text to a
-//!   `KinesisEvent`, which the Lambda runtime does before the handler), `decode_records`, `clean`,
+//! * `stream/stage`: the same pin event stage by stage: `event_json` (the event's JSON text to the
+//!   handler's [`KinesisBatch`], which the Lambda runtime does before the handler; and, to compare,
+//!   `event_json_full` into `aws_lambda_events`' `KinesisEvent`), `decode_records`, `clean`,
 //!   and the cleaned frame as Parquet by compression: `parquet_snappy` (what the processor writes),
 //!   `parquet_zstd` (what the batch writes), `parquet_uncompressed` (sizes printed once).
 //!
@@ -27,16 +28,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::kinesis::KinesisEvent;
-use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use pinpipe_core::batch::{parquet_bytes, BATCH_COMPRESSION};
 use pinpipe_core::clean::clean;
-use pinpipe_core::decode::{decode_records, RawRecord};
+use pinpipe_core::decode::decode_records;
 use pinpipe_core::Table;
 use pinpipe_events::{kinesis_event_json, EventOrigin, ShardRecord};
 use pinpipe_lake::LocalStore;
 use polars::prelude::ParquetCompression;
-use stream_processor::{Processor, StreamNames};
+use stream_processor::{KinesisBatch, Processor, StreamNames};
+
+/// The function's allocator (`src/main.rs`), so the figures are the function's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const RECORDS: usize = 10_000;
 const SMOKE_RECORDS: usize = 100;
@@ -85,7 +89,7 @@ fn mixed_event_json(records: usize) -> String {
     event_json(&records)
 }
 
-fn event(json: &str) -> KinesisEvent {
+fn event(json: &str) -> KinesisBatch {
     serde_json::from_str(json).expect("a Kinesis event")
 }
 
@@ -132,12 +136,7 @@ fn stages(c: &mut Criterion) {
     let records = records();
     let json = pin_event_json(records);
     let event = event(&json);
-    let raw: Vec<RawRecord> = event
-        .records
-        .iter()
-        .enumerate()
-        .map(|(i, record)| RawRecord { name: i.to_string(), bytes: Bytes::from(record.kinesis.data.0.clone()) })
-        .collect();
+    let raw: Vec<&[u8]> = event.records.iter().map(|record| record.kinesis.data.0.as_slice()).collect();
     let decoded = decode_records(Table::Pin, &raw).expect("decoding");
     assert!(decoded.rejected.is_empty());
     let cleaned = clean(Table::Pin, decoded.frame.clone()).expect("cleaning");
@@ -146,7 +145,10 @@ fn stages(c: &mut Criterion) {
     let mut group = c.benchmark_group("stream/stage");
     configure(&mut group);
     group.throughput(Throughput::Elements(records as u64));
-    group.bench_function("event_json", |b| b.iter(|| serde_json::from_str::<KinesisEvent>(&json).expect("an event")));
+    group.bench_function("event_json", |b| b.iter(|| serde_json::from_str::<KinesisBatch>(&json).expect("an event")));
+    group.bench_function("event_json_full", |b| {
+        b.iter(|| serde_json::from_str::<KinesisEvent>(&json).expect("an event"))
+    });
     group.bench_function("decode_records", |b| b.iter(|| decode_records(Table::Pin, &raw).expect("decoding")));
     group.bench_function("clean", |b| {
         b.iter_batched(

@@ -1,6 +1,8 @@
 //! The `stream-processor` Lambda: a Kinesis batch → the same cleaning as the batch transform →
 //! Parquet parts appended to the stream tables `stream/<table>/` (SPEC §3, §4).
 //!
+//! * **Event:** [`KinesisBatch`], the fields of Lambda's Kinesis event that the processor reads
+//!   (the same JSON as `aws_lambda_events`' `KinesisEvent`, parsed and dropped at a fraction of its cost).
 //! * **Routing:** each record's table comes from the stream name in its `eventSourceARN`
 //!   (`streaming-<prefix>-pin|geo|user`, the prefix from `PINPIPE_PREFIX`).
 //! * **Cleaning:** [`pinpipe_core::decode::decode_records`] (the batch's per-record decoding) and
@@ -18,22 +20,25 @@
 //!   what was not stored (from the first record of the failed group on), so Lambda retries from there
 //!   and the retry rewrites the same objects.
 
-use std::collections::BTreeMap;
+mod event;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use aws_lambda_events::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::streams::KinesisEventResponse;
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 use lambda_runtime::LambdaEvent;
 use pinpipe_core::batch::parquet_bytes;
 use pinpipe_core::clean::clean;
-use pinpipe_core::decode::{decode_records, RawRecord, RejectKind};
+use pinpipe_core::decode::{decode_records, RejectKind};
 use pinpipe_core::Table;
 use pinpipe_lake::{layout, ObjectStore};
 use polars::prelude::{Column, DataFrame, ParquetCompression, PlSmallStr, Scalar};
 use serde::Serialize;
+
+pub use event::{KinesisBatch, KinesisBatchRecord, KinesisPayload};
 
 /// The name this stage files refused records under (`rejected/stream-processor/…`).
 pub const STAGE: &str = "stream-processor";
@@ -96,16 +101,6 @@ pub fn stream_name_of_arn(arn: &str) -> Option<&str> {
     (!name.is_empty()).then_some(name)
 }
 
-/// The shard of a record: its `eventID` is `<shard id>:<sequence number>`.
-pub fn shard_of(record: &KinesisEventRecord) -> &str {
-    record
-        .event_id
-        .as_deref()
-        .and_then(|id| id.split_once(':').map(|(shard, _)| shard))
-        .filter(|shard| !shard.is_empty())
-        .unwrap_or("unknown-shard")
-}
-
 /// Where a group of records goes: a table, or nowhere (their stream feeds no table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Route {
@@ -123,19 +118,14 @@ impl Route {
 }
 
 /// The records of one shard bound for one route, in event order.
+#[derive(Debug)]
 struct Group {
     shard: String,
     route: Route,
-    /// Per record: its index in the event, its sequence number, its data.
-    records: Vec<(usize, String, Bytes)>,
+    /// The records' indices in the event, ascending.
+    records: Vec<usize>,
     /// For unrouted records, why (by position in `records`).
     reasons: Vec<String>,
-}
-
-impl Group {
-    fn first_sequence_number(&self) -> &str {
-        &self.records[0].1
-    }
 }
 
 /// The kind of a refusal: a decoding problem, or a stream that feeds no table.
@@ -157,14 +147,6 @@ struct RejectedRecord {
     reason: String,
     /// The record's data as text (invalid UTF-8 replaced).
     record: String,
-}
-
-/// Where a group's records are in the event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Span {
-    shard: String,
-    /// Event indices, ascending.
-    records: Vec<usize>,
 }
 
 /// One object to write for one group.
@@ -206,39 +188,27 @@ impl Processor {
     }
 
     /// Handles one Kinesis event: the Lambda handler.
-    pub async fn handle(&self, event: LambdaEvent<KinesisEvent>) -> anyhow::Result<KinesisEventResponse> {
+    pub async fn handle(&self, event: LambdaEvent<KinesisBatch>) -> anyhow::Result<KinesisEventResponse> {
         let (response, counts) = self.process(event.payload).await?;
         log_counts(&counts);
         Ok(response)
     }
 
     /// Processes one batch: the response for Lambda and the counts.
-    pub async fn process(&self, event: KinesisEvent) -> anyhow::Result<(KinesisEventResponse, BatchCounts)> {
+    pub async fn process(&self, event: KinesisBatch) -> anyhow::Result<(KinesisEventResponse, BatchCounts)> {
         let mut counts = BatchCounts { records_in: event.records.len(), ..BatchCounts::default() };
         if event.records.is_empty() {
             return Ok((KinesisEventResponse::default(), counts));
         }
-        let sequence_numbers: Vec<String> =
-            event.records.iter().map(|record| record.kinesis.sequence_number.clone()).collect();
-        let streams: Vec<Option<String>> = event
-            .records
-            .iter()
-            .map(|record| {
-                let arn = record.event_source_arn.as_deref()?;
-                Some(stream_name_of_arn(arn).unwrap_or(arn).to_string())
-            })
-            .collect();
-        let groups = self.group(event);
-        let spans: Vec<Span> = groups
-            .iter()
-            .map(|group| Span {
-                shard: group.shard.clone(),
-                records: group.records.iter().map(|(index, _, _)| *index).collect(),
-            })
-            .collect();
-        let (writes, records_rejected) = tokio::task::spawn_blocking(move || prepare(groups, &streams))
-            .await
-            .context("the cleaning task failed")??;
+        // Shared with the cleaning task, which reads the records in place.
+        let records = Arc::new(event.records);
+        let groups = Arc::new(group(&self.streams, &records));
+        let (writes, records_rejected) = {
+            let (records, groups) = (records.clone(), groups.clone());
+            tokio::task::spawn_blocking(move || prepare(&groups, &records))
+                .await
+                .context("the cleaning task failed")??
+        };
         counts.records_rejected = records_rejected;
 
         let store = self.store.as_ref();
@@ -251,7 +221,7 @@ impl Processor {
             .buffer_unordered(WRITE_CONCURRENCY)
             .collect()
             .await;
-        let mut failed_groups = vec![false; spans.len()];
+        let mut failed_groups = vec![false; groups.len()];
         for (write, result) in results {
             match result {
                 Ok(()) => {
@@ -263,107 +233,98 @@ impl Processor {
                 Err(error) => {
                     tracing::error!(
                         error = %format!("{error:#}"),
-                        records = spans[write.group].records.len(),
+                        records = groups[write.group].records.len(),
                         "write failed; its records are reported for retry"
                     );
                     failed_groups[write.group] = true;
                 }
             }
         }
-        let retry = records_to_retry(&spans, &failed_groups, sequence_numbers.len());
+        let retry = records_to_retry(&groups, &failed_groups, records.len());
         let mut response = KinesisEventResponse::default();
-        for (index, sequence_number) in sequence_numbers.into_iter().enumerate() {
-            if retry[index] {
-                response.add_failure(sequence_number);
-            }
+        for (record, _) in records.iter().zip(retry).filter(|(_, retry)| *retry) {
+            response.add_failure(record.kinesis.sequence_number.clone());
         }
         counts.records_failed = response.batch_item_failures.len();
         Ok((response, counts))
     }
-
-    /// Splits the event's records by shard and route, keeping event order within each group.
-    fn group(&self, event: KinesisEvent) -> Vec<Group> {
-        let mut groups: BTreeMap<(String, Route), Group> = BTreeMap::new();
-        for (index, record) in event.records.into_iter().enumerate() {
-            let (route, reason) = match self.streams.route(record.event_source_arn.as_deref()) {
-                Ok(table) => (Route::Table(table), None),
-                Err(reason) => (Route::Unrouted, Some(reason)),
-            };
-            let shard = shard_of(&record).to_string();
-            let group = groups.entry((shard.clone(), route)).or_insert_with(|| Group {
-                shard,
-                route,
-                records: Vec::new(),
-                reasons: Vec::new(),
-            });
-            group.records.push((index, record.kinesis.sequence_number, Bytes::from(record.kinesis.data.0)));
-            group.reasons.extend(reason);
-        }
-        groups.into_values().collect()
-    }
 }
 
-/// Decodes and cleans every group, giving the objects to write: one Parquet part per group with
-/// rows, one object of refused records per group with refusals; and the number of refusals.
-fn prepare(groups: Vec<Group>, streams: &[Option<String>]) -> anyhow::Result<(Vec<Write>, usize)> {
+/// Splits the event's `records` by shard and route (by `streams`), keeping event order within each
+/// group.
+fn group(streams: &StreamNames, records: &[KinesisBatchRecord]) -> Vec<Group> {
+    let mut groups: BTreeMap<(&str, Route), Group> = BTreeMap::new();
+    for (index, record) in records.iter().enumerate() {
+        let (route, reason) = match streams.route(record.event_source_arn.as_deref()) {
+            Ok(table) => (Route::Table(table), None),
+            Err(reason) => (Route::Unrouted, Some(reason)),
+        };
+        let shard = record.shard();
+        let group = groups.entry((shard, route)).or_insert_with(|| Group {
+            shard: shard.to_string(),
+            route,
+            records: Vec::new(),
+            reasons: Vec::new(),
+        });
+        group.records.push(index);
+        group.reasons.extend(reason);
+    }
+    groups.into_values().collect()
+}
+
+/// Decodes and cleans every group of `records`, giving the objects to write: one Parquet part per
+/// group with rows, one object of refused records per group with refusals; and the number of
+/// refusals.
+fn prepare(groups: &[Group], records: &[KinesisBatchRecord]) -> anyhow::Result<(Vec<Write>, usize)> {
     let mut writes = Vec::new();
     let mut records_rejected = 0;
-    for (position, group) in groups.into_iter().enumerate() {
-        let name = format!("{}/{}-{}", group.route.folder(), group.shard, group.first_sequence_number());
+    for (position, group) in groups.iter().enumerate() {
+        let of_group: Vec<&KinesisBatchRecord> = group.records.iter().map(|&index| &records[index]).collect();
+        let first_sequence_number = &of_group[0].kinesis.sequence_number;
+        let refusal = |index: usize, kind: Kind, reason: String, record: String| {
+            let arn = records[index].event_source_arn.as_deref();
+            let line = RejectedRecord {
+                stream: arn.map(|arn| stream_name_of_arn(arn).unwrap_or(arn).to_string()),
+                shard_id: group.shard.clone(),
+                sequence_number: records[index].kinesis.sequence_number.clone(),
+                kind,
+                reason,
+                record,
+            };
+            (index, line)
+        };
         let mut rejected: Vec<(usize, RejectedRecord)> = Vec::new();
         match group.route {
             Route::Unrouted => {
-                for ((index, sequence_number, data), reason) in group.records.iter().zip(&group.reasons) {
-                    rejected.push((
-                        *index,
-                        RejectedRecord {
-                            stream: streams[*index].clone(),
-                            shard_id: group.shard.clone(),
-                            sequence_number: sequence_number.clone(),
-                            kind: Kind::Route("unknown_stream"),
-                            reason: reason.clone(),
-                            record: String::from_utf8_lossy(data).into_owned(),
-                        },
-                    ));
+                for ((&index, record), reason) in group.records.iter().zip(&of_group).zip(&group.reasons) {
+                    let text = String::from_utf8_lossy(&record.kinesis.data.0).into_owned();
+                    rejected.push(refusal(index, Kind::Route("unknown_stream"), reason.clone(), text));
                 }
             }
             Route::Table(table) => {
-                // Records are named by their position in the group, to find them again.
-                let records: Vec<RawRecord> = group
-                    .records
-                    .iter()
-                    .enumerate()
-                    .map(|(position, (_, _, data))| RawRecord { name: position.to_string(), bytes: data.clone() })
-                    .collect();
-                let decoded = decode_records(table, &records)
+                let data: Vec<&[u8]> = of_group.iter().map(|record| record.kinesis.data.0.as_slice()).collect();
+                let decoded = decode_records(table, &data)
                     .with_context(|| format!("decoding the {table} records of {}", group.shard))?;
-                let mut refused = vec![false; group.records.len()];
-                for refusal in decoded.rejected {
-                    let position: usize = refusal.source.parse().expect("records are named by position");
-                    refused[position] = true;
-                    let (index, sequence_number, _) = &group.records[position];
-                    rejected.push((
-                        *index,
-                        RejectedRecord {
-                            stream: streams[*index].clone(),
-                            shard_id: group.shard.clone(),
-                            sequence_number: sequence_number.clone(),
-                            kind: Kind::Decode(refusal.kind),
-                            reason: refusal.reason,
-                            record: refusal.record,
-                        },
-                    ));
+                let mut refused = vec![false; of_group.len()];
+                for refused_record in decoded.rejected {
+                    let at: usize = refused_record.source.parse().expect("records are named by position");
+                    refused[at] = true;
+                    let kind = Kind::Decode(refused_record.kind);
+                    rejected.push(refusal(group.records[at], kind, refused_record.reason, refused_record.record));
                 }
                 let cleaned = clean(table, decoded.frame)
                     .with_context(|| format!("cleaning the {table} records of {}", group.shard))?;
-                let kept = group.records.iter().zip(&refused).filter(|(_, refused)| !**refused);
-                let sequence_numbers: Vec<&str> =
-                    kept.map(|((_, sequence_number, _), _)| sequence_number.as_str()).collect();
+                let sequence_numbers: Vec<&str> = of_group
+                    .iter()
+                    .zip(&refused)
+                    .filter(|(_, refused)| !**refused)
+                    .map(|(record, _)| record.kinesis.sequence_number.as_str())
+                    .collect();
                 let part = with_lineage(cleaned.frame, &group.shard, &sequence_numbers)?;
                 let rows = part.height();
                 if rows > 0 {
                     writes.push(Write {
-                        key: layout::stream_part_key(table.name(), &group.shard, group.first_sequence_number()),
+                        key: layout::stream_part_key(table.name(), &group.shard, first_sequence_number),
                         body: parquet_bytes(&part, PART_COMPRESSION).context("writing a Parquet part")?,
                         group: position,
                         rows: Some((table, rows)),
@@ -379,6 +340,7 @@ fn prepare(groups: Vec<Group>, streams: &[Option<String>]) -> anyhow::Result<(Ve
                 body.push(b'\n');
             }
             records_rejected += rejected.len();
+            let name = format!("{}/{}-{first_sequence_number}", group.route.folder(), group.shard);
             writes.push(Write {
                 key: layout::rejected_key(STAGE, &name),
                 body: body.into(),
@@ -413,21 +375,22 @@ fn with_lineage(frame: DataFrame, shard: &str, sequence_numbers: &[&str]) -> any
 /// it, so the start is moved back to the first record of any group the retry would otherwise split:
 /// the retried batch then names its parts and rejected objects exactly as this one did, and rewrites
 /// them instead of adding rows twice.
-fn records_to_retry(spans: &[Span], failed_groups: &[bool], records: usize) -> Vec<bool> {
+fn records_to_retry(groups: &[Group], failed_groups: &[bool], records: usize) -> Vec<bool> {
     let mut retry = vec![false; records];
-    let shards: std::collections::BTreeSet<&str> = spans.iter().map(|span| span.shard.as_str()).collect();
+    let shards: BTreeSet<&str> = groups.iter().map(|group| group.shard.as_str()).collect();
     for shard in shards {
-        let of_shard: Vec<(usize, &Span)> = spans.iter().enumerate().filter(|(_, span)| span.shard == shard).collect();
+        let of_shard: Vec<(usize, &Group)> =
+            groups.iter().enumerate().filter(|(_, group)| group.shard == shard).collect();
         let Some(mut start) =
-            of_shard.iter().filter(|(group, _)| failed_groups[*group]).map(|(_, span)| span.records[0]).min()
+            of_shard.iter().filter(|(position, _)| failed_groups[*position]).map(|(_, group)| group.records[0]).min()
         else {
             continue;
         };
         loop {
             let widened = of_shard
                 .iter()
-                .filter(|(_, span)| span.records.last().is_some_and(|&last| last >= start))
-                .map(|(_, span)| span.records[0])
+                .filter(|(_, group)| group.records.last().is_some_and(|&last| last >= start))
+                .map(|(_, group)| group.records[0])
                 .min()
                 .unwrap_or(start);
             if widened >= start {
@@ -435,8 +398,8 @@ fn records_to_retry(spans: &[Span], failed_groups: &[bool], records: usize) -> V
             }
             start = widened;
         }
-        for (_, span) in of_shard {
-            for &index in span.records.iter().filter(|&&index| index >= start) {
+        for (_, group) in of_shard {
+            for &index in group.records.iter().filter(|&&index| index >= start) {
                 retry[index] = true;
             }
         }
@@ -467,7 +430,12 @@ mod tests {
 
     #[test]
     fn a_retry_starts_where_no_group_is_split() {
-        let span = |shard: &str, records: &[usize]| Span { shard: shard.to_string(), records: records.to_vec() };
+        let span = |shard: &str, records: &[usize]| Group {
+            shard: shard.to_string(),
+            route: Route::Table(Table::Pin),
+            records: records.to_vec(),
+            reasons: Vec::new(),
+        };
         let retried = |failed: &[bool]| -> Vec<usize> {
             let spans = [span("s0", &[0, 2, 4]), span("s0", &[1, 3]), span("s0", &[5, 6]), span("s1", &[7, 8])];
             let retry = records_to_retry(&spans, failed, 9);

@@ -6,6 +6,11 @@ use lambda_runtime::{run, service_fn, Error};
 use pinpipe_lake::{config, ObjectStore, S3Store};
 use stream_processor::{Processor, StreamNames};
 
+/// mimalloc instead of glibc's malloc: the handler allocates and frees per record, and glibc's
+/// malloc and free were 28 % of its time (BENCHMARKS.md, stream processor).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();

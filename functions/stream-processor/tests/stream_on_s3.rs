@@ -16,19 +16,32 @@ use pinpipe_events::{kinesis_event, EventOrigin, ShardRecord};
 use pinpipe_lake::testing::{fresh_s3_store, real_sample_dir, snapshot};
 use pinpipe_lake::{layout, ObjectStore};
 use polars::prelude::*;
-use stream_processor::{Processor, StreamNames, SEQUENCE_NUMBER_COLUMN, SHARD_ID_COLUMN};
+use stream_processor::{KinesisBatch, Processor, StreamNames, SEQUENCE_NUMBER_COLUMN, SHARD_ID_COLUMN};
 
 /// The prefix the sample events use (the SAM template's default).
 const PREFIX: &str = "pinpipe";
 
-/// A sample event of `events/`, by file stem.
-fn sample_event(name: &str) -> KinesisEvent {
+/// A sample event of `events/`, by file stem (checked to read as `aws_lambda_events`' full type too).
+fn sample_event(name: &str) -> KinesisBatch {
     let path = format!("{}/../../events/{name}.json", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} is no KinesisEvent: {e}"))
+    let full: KinesisEvent = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} is no KinesisEvent: {e}"));
+    let batch: KinesisBatch = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} is no KinesisBatch: {e}"));
+    let full_fields: Vec<_> = full
+        .records
+        .iter()
+        .map(|r| (&r.event_source_arn, &r.event_id, &r.kinesis.sequence_number, &r.kinesis.data.0))
+        .collect();
+    let batch_fields: Vec<_> = batch
+        .records
+        .iter()
+        .map(|r| (&r.event_source_arn, &r.event_id, &r.kinesis.sequence_number, &r.kinesis.data.0))
+        .collect();
+    assert_eq!(full_fields, batch_fields, "{path}");
+    batch
 }
 
-fn sequence_numbers(event: &KinesisEvent) -> Vec<String> {
+fn sequence_numbers(event: &KinesisBatch) -> Vec<String> {
     event.records.iter().map(|record| record.kinesis.sequence_number.clone()).collect()
 }
 
@@ -37,7 +50,7 @@ fn processor(store: &Arc<dyn ObjectStore>) -> Processor {
 }
 
 /// Runs the Lambda handler; the sequence numbers it reports as failed.
-async fn deliver(store: &Arc<dyn ObjectStore>, event: KinesisEvent) -> Vec<String> {
+async fn deliver(store: &Arc<dyn ObjectStore>, event: KinesisBatch) -> Vec<String> {
     let response = processor(store).handle(LambdaEvent::new(event, Context::default())).await.unwrap();
     let answer = serde_json::to_value(&response).unwrap();
     assert!(answer["batchItemFailures"].is_array(), "the answer Lambda reads: {answer}");
@@ -71,7 +84,7 @@ async fn cleaned_by_the_batch_path(table: Table, lines: &[String]) -> DataFrame 
 }
 
 /// Each record's data as text.
-fn data_lines(event: &KinesisEvent) -> Vec<String> {
+fn data_lines(event: &KinesisBatch) -> Vec<String> {
     event.records.iter().map(|record| String::from_utf8(record.kinesis.data.0.clone()).unwrap()).collect()
 }
 
