@@ -98,10 +98,8 @@ pub fn decode_records<R: AsRef<[u8]> + Sync>(table: Table, records: &[R]) -> Pol
             let mut builders = ColumnBuilders::new(table, chunk.len());
             let mut rejected = Vec::new();
             for (offset, record) in chunk.iter().enumerate() {
-                if let Err(refusal) = builders.push_line(record.as_ref(), 1) {
-                    let position = chunk_index * LINES_PER_CHUNK + offset;
-                    rejected.push(builders.rejected(record.as_ref(), &position.to_string(), 1, refusal));
-                }
+                let position = chunk_index * LINES_PER_CHUNK + offset;
+                builders.push_or_reject(record.as_ref(), position, 1, &mut rejected);
             }
             builders.into_decoded(rejected)
         })
@@ -607,15 +605,22 @@ impl ColumnBuilders {
         Ok(())
     }
 
-    /// Decodes one record, or files it in `rejected` with where it came from and why.
-    fn push_or_reject(&mut self, record: &[u8], source: &str, line: u64, rejected: &mut Vec<Rejected>) {
+    /// Decodes one record, or files it in `rejected` with where it came from (`source`, formatted
+    /// only then) and why.
+    fn push_or_reject(&mut self, record: &[u8], source: impl fmt::Display, line: u64, rejected: &mut Vec<Rejected>) {
         if let Err(refusal) = self.push_line(record, 1) {
             rejected.push(self.rejected(record, source, line, refusal));
         }
     }
 
     /// A refused record, as filed.
-    fn rejected(&self, record: &[u8], source: &str, line: u64, (kind, reason): (RejectKind, String)) -> Rejected {
+    fn rejected(
+        &self,
+        record: &[u8],
+        source: impl fmt::Display,
+        line: u64,
+        (kind, reason): (RejectKind, String),
+    ) -> Rejected {
         Rejected {
             table: self.table,
             source: source.to_string(),
