@@ -1,4 +1,4 @@
-"""The batch benchmark (issue #7): `pinpipe transform` against PySpark, Python Polars and DuckDB on
+"""The batch benchmark: `pinpipe transform` against PySpark, Python Polars and DuckDB on
 the same emulated files, each peer's 14 CSVs checked byte for byte against ours.
 
 Run it through bench/run.sh, which makes the venv (bench/.venv) with the pinned peers first:
@@ -322,11 +322,9 @@ def main():
     runs, failures = [], []
     datasets = [(n, generate(n, args.seed)) for n in sizes]
     if args.smoke:
-        # The hand-made corner cases of SPEC §4/§5, and the real sample when shared/ is beside the repo.
+        # The hand-made corner cases of docs/SPEC.md §4/§5, and the real sample (data/real-sample).
         datasets.append(("edge", os.path.join(BENCH, "fixtures", "edge")))
-        real = os.path.join(REPO, "..", "shared", "data", "real-sample")
-        if os.path.isdir(real):
-            datasets.append(("real-sample", os.path.abspath(real)))
+        datasets.append(("real-sample", os.path.join(REPO, "data", "real-sample")))
     for n, data in datasets:
         size = input_bytes(data)
         warm(data)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue #7's "other measures": ingestion, stream processor and landing throughput.
+# The "other measures" of BENCHMARKS.md: ingestion, stream processor and landing throughput.
 #
 # usage: bench/measures.sh [--smoke] [ingest|handler|stream|landing|all]...   (default: all)
 #

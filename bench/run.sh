@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The batch benchmark of issue #7 (see BENCHMARKS.md): makes bench/.venv with the pinned peers
+# The batch benchmark (see BENCHMARKS.md): makes bench/.venv with the pinned peers
 # (bench/requirements.txt), then runs bench/batch.py with the arguments given.
 #
 #   bench/run.sh            # the full run: N = 30k, 300k, 1M; updates bench/results/ and BENCHMARKS.md

@@ -10,6 +10,16 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
+step "Rust toolchain (rust-toolchain.toml: 1.95.0)"
+# rustup installs the pinned release where it can download it. A machine with no route to the Rust
+# release servers may hold that release only as its "stable" toolchain: give it the pinned name too.
+toolchains="${RUSTUP_HOME:-$HOME/.rustup}/toolchains"
+host=$(cd / && rustc +stable -vV | sed -n 's/^host: //p')
+if [[ ! -e "$toolchains/1.95.0-$host" ]] && (cd / && rustc +stable --version) | grep -q '^rustc 1\.95\.0 '; then
+    ln -s "stable-$host" "$toolchains/1.95.0-$host"
+fi
+cargo --version
+
 step "local services (moto and tansu on 127.0.0.1)"
 # tansu is built with cargo the first time (several minutes); later runs find it with `command -v tansu`.
 scripts/services.sh start moto tansu
@@ -22,7 +32,12 @@ cargo fmt --all -- --check
 step "lints"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
-step "tests (unit, integration, end to end)"
+step "no unused dependencies (cargo-machete, installed into .services/ the first time)"
+machete=.services/cargo-machete/bin/cargo-machete
+[[ -x $machete ]] || cargo install --quiet --locked --root .services/cargo-machete cargo-machete --version 0.9.2
+"$machete"
+
+step "tests (unit, integration, end to end; --all-features turns on the tests against the local servers)"
 cargo test --workspace --all-features --locked
 
 step "the four Lambda functions under cargo-lambda (watch + invoke, one per trigger type)"

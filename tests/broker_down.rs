@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use pinpipe_emulate::post::{post, Ack, Mode, PostOptions, PostSummary};
+use pinpipe_emulate::post::{post, Ack, ErrorCode, FailReason, Mode, PostOptions, PostSummary};
 use pinpipe_ingest::testing::PrivateBroker;
 use pinpipe_local::accounting::{inventory, Accounts};
 use pinpipe_local::Stack;
@@ -34,7 +34,8 @@ async fn acknowledged_records_survive_a_broker_restart() {
     let during = post(&options(2, 50)).await.unwrap();
     assert_eq!(during.acknowledged, 0, "{during}");
     assert_eq!(during.failed_total(), 150, "{during}");
-    assert!(during.failed.keys().all(|reason| reason == "HTTP 503 (50302)"), "{during}");
+    let unavailable = FailReason::Http { status: 503, code: Some(ErrorCode::Api(50302)) };
+    assert!(during.failed.keys().all(|reason| *reason == unavailable), "{during}");
 
     broker.restart();
     // Clients retry a 503; the first posts after the restart may still fail while the producer reconnects.
@@ -53,9 +54,7 @@ async fn acknowledged_records_survive_a_broker_restart() {
     }
     stack.wait_until_delivered(Duration::from_secs(120)).await.unwrap();
 
-    let prefix = stack.names.prefix().to_string();
-    let held =
-        inventory(stack.store.as_ref(), |table| pinpipe_lake::config::stream_name(&prefix, table)).await.unwrap();
+    let held = inventory(stack.store.as_ref(), &stack.names).await.unwrap();
     let summaries: Vec<&PostSummary> = [&before, &during].into_iter().chain(&after).collect();
     let acks: Vec<Ack> = summaries.iter().flat_map(|summary| summary.acks.clone()).collect();
     let sent = summaries.iter().map(|summary| summary.sent).sum();

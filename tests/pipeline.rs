@@ -6,9 +6,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use pinpipe_contract::Table;
 use pinpipe_core::export::write_csv;
 use pinpipe_core::queries::QUERIES;
-use pinpipe_core::Table;
 use pinpipe_local::{run, Paths, RunOptions};
 
 use common::{distinct_records, local_stack};
@@ -44,7 +44,7 @@ async fn three_thousand_posts_on_both_paths_arrive_exactly_once() {
     let out = tempfile::tempdir().unwrap();
     let (dir, rows_dumped) = (files.path().to_path_buf(), rows);
     tokio::task::spawn_blocking(move || pinpipe_emulate::dump(&dir, rows_dumped, SEED)).await.unwrap().unwrap();
-    pinpipe_core::batch::transform_dir(files.path(), out.path()).await.unwrap();
+    pinpipe_batch::transform_dir(files.path(), out.path()).await.unwrap();
     let results: BTreeMap<String, _> =
         report.results.iter().map(|(id, _, frame)| (id.clone(), frame.clone())).collect();
     assert_eq!(results.len(), QUERIES.len());

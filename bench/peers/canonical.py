@@ -1,15 +1,15 @@
-"""What every peer shares: the SPEC §4/§5 constants and the canonical CSV names (no engine code).
+"""What every peer shares: the docs/SPEC.md §4/§5 constants and the canonical CSV names (no engine code).
 
 Each peer (pyspark_pipeline.py, polars_pipeline.py, duckdb_pipeline.py) does all the cleaning,
 the queries, the canonical ordering and the CSV writing in its own engine; this module only holds
-the constants of SPEC.md so the three read the same rules.
+the constants of docs/SPEC.md so the three read the same rules.
 """
 
 import argparse
 import os
 import time
 
-# SPEC §4 rule 3: placeholders, each only in its own column.
+# docs/SPEC.md §4 rule 3: placeholders, each only in its own column.
 PLACEHOLDERS = {
     "title": ["No Title Data Available"],
     "description": ["No description available Story format", "No description available", "Untitled"],
@@ -19,13 +19,13 @@ PLACEHOLDERS = {
     "image_src": ["Image src error."],
 }
 
-# SPEC §4 rule 2: the pin text columns in which "" becomes NULL.
+# docs/SPEC.md §4 rule 2: the pin text columns in which "" becomes NULL.
 PIN_TEXT_COLUMNS = [
     "unique_id", "title", "description", "poster_name", "follower_count", "tag_list",
     "is_image_or_video", "image_src", "save_location", "category",
 ]
 
-# The raw fields of each table (SPEC §1), key first, as (name, kind); kind is text|int|float.
+# The raw fields of each table (docs/SPEC.md §1), key first, as (name, kind); kind is text|int|float.
 RAW_FIELDS = {
     "pin": [("index", "key"), ("unique_id", "text"), ("title", "text"), ("description", "text"),
             ("poster_name", "text"), ("follower_count", "text"), ("tag_list", "text"),
@@ -44,9 +44,9 @@ CLEANED_COLUMNS = {
     "user": ["ind", "user_name", "age", "date_joined"],
 }
 
-# SPEC §4 rule 4 (digits, optional fraction, optional k/K/m/M).
+# docs/SPEC.md §4 rule 4 (digits, optional fraction, optional k/K/m/M).
 FOLLOWER_COUNT_PATTERN = r"^([0-9]+)(?:\.([0-9]+))?([kKmM]?)$"
-# SPEC §1 datetimes: 2020-08-28 03:52:47, 2020-08-28T03:52:47 (optional fraction), 2020:08:28 03:52:47.
+# docs/SPEC.md §1 datetimes: 2020-08-28 03:52:47, 2020-08-28T03:52:47 (optional fraction), 2020:08:28 03:52:47.
 DATETIME_PATTERN = (
     r"^[0-9]{4}(-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
     r"|:[0-9]{2}:[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})$"
@@ -103,7 +103,7 @@ class Phases:
         self.ms["total"] = round((time.perf_counter() - self.start) * 1000)
         print("PHASES " + json.dumps(self.ms), flush=True)
 
-# SPEC §4 rule 6: the leading `Local save in` and the whitespace after it (Unicode White_Space, as the
+# docs/SPEC.md §4 rule 6: the leading `Local save in` and the whitespace after it (Unicode White_Space, as the
 # Rust regex `\s` reads it; spelled out for engines whose `\s` is ASCII only).
 SAVE_LOCATION_PREFIX = (
     r"^Local save in[\t\n\x{0B}\f\r \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]*"

@@ -1,5 +1,5 @@
-"""SPEC.md's batch transform in DuckDB SQL: read the three JSON-lines files, drop exact duplicates,
-clean (SPEC §4), run q1…q9 (SPEC §5) and write the 14 canonical CSVs with COPY.
+"""docs/SPEC.md's batch transform in DuckDB SQL: read the three JSON-lines files, drop exact duplicates,
+clean (docs/SPEC.md §4), run q1…q9 (docs/SPEC.md §5) and write the 14 canonical CSVs with COPY.
 
     python duckdb_pipeline.py --input DIR --out DIR
 """
@@ -132,7 +132,7 @@ def queries():
 
 
 def plain_float(x):
-    """Shortest round-trip decimal, no exponent, at least one fractional digit (SPEC §5)."""
+    """Shortest round-trip decimal, no exponent, at least one fractional digit (docs/SPEC.md §5)."""
     text = f"CAST({x} AS VARCHAR)"
     pattern = "'^(-?)([0-9]+)\\.?([0-9]*)[eE]\\+?(-?[0-9]+)$'"
     sign, whole, frac = (f"regexp_extract({text}, {pattern}, {i})" for i in (1, 2, 3))

@@ -1,5 +1,5 @@
-"""SPEC.md's batch transform in Python Polars (lazy): read the three JSON-lines files, drop exact
-duplicates, clean (SPEC §4), run q1…q9 (SPEC §5) and write the 14 canonical CSVs.
+"""docs/SPEC.md's batch transform in Python Polars (lazy): read the three JSON-lines files, drop exact
+duplicates, clean (docs/SPEC.md §4), run q1…q9 (docs/SPEC.md §5) and write the 14 canonical CSVs.
 
     python polars_pipeline.py --input DIR --out DIR
 """
@@ -19,7 +19,7 @@ KIND = {"key": pl.Int64, "text": pl.String, "int": pl.Int64, "float": pl.Float64
 
 
 def read_raw(path, table):
-    """The raw records of one table: every field of SPEC §1 (absent → NULL), key as `ind`."""
+    """The raw records of one table: every field of docs/SPEC.md §1 (absent → NULL), key as `ind`."""
     schema = {name: KIND[kind] for name, kind in RAW_FIELDS[table]}
     if table == "pin":
         schema["ind"] = pl.Int64  # a producer may send pin's key as `ind`
@@ -28,7 +28,7 @@ def read_raw(path, table):
         frame = frame.with_columns(pl.coalesce("index", "ind").alias("ind")).drop("index")
     # Records without an int32 key are refused (not cleaned).
     frame = frame.filter(pl.col("ind").is_between(INT32_MIN, INT32_MAX))
-    # SPEC §4 rule 1: exact duplicate raw records are dropped.
+    # docs/SPEC.md §4 rule 1: exact duplicate raw records are dropped.
     return frame.unique().with_columns(pl.col("ind").cast(pl.Int32))
 
 
@@ -149,7 +149,7 @@ def queries(pin, geo, user):
 
 
 def plain_float(expr):
-    """Shortest round-trip decimal, no exponent, at least one fractional digit (SPEC §5)."""
+    """Shortest round-trip decimal, no exponent, at least one fractional digit (docs/SPEC.md §5)."""
     text = expr.cast(pl.String)
     pattern = r"^(-?)([0-9]+)\.?([0-9]*)[eE]\+?(-?[0-9]+)$"
     sign = text.str.extract(pattern, 1)

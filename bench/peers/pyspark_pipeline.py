@@ -1,5 +1,5 @@
-"""SPEC.md's batch transform in PySpark (local mode, the engine of the original pipeline): read the
-three JSON-lines files, drop exact duplicates, clean (SPEC §4), run q1…q9 (SPEC §5) and write the
+"""docs/SPEC.md's batch transform in PySpark (local mode, the engine of the original pipeline): read the
+three JSON-lines files, drop exact duplicates, clean (docs/SPEC.md §4), run q1…q9 (docs/SPEC.md §5) and write the
 14 canonical CSVs with Spark's CSV writer.
 
     python pyspark_pipeline.py --input DIR --out DIR
@@ -180,7 +180,7 @@ def queries():
 
 
 def plain_float(x):
-    """Shortest round-trip decimal, no exponent, at least one fractional digit (SPEC §5), from Java's
+    """Shortest round-trip decimal, no exponent, at least one fractional digit (docs/SPEC.md §5), from Java's
     Double.toString (which switches to `1.0E-4` form outside [1e-3, 1e7))."""
     text = f"CAST({x} AS STRING)"
     pattern = q(r"^(-?)([0-9]+)\.?([0-9]*)E(-?[0-9]+)$")

@@ -225,10 +225,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                         summary.run_date, summary.inputs_consumed, landing.records_delivered, streaming.records_delivered
                     );
                 }
-                Err(error) => eprintln!("the batch run failed (it runs again in {} s): {error:#}", args.batch_every),
+                Err(error) => eprintln!("{error} (it runs again in {} s)", args.batch_every),
             },
         }
     }
     eprintln!("stopping: delivering what is stored, then exiting");
-    stack.shutdown(Duration::from_secs(30)).await
+    Ok(stack.shutdown(Duration::from_secs(30)).await?)
 }

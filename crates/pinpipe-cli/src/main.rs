@@ -64,7 +64,7 @@ enum Command {
         #[arg(long, env = "PINPIPE_PREFIX", default_value = "pinpipe")]
         prefix: String,
         /// With --api: replay pin.jsonl, geo.jsonl and user.jsonl from this folder (e.g.
-        /// ../shared/data/real-sample) instead of generating posts.
+        /// data/real-sample) instead of generating posts.
         #[arg(long, requires = "api")]
         source: Option<PathBuf>,
     },
@@ -87,6 +87,26 @@ enum PostMode {
     Stream,
 }
 
+/// `pinpipe transform`: the batch over local files, and what it did per table.
+async fn transform(input: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()> {
+    let manifest = pinpipe_batch::transform_dir(input, out).await?;
+    for (table, counts) in &manifest.tables {
+        println!(
+            "{table}: {} records in, {} cleaned, {} duplicates dropped, {} rejected",
+            counts.records_in,
+            counts.records_cleaned,
+            counts.duplicates_dropped,
+            counts.rejected_total()
+        );
+    }
+    println!(
+        "wrote 14 CSVs, rejected.jsonl and manifest.json to {} in {} ms",
+        out.display(),
+        manifest.timings_ms.get("total").copied().unwrap_or_default()
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let started = std::time::Instant::now();
@@ -95,23 +115,7 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Transform { input, out } => {
-            let manifest = pinpipe_core::batch::transform_dir(&input, &out).await?;
-            for (table, counts) in &manifest.tables {
-                println!(
-                    "{table}: {} records in, {} cleaned, {} duplicates dropped, {} rejected",
-                    counts.records_in,
-                    counts.records_cleaned,
-                    counts.duplicates_dropped,
-                    counts.rejected_total()
-                );
-            }
-            println!(
-                "wrote 14 CSVs, rejected.jsonl and manifest.json to {} in {} ms",
-                out.display(),
-                manifest.timings_ms.get("total").copied().unwrap_or_default()
-            );
-        }
+        Command::Transform { input, out } => transform(&input, &out).await?,
         Command::Emulate {
             api: Some(api), mode, rows, rate, concurrency, batch_size, seed, prefix, source, ..
         } => {

@@ -1,15 +1,15 @@
-//! The cleaning rules of SPEC §4, written once as Polars expressions over a raw frame of any size.
-//! The batch transform and the stream processor both call [`clean`]; only the batch drops duplicates
-//! (see [`crate::batch`]).
+//! The cleaning rules of docs/SPEC.md §4, written once as Polars expressions over a raw frame of any
+//! size. The batch transform and the stream processor both call [`clean`]; only the batch drops
+//! duplicates (see [`crate::transform`]).
 
 use std::collections::BTreeMap;
 
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::table::{Table, RAW_HASH_COLUMN};
+use pinpipe_contract::table::{Table, RAW_HASH_COLUMN};
 
-/// Placeholders that mean "no value", each only in its own column (SPEC §4 rule 3).
+/// Placeholders that mean "no value", each only in its own column (docs/SPEC.md §4 rule 3).
 pub const PLACEHOLDERS: &[(&str, &[&str])] = &[
     ("title", &["No Title Data Available"]),
     ("description", &["No description available Story format", "No description available", "Untitled"]),
@@ -33,37 +33,7 @@ const PIN_TEXT_COLUMNS: &[&str] = &[
     "category",
 ];
 
-/// The cleaned columns of each table, in SPEC §4 order.
-pub fn cleaned_columns(table: Table) -> &'static [&'static str] {
-    match table {
-        Table::Pin => &[
-            "ind",
-            "unique_id",
-            "title",
-            "description",
-            "follower_count",
-            "poster_name",
-            "tag_list",
-            "is_image_or_video",
-            "image_src",
-            "save_location",
-            "category",
-        ],
-        Table::Geo => &["ind", "country", "coordinates", "timestamp"],
-        Table::User => &["ind", "user_name", "age", "date_joined"],
-    }
-}
-
-/// The datetime columns of each cleaned table.
-pub fn datetime_columns(table: Table) -> &'static [&'static str] {
-    match table {
-        Table::Pin => &[],
-        Table::Geo => &["timestamp"],
-        Table::User => &["date_joined"],
-    }
-}
-
-/// NULLs the cleaning produced, per rule and column (SPEC §6).
+/// NULLs the cleaning produced, per rule and column (docs/SPEC.md §6).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct NullCounts {
     /// `""` turned into NULL, per column.
@@ -95,7 +65,7 @@ impl NullCounts {
 /// A cleaned frame and the NULLs its cleaning produced.
 #[derive(Debug)]
 pub struct Cleaned {
-    /// The cleaned columns of [`cleaned_columns`], then [`RAW_HASH_COLUMN`].
+    /// The cleaned columns of [`Table::cleaned_columns`], then [`RAW_HASH_COLUMN`].
     pub frame: DataFrame,
     /// What the rules turned into NULL.
     pub nulls: NullCounts,
@@ -112,7 +82,8 @@ pub fn clean(table: Table, raw: DataFrame) -> PolarsResult<Cleaned> {
         .with_columns(rules.iter().map(|(name, expr)| expr.clone().alias(format!("{CLEAN}{name}"))).collect::<Vec<_>>())
         .collect()?;
     let nulls = count_nulls(table, &both)?;
-    let mut output: Vec<Expr> = cleaned_columns(table)
+    let mut output: Vec<Expr> = table
+        .cleaned_columns()
         .iter()
         .map(|name| {
             if rules.iter().any(|(rule, _)| rule == name) {
@@ -220,11 +191,11 @@ fn strip_save_location_prefix(text: Expr) -> Expr {
     text.str().replace(lit(r"^Local save in\s*"), lit(""), false)
 }
 
-/// The accepted datetime forms (SPEC §1): `2020-08-28 03:52:47`, `2020-08-28T03:52:47` (both with an
+/// The accepted datetime forms (docs/SPEC.md §1): `2020-08-28 03:52:47`, `2020-08-28T03:52:47` (both with an
 /// optional fraction) and `2020:08:28 03:52:47`.
 pub const DATETIME_PATTERN: &str = r"^[0-9]{4}(-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?|:[0-9]{2}:[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})$";
 
-/// Parses the datetime forms of SPEC §1 as naive UTC microsecond datetimes; anything else → NULL.
+/// Parses the datetime forms of docs/SPEC.md §1 as naive UTC microsecond datetimes; anything else → NULL.
 pub fn parse_datetime(text: Expr) -> Expr {
     let normalised = text
         .clone()
@@ -239,7 +210,7 @@ pub fn parse_datetime(text: Expr) -> Expr {
         .otherwise(lit(NULL).cast(DataType::Datetime(TimeUnit::Microseconds, None)))
 }
 
-/// The rules whose NULLs are counted (SPEC §6).
+/// The rules whose NULLs are counted (docs/SPEC.md §6).
 #[derive(Debug, Clone, Copy)]
 enum NullRule {
     EmptyText,
@@ -279,7 +250,7 @@ fn count_nulls(table: Table, both: &DataFrame) -> PolarsResult<NullCounts> {
         let unparseable = was_count.and(cleaned("follower_count").is_null());
         counters.push((NullRule::UnparseableFollowerCount, "follower_count", unparseable));
     }
-    for &name in datetime_columns(table) {
+    for &name in table.datetime_columns() {
         let unparseable = col(name).is_not_null().and(cleaned(name).is_null());
         counters.push((NullRule::UnparseableDatetime, name, unparseable));
     }

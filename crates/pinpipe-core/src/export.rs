@@ -1,55 +1,42 @@
-//! The canonical CSV export of SPEC §5: the byte-exact form a person or another tool compares.
+//! What leaves the pipeline as files: the canonical CSV export of docs/SPEC.md §5 (the byte-exact form a
+//! person or another tool compares) and the Parquet bytes of the lake's tables.
 //!
 //! UTF-8, a header row, `\n` line ends, fields quoted only when needed (RFC 4180), NULL as an empty
 //! field, timestamps `YYYY-MM-DD HH:MM:SS`, lists `[a, b]`, floats in shortest round-trip decimal form
-//! with no exponent and at least one fractional digit. Rows are in [`canonical_order`].
+//! with no exponent and at least one fractional digit. Rows are in [`canonical_order`] (the
+//! [`crate::order`] module).
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use pinpipe_contract::Table;
 
 use polars::prelude::*;
 use polars_arrow::array::{Array, ListArray, PrimitiveArray};
 use rayon::prelude::*;
 
-use crate::queries::AGE_GROUPS;
+use crate::order::canonical_order;
+use crate::queries::{CleanedTables, Query, QUERIES};
+
+/// Why the canonical CSVs could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// A file could not be created or written.
+    #[error("writing {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// Ordering or formatting a frame failed.
+    #[error(transparent)]
+    Polars(#[from] PolarsError),
+}
 
 /// Rows formatted per parallel task.
 const ROWS_PER_TASK: usize = 32_768;
-
-/// Sorts rows ascending by every column left to right, NULL first; `age_group` in its natural order
-/// and lists element by element.
-pub fn canonical_order(frame: &DataFrame) -> PolarsResult<DataFrame> {
-    let mut keys = Vec::new();
-    for column in frame.columns() {
-        let name = column.name().as_str();
-        match column.dtype() {
-            DataType::List(_) => {
-                // Coordinates are pairs; a NULL list sorts first through its first element.
-                keys.push(col(name).list().get(lit(0), true));
-                keys.push(col(name).list().get(lit(1), true));
-            }
-            _ if name == "age_group" => keys.push(age_group_rank()),
-            _ => keys.push(col(name)),
-        }
-    }
-    if keys.is_empty() {
-        return Ok(frame.clone());
-    }
-    frame
-        .clone()
-        .lazy()
-        .sort_by_exprs(keys, SortMultipleOptions::default().with_nulls_last(false).with_maintain_order(true))
-        .collect()
-}
-
-fn age_group_rank() -> Expr {
-    AGE_GROUPS
-        .iter()
-        .zip(0..AGE_GROUPS.len() as u32)
-        .rev()
-        .fold(lit(NULL).cast(DataType::UInt32), |otherwise, ((name, _, _), rank)| {
-            when(col("age_group").eq(lit(*name))).then(lit(rank)).otherwise(otherwise)
-        })
-}
 
 /// Writes `frame` (already in canonical order) as canonical CSV.
 pub fn write_csv(frame: &DataFrame, out: &mut impl Write) -> PolarsResult<()> {
@@ -206,6 +193,39 @@ fn write_datetime(out: &mut Vec<u8>, value: i64, unit: TimeUnit) {
         TimeUnit::Milliseconds => chrono::DateTime::from_timestamp_millis(value).expect("in range"),
     };
     write!(out, "{}", datetime.format("%Y-%m-%d %H:%M:%S")).expect("writing to memory");
+}
+
+/// A frame as a Parquet object, compressed with `compression`.
+pub fn parquet_bytes(frame: &DataFrame, compression: ParquetCompression) -> PolarsResult<Bytes> {
+    let mut buffer = Vec::new();
+    ParquetWriter::new(&mut buffer).with_compression(compression).finish(&mut frame.clone())?;
+    Ok(buffer.into())
+}
+
+/// The canonical CSV file name of a cleaned table.
+pub fn cleaned_csv_name(table: Table) -> String {
+    format!("cleaned_{table}.csv")
+}
+
+/// Writes the 3 cleaned tables and the 11 query results as canonical CSVs into `dir`.
+pub fn write_csvs(dir: &Path, cleaned: &CleanedTables, results: &[(Query, DataFrame)]) -> Result<(), ExportError> {
+    let write = |name: &str, frame: &DataFrame| -> Result<(), ExportError> {
+        let path = dir.join(name);
+        let io_error = |source| ExportError::Io { path: path.clone(), source };
+        let file = std::fs::File::create(&path).map_err(io_error)?;
+        let mut writer = std::io::BufWriter::new(file);
+        write_csv(frame, &mut writer)?;
+        writer.flush().map_err(io_error)?;
+        Ok(())
+    };
+    for (table, frame) in [(Table::Pin, &cleaned.pin), (Table::Geo, &cleaned.geo), (Table::User, &cleaned.user)] {
+        write(&cleaned_csv_name(table), &canonical_order(frame)?)?;
+    }
+    debug_assert_eq!(results.len(), QUERIES.len());
+    for (query, frame) in results {
+        write(query.csv_name, frame)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

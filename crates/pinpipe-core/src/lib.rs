@@ -1,19 +1,19 @@
-//! pinpipe's data contract in code (SPEC.md): pure, no AWS types.
+//! pinpipe's data library: the rules of docs/SPEC.md as code, pure (Polars; no lake, no async runtime,
+//! no AWS). The names, keys and schemas it works with are `pinpipe_contract`'s.
 //!
-//! * [`table`]: the three source tables and their raw fields.
-//! * [`decode`]: JSON lines as posted → typed raw frames, refusing bad lines with a reason.
+//! * [`decode`]: JSON records as posted → typed raw frames, refusing bad records with a reason.
 //! * [`clean`]: the cleaning rules, once, as Polars expressions (batch and stream share them).
-//! * [`queries`]: q1 … q9 over the cleaned tables.
-//! * [`export`]: the byte-exact canonical CSV.
-//! * [`quality`]: data-quality counts and the run manifest.
-//! * [`batch`]: the batch transform over the lake or over local files.
+//! * [`queries`]: q1 … q9 over the cleaned tables, with the [`age_group`]s they group by.
+//! * [`order`]: the canonical row order of every exported table.
+//! * [`export`]: the byte-exact canonical CSV, and Parquet bytes.
+//! * [`quality`]: data-quality counts.
+//! * [`transform`]: the whole batch computation in memory (driven by `pinpipe-batch`).
 
-pub mod batch;
+pub mod age_group;
 pub mod clean;
 pub mod decode;
 pub mod export;
+pub mod order;
 pub mod quality;
 pub mod queries;
-pub mod table;
-
-pub use table::Table;
+pub mod transform;

@@ -1,13 +1,12 @@
-//! Data-quality counts (SPEC §6) and the manifest a batch run writes beside its results.
+//! Data-quality counts of one table in one run (docs/SPEC.md §6).
 
 use std::collections::BTreeMap;
 
-use pinpipe_lake::ObjectMeta;
+use pinpipe_contract::RejectKind;
 use serde::Serialize;
 
 use crate::clean::NullCounts;
-use crate::decode::{Decoded, RejectKind};
-use crate::table::Table;
+use crate::decode::Decoded;
 
 /// What happened to one table's records in one run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -28,13 +27,13 @@ pub struct TableQuality {
 
 impl TableQuality {
     /// The counts decoding alone determines.
-    pub fn from_decoded(decoded: &Decoded) -> Self {
+    pub fn from_decoded<P>(decoded: &Decoded<P>) -> Self {
         let mut rejected = BTreeMap::new();
-        for line in &decoded.rejected {
-            *rejected.entry(line.kind).or_insert(0) += 1;
+        for refused in &decoded.refused {
+            *rejected.entry(refused.kind).or_insert(0) += 1;
         }
         TableQuality {
-            records_in: decoded.frame.height() as u64 + decoded.rejected.len() as u64,
+            records_in: decoded.frame.height() as u64 + decoded.refused.len() as u64,
             rejected,
             invalid_values: decoded.invalid_values.clone(),
             ..TableQuality::default()
@@ -45,32 +44,4 @@ impl TableQuality {
     pub fn rejected_total(&self) -> u64 {
         self.rejected.values().sum()
     }
-}
-
-/// An input the run did not read, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SkippedInput {
-    /// The object key or file.
-    pub key: String,
-    /// Why it was passed over.
-    pub reason: String,
-}
-
-/// The record of one batch run, written as `results/<run date>/manifest.json` (or `manifest.json` offline).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Manifest {
-    /// The run date (`YYYY-MM-DD`), or `offline` for `pinpipe transform`.
-    pub run_date: String,
-    /// The raw objects or files this run consumed.
-    pub inputs: Vec<ObjectMeta>,
-    /// Objects under the raw prefix that are not raw records of a known table.
-    pub skipped_inputs: Vec<SkippedInput>,
-    /// Per-table data-quality counts of this run.
-    pub tables: BTreeMap<Table, TableQuality>,
-    /// Rows in each cleaned table after this run (all runs together).
-    pub cleaned_rows_total: BTreeMap<Table, u64>,
-    /// Rows in each query result.
-    pub results: BTreeMap<String, u64>,
-    /// Wall time of each phase, in milliseconds.
-    pub timings_ms: BTreeMap<String, u64>,
 }

@@ -1,13 +1,14 @@
-//! The daily analytics q1 … q9 of SPEC §5, as Polars lazy queries over the cleaned tables.
+//! The daily analytics q1 … q9 of docs/SPEC.md §5, as Polars lazy queries over the cleaned tables.
 //!
 //! Joins are inner joins on `ind`; medians are exact lower medians of the non-NULL values; "most
 //! popular" keeps every row tied at the maximum. Every result comes back in canonical order.
 
 use polars::prelude::*;
 
-use crate::export::canonical_order;
+use crate::age_group::age_group;
+use crate::order::canonical_order;
 
-/// One query of SPEC §5.
+/// One query of docs/SPEC.md §5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Query {
     /// Its id, also the name of its Parquet result (`q1`, `q2a`, …).
@@ -16,7 +17,7 @@ pub struct Query {
     pub csv_name: &'static str,
 }
 
-/// Every query, in SPEC order.
+/// Every query, in docs/SPEC.md order.
 pub const QUERIES: [Query; 11] = [
     Query { id: "q1", csv_name: "q1_popular_category_by_country.csv" },
     Query { id: "q2a", csv_name: "q2a_posts_per_category_by_year.csv" },
@@ -31,7 +32,7 @@ pub const QUERIES: [Query; 11] = [
     Query { id: "q9", csv_name: "q9_median_follower_by_post_year_age_group.csv" },
 ];
 
-/// The three cleaned tables, with the columns of [`crate::clean::cleaned_columns`].
+/// The three cleaned tables, with the columns of `Table::cleaned_columns`.
 #[derive(Debug, Clone)]
 pub struct CleanedTables {
     /// Cleaned pin rows.
@@ -41,10 +42,6 @@ pub struct CleanedTables {
     /// Cleaned user rows.
     pub user: DataFrame,
 }
-
-/// The age groups of SPEC §5, in their natural order; under 18 has none.
-pub const AGE_GROUPS: [(&str, i32, i32); 4] =
-    [("18-24", 18, 24), ("25-35", 25, 35), ("36-50", 36, 50), ("+50", 51, i32::MAX)];
 
 /// Post years the queries look at.
 const POST_YEARS: (i32, i32) = (2018, 2022);
@@ -110,19 +107,6 @@ pub fn run_queries(tables: &CleanedTables) -> PolarsResult<Vec<(Query, DataFrame
         OptFlags::default(),
     )?;
     QUERIES.iter().zip(frames).map(|(query, frame)| Ok((*query, canonical_order(&frame)?))).collect()
-}
-
-/// The age group of `age` (`18-24`, `25-35`, `36-50`, `+50`), NULL under 18.
-pub fn age_group() -> Expr {
-    AGE_GROUPS
-        .iter()
-        .rev()
-        .fold(lit(NULL).cast(DataType::String), |otherwise, (name, low, high)| {
-            when(col("age").is_between(lit(*low), lit(*high), ClosedInterval::Both))
-                .then(lit(*name))
-                .otherwise(otherwise)
-        })
-        .alias("age_group")
 }
 
 fn in_years(frame: LazyFrame, year: &str, (first, last): (i32, i32)) -> LazyFrame {

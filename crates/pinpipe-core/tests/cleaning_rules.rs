@@ -1,10 +1,10 @@
-//! Every cleaning rule of SPEC §4, fed as JSON lines through `decode` + `clean`.
+//! Every cleaning rule of docs/SPEC.md §4, fed as JSON lines through `decode` + `clean`.
 
 mod common;
 
 use common::*;
+use pinpipe_contract::Table;
 use pinpipe_core::clean::NullCounts;
-use pinpipe_core::Table;
 use polars::prelude::*;
 use serde_json::{json, Value};
 
@@ -100,7 +100,7 @@ fn follower_count_parses_suffixes_rounds_half_up_and_nulls_the_rest() {
     assert_eq!(cleaned.invalid_values, counts([]), "numbers are valid follower_count values");
 }
 
-/// Each placeholder of SPEC §4 rule 3 with its column.
+/// Each placeholder of docs/SPEC.md §4 rule 3 with its column.
 const PLACEHOLDERS: [(&str, &str); 8] = [
     ("title", "No Title Data Available"),
     ("description", "No description available Story format"),
@@ -443,7 +443,7 @@ fn wrong_json_types_become_null_and_are_counted_as_invalid() {
 
 #[test]
 fn null_counts_per_rule_match_a_mixed_batch() {
-    // A broken story post (SPEC §1): several placeholders at once.
+    // A broken story post (docs/SPEC.md §1): several placeholders at once.
     let broken = pin(
         1,
         json!({

@@ -4,9 +4,9 @@
 mod common;
 
 use common::*;
-use pinpipe_core::decode::{decode, RejectKind};
+use pinpipe_contract::{Payload, RejectKind, Table};
+use pinpipe_core::decode::decode;
 use pinpipe_core::quality::TableQuality;
-use pinpipe_core::Table;
 use serde_json::json;
 
 /// (line, what happens to it): `Ok(ind)` kept with that key, `Err(kind)` refused, `None` skipped.
@@ -71,15 +71,14 @@ fn bad_lines_are_refused_with_kind_source_and_line_while_good_lines_are_kept() {
         })
         .collect();
     let got: Vec<(u64, RejectKind, &str)> =
-        decoded.rejected.iter().map(|r| (r.line, r.kind, r.record.as_str())).collect();
+        decoded.refused.iter().map(|r| (r.at.number, r.kind, payload_text(&r.payload))).collect();
     assert_eq!(got, refused);
-    for rejected in &decoded.rejected {
-        assert_eq!(rejected.table, Table::Pin);
-        assert_eq!(rejected.source, "topics/x.pin/partition=0/x.pin+0+0000000000.json");
-        assert!(!rejected.reason.is_empty(), "line {} has a reason", rejected.line);
+    for refused in &decoded.refused {
+        assert_eq!(refused.at.source, "topics/x.pin/partition=0/x.pin+0+0000000000.json");
+        assert!(!refused.reason.is_empty(), "line {} has a reason", refused.at.number);
     }
     // Reasons name the problem.
-    let reason_of = |line: u64| &decoded.rejected.iter().find(|r| r.line == line).unwrap().reason;
+    let reason_of = |line: u64| &decoded.refused.iter().find(|r| r.at.number == line).unwrap().reason;
     assert!(reason_of(10).contains("index"), "{}", reason_of(10));
     assert!(reason_of(17).contains("2147483648"), "{}", reason_of(17));
 
@@ -104,12 +103,9 @@ fn each_source_numbers_its_own_lines() {
     let decoded = decode(Table::Geo, &[source("a.jsonl", first), source("b.jsonl", second)]).unwrap();
 
     assert_eq!(i32s(&decoded.frame, "ind"), vec![Some(1), Some(2), Some(3), Some(5)]);
-    let got: Vec<(Table, &str, u64, RejectKind)> =
-        decoded.rejected.iter().map(|r| (r.table, r.source.as_str(), r.line, r.kind)).collect();
-    assert_eq!(
-        got,
-        vec![(Table::Geo, "a.jsonl", 3, RejectKind::NotJson), (Table::Geo, "b.jsonl", 3, RejectKind::KeyNotInteger)]
-    );
+    let got: Vec<(&str, u64, RejectKind)> =
+        decoded.refused.iter().map(|r| (r.at.source.as_str(), r.at.number, r.kind)).collect();
+    assert_eq!(got, vec![("a.jsonl", 3, RejectKind::NotJson), ("b.jsonl", 3, RejectKind::KeyNotInteger)]);
 }
 
 #[test]
@@ -117,15 +113,15 @@ fn geo_and_user_keys_are_ind_only() {
     let geo_text = lines(&[without(geo(1, json!({ "index": 1 })), "ind"), geo(2, json!({}))]);
     let decoded = decode_text(Table::Geo, &geo_text);
     assert_eq!(i32s(&decoded.frame, "ind"), vec![Some(2)]);
-    assert_eq!(decoded.rejected.len(), 1);
-    assert_eq!((decoded.rejected[0].line, decoded.rejected[0].kind), (1, RejectKind::MissingKey));
+    assert_eq!(decoded.refused.len(), 1);
+    assert_eq!((decoded.refused[0].at.number, decoded.refused[0].kind), (1, RejectKind::MissingKey));
 
     let user_text = lines(&[user(1, json!({})), without(user(2, json!({})), "ind")]);
     let decoded = decode_text(Table::User, &user_text);
     assert_eq!(i32s(&decoded.frame, "ind"), vec![Some(1)]);
     assert_eq!(
-        decoded.rejected.iter().map(|r| (r.table, r.line, r.kind)).collect::<Vec<_>>(),
-        vec![(Table::User, 2, RejectKind::MissingKey)]
+        decoded.refused.iter().map(|r| (r.at.number, r.kind)).collect::<Vec<_>>(),
+        vec![(2, RejectKind::MissingKey)]
     );
 }
 
@@ -137,22 +133,24 @@ fn invalid_utf8_and_a_missing_final_newline() {
     let decoded = decode(Table::User, &[source]).unwrap();
     assert_eq!(i32s(&decoded.frame, "ind"), vec![Some(2)]);
     assert_eq!(strs(&decoded.frame, "first_name"), vec![Some("Zoe".into())]);
-    assert_eq!(decoded.rejected.len(), 1);
-    assert_eq!((decoded.rejected[0].line, decoded.rejected[0].kind), (1, RejectKind::NotJson));
-    assert!(decoded.rejected[0].record.starts_with("{\"ind\": 1"), "{}", decoded.rejected[0].record);
+    assert_eq!(decoded.refused.len(), 1);
+    assert_eq!((decoded.refused[0].at.number, decoded.refused[0].kind), (1, RejectKind::NotJson));
+    // Not UTF-8: the payload keeps the exact bytes, in base64.
+    assert!(matches!(decoded.refused[0].payload, Payload::Base64(_)));
+    assert_eq!(decoded.refused[0].payload.to_bytes().unwrap(), b"{\"ind\": 1, \"first_name\": \"\xff\xfe\"}");
 }
 
 #[test]
 fn no_input_gives_an_empty_frame_with_every_raw_column() {
     let decoded = decode(Table::Pin, &[]).unwrap();
     assert_eq!(decoded.frame.height(), 0);
-    assert!(decoded.rejected.is_empty());
+    assert!(decoded.refused.is_empty());
     let names: Vec<String> = schema_of(&decoded.frame).into_iter().map(|(name, _)| name).collect();
     for field in ["ind", "title", "follower_count", "downloaded", "category"] {
         assert!(names.iter().any(|name| name == field), "{field} in {names:?}");
     }
     let blank = decode_text(Table::Pin, "\n\n  \n");
-    assert_eq!((blank.frame.height(), blank.rejected.len()), (0, 0));
+    assert_eq!((blank.frame.height(), blank.refused.len()), (0, 0));
     assert_eq!(TableQuality::from_decoded(&blank).records_in, 0, "blank lines are not records");
 }
 
@@ -173,13 +171,21 @@ fn line_numbers_stay_right_across_parallel_chunks() {
         }
     }
     let decoded = decode_text(Table::Geo, &text);
-    assert_eq!(decoded.rejected.iter().map(|r| r.line).collect::<Vec<_>>(), bad);
-    for rejected in &decoded.rejected {
-        assert_eq!(rejected.record, format!("{{\"ind\": \"bad {}\"}}", rejected.line));
+    assert_eq!(decoded.refused.iter().map(|r| r.at.number).collect::<Vec<_>>(), bad);
+    for refused in &decoded.refused {
+        assert_eq!(payload_text(&refused.payload), format!("{{\"ind\": \"bad {}\"}}", refused.at.number));
     }
     let keys = i32s(&decoded.frame, "ind");
     assert_eq!(keys.len() as u64, LINES - bad.len() as u64 - blank.len() as u64);
     let want: Vec<Option<i32>> =
         (1..=LINES).filter(|line| !bad.contains(line) && !blank.contains(line)).map(|line| Some(line as i32)).collect();
     assert_eq!(keys, want, "records keep their input order");
+}
+
+/// The text of a payload that is UTF-8.
+fn payload_text(payload: &Payload) -> &str {
+    match payload {
+        Payload::Text(text) => text,
+        Payload::Base64(encoded) => panic!("a UTF-8 payload, not base64 {encoded}"),
+    }
 }

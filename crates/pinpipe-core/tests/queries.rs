@@ -1,4 +1,4 @@
-//! The queries of SPEC §5 and the canonical CSV, over records posted as JSON lines and run through
+//! The queries of docs/SPEC.md §5 and the canonical CSV, over records posted as JSON lines and run through
 //! `batch::transform` (decode → drop duplicates → clean → queries).
 
 mod common;
@@ -6,9 +6,10 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::*;
-use pinpipe_core::batch::{transform, write_csvs};
+use pinpipe_contract::Table;
+use pinpipe_core::export::write_csvs;
 use pinpipe_core::queries::QUERIES;
-use pinpipe_core::Table;
+use pinpipe_core::transform::transform;
 use polars::prelude::*;
 use serde_json::json;
 
@@ -311,7 +312,7 @@ fn q9_takes_post_years_2018_to_2022_over_all_three_tables() {
     );
 }
 
-/// Column names and dtypes of every result (SPEC §5: counts int64, years int32, medians int32).
+/// Column names and dtypes of every result (docs/SPEC.md §5: counts int64, years int32, medians int32).
 fn expected_schemas() -> Vec<(&'static str, Vec<(&'static str, DataType)>)> {
     use DataType::{Int32, Int64, String as Text};
     vec![
@@ -329,7 +330,7 @@ fn expected_schemas() -> Vec<(&'static str, Vec<(&'static str, DataType)>)> {
     ]
 }
 
-fn assert_schemas(output: &pinpipe_core::batch::TransformOutput, rows_expected: bool) {
+fn assert_schemas(output: &pinpipe_core::transform::TransformOutput, rows_expected: bool) {
     let ids: Vec<&str> = output.results.iter().map(|(query, _)| query.id).collect();
     let want = expected_schemas();
     assert_eq!(ids, want.iter().map(|(id, _)| *id).collect::<Vec<_>>());

@@ -1,16 +1,40 @@
 //! Writing drawn posts to JSON-lines files.
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use pinpipe_contract::Table;
 
 use crate::generator::Generator;
 
-/// The file names of the pin, geo and user dumps.
-const FILE_NAMES: [&str; 3] = ["pin.jsonl", "geo.jsonl", "user.jsonl"];
 const WRITE_BUFFER: usize = 1 << 20;
+
+/// The file of one table's records in a dump or a `--source` folder: `<table>.jsonl`.
+pub fn table_file_name(table: Table) -> String {
+    format!("{table}.jsonl")
+}
+
+/// Why a dump could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum DumpError {
+    /// The folder or a file could not be created.
+    #[error("creating {}: {error}", path.display())]
+    Create {
+        /// The folder or file.
+        path: PathBuf,
+        /// The operating system's error.
+        error: io::Error,
+    },
+    /// A file could not be written.
+    #[error("writing {}: {error}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        error: io::Error,
+    },
+}
 
 /// What [`dump`] wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,10 +52,10 @@ pub struct DumpSummary {
 /// Writes the first `rows` posts of [`Generator::new`]`(seed)` to `pin.jsonl`, `geo.jsonl` and
 /// `user.jsonl` in `dir` (created if missing; existing files are replaced): one record per line,
 /// `\n` line ends, as [`crate::json_text`] writes them. The same seed gives identical bytes.
-pub fn dump(dir: &Path, rows: usize, seed: u64) -> Result<DumpSummary> {
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let files = FILE_NAMES.map(|name| dir.join(name));
-    let mut writers = files.iter().map(|path| create(path)).collect::<Result<Vec<_>>>()?;
+pub fn dump(dir: &Path, rows: usize, seed: u64) -> Result<DumpSummary, DumpError> {
+    fs::create_dir_all(dir).map_err(|error| DumpError::Create { path: dir.to_path_buf(), error })?;
+    let files = Table::ALL.map(|table| dir.join(table_file_name(table)));
+    let mut writers = files.iter().map(|path| create(path)).collect::<Result<Vec<_>, _>>()?;
     let mut generator = Generator::new(seed);
     let mut drawn = vec![false; generator.tables().posts().len()];
     let mut bytes = 0;
@@ -39,17 +63,17 @@ pub fn dump(dir: &Path, rows: usize, seed: u64) -> Result<DumpSummary> {
         let row = generator.next_row();
         drawn[row] = true;
         for ((writer, line), path) in writers.iter_mut().zip(generator.tables().lines(row)).zip(&files) {
-            writer.write_all(line.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+            writer.write_all(line.as_bytes()).map_err(|error| DumpError::Write { path: path.clone(), error })?;
             bytes += line.len() as u64;
         }
     }
     for (writer, path) in writers.iter_mut().zip(&files) {
-        writer.flush().with_context(|| format!("writing {}", path.display()))?;
+        writer.flush().map_err(|error| DumpError::Write { path: path.clone(), error })?;
     }
     Ok(DumpSummary { rows, distinct_rows: drawn.iter().filter(|&&seen| seen).count(), bytes, files })
 }
 
-fn create(path: &Path) -> Result<BufWriter<File>> {
-    let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+fn create(path: &Path) -> Result<BufWriter<File>, DumpError> {
+    let file = File::create(path).map_err(|error| DumpError::Create { path: path.to_path_buf(), error })?;
     Ok(BufWriter::with_capacity(WRITE_BUFFER, file))
 }

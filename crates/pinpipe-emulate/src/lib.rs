@@ -2,7 +2,7 @@
 //! database of Pinterest posts.
 //!
 //! A seed builds [`SourceTables`]: [`SOURCE_ROWS`] pin, geo and user rows whose values follow
-//! SPEC §1 (keys shared across each triple, the 13 categories, media shares, broken story posts
+//! docs/SPEC.md §1 (keys shared across each triple, the 13 categories, media shares, broken story posts
 //! and other placeholders, follower counts as strings, persons recurring under several keys,
 //! skewed ages and countries, three datetime forms). A [`Generator`] draws posts from them with
 //! replacement; [`dump`] writes drawn posts to JSON-lines files; with the `post` feature, [`post`]
@@ -27,7 +27,7 @@ mod tables;
 mod time;
 mod vocab;
 
-pub use dump::{dump, DumpSummary};
+pub use dump::{dump, table_file_name, DumpError, DumpSummary};
 pub use generator::Generator;
 pub use records::{json_text, Geo, Pin, Post, User};
 pub use tables::{SourceTables, SOURCE_ROWS};

@@ -1,4 +1,4 @@
-//! Pin records: media kind, free text, tags, image URL and the placeholders of SPEC §1.
+//! Pin records: media kind, free text, tags, image URL and the placeholders of docs/SPEC.md §1.
 
 use crate::people::Person;
 use crate::records::Pin;
@@ -60,7 +60,7 @@ pub(crate) struct Kind {
 }
 
 impl Kind {
-    /// A kind with the shares of SPEC §1: image ~90%, story ~7%, video ~3%.
+    /// A kind with the shares of docs/SPEC.md §1: image ~90%, story ~7%, video ~3%.
     pub(crate) fn draw(rng: &mut Rand) -> Self {
         let media = rng.weighted(&MEDIA_SHARES);
         let damage = match media {

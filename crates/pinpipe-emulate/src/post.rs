@@ -1,6 +1,6 @@
 //! Posting emulated posts to an ingestion API over HTTP (feature `post`; `pinpipe emulate --api`).
 //!
-//! Each post's pin, geo and user records go to the API in the wire formats of SPEC §2:
+//! Each post's pin, geo and user records go to the API in the wire formats of docs/SPEC.md §2:
 //! * [`Mode::Batch`]: `POST {api}/topics/<prefix>.<table>` with `{"records":[{"value": <record>}, ...]}`
 //!   (Kafka REST Proxy v2, `application/vnd.kafka.json.v2+json`), `batch_size` records per request;
 //! * [`Mode::Stream`]: `PUT {api}/streams/streaming-<prefix>-<table>/record` with
@@ -18,19 +18,69 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
 use futures::StreamExt;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
+use pinpipe_contract::{Names, Table};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::dump::table_file_name;
 use crate::generator::Generator;
 
-/// The three tables, in the order each post's records are sent.
-pub const TABLES: [&str; 3] = ["pin", "geo", "user"];
-/// The source files `--source` reads, one per table.
-pub const SOURCE_FILES: [&str; 3] = ["pin.jsonl", "geo.jsonl", "user.jsonl"];
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum PostError {
+    /// `concurrency` is 0.
+    #[error("the concurrency is at least 1")]
+    NoConcurrency,
+    /// `batch_size` is 0.
+    #[error("the batch size is at least 1")]
+    EmptyBatch,
+    /// `rate` is not a positive number.
+    #[error("the rate is a positive number of records per second, not {0}")]
+    BadRate(f64),
+    /// `api` is not a URL.
+    #[error("--api {api:?} is not a URL: {error}")]
+    NotAUrl {
+        /// The option's value.
+        api: String,
+        /// Why it does not parse (a `url::ParseError`).
+        error: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// `api` is a URL of another scheme than http(s).
+    #[error("--api {0:?} is not an http(s) URL")]
+    NotHttp(String),
+    /// The `--source` files could not be read.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The HTTP client could not be built.
+    #[error("building the HTTP client: {0}")]
+    Client(reqwest::Error),
+}
+
+/// Why the `--source` files could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// A file could not be read.
+    #[error("reading {}: {error}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        error: std::io::Error,
+    },
+    /// A line is not JSON.
+    #[error("{} line {line} is not JSON: {error}", path.display())]
+    NotJson {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: usize,
+        /// The parser's error.
+        error: serde_json::Error,
+    },
+}
 
 /// Which path the records take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +150,56 @@ pub struct Failures {
     pub example: String,
 }
 
+/// Why records were not acknowledged: what they are counted by.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FailReason {
+    /// The API answered with this HTTP status and, when it gave one, the record's error code (or the
+    /// request's).
+    Http {
+        /// The HTTP status.
+        status: u16,
+        /// The error code given.
+        code: Option<ErrorCode>,
+    },
+    /// The request took longer than [`PostOptions::timeout`].
+    Timeout,
+    /// No connection to the API could be made.
+    ConnectionFailed,
+    /// The request or its answer broke off otherwise.
+    Transport,
+}
+
+/// An error code in an answer of the API.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorCode {
+    /// A REST-proxy `error_code` (`status * 100 + sub-code`), of the request or of one record.
+    Api(u64),
+    /// A Kinesis `ErrorCode` of one record, e.g. `ProvisionedThroughputExceededException`.
+    Kinesis(String),
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorCode::Api(code) => write!(f, "{code}"),
+            ErrorCode::Kinesis(code) => f.write_str(code),
+        }
+    }
+}
+
+/// `HTTP 503 (50302)`, `HTTP 502`, `timeout`, `connection failed`, `transport error`.
+impl fmt::Display for FailReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FailReason::Http { status, code: Some(code) } => write!(f, "HTTP {status} ({code})"),
+            FailReason::Http { status, code: None } => write!(f, "HTTP {status}"),
+            FailReason::Timeout => f.write_str("timeout"),
+            FailReason::ConnectionFailed => f.write_str("connection failed"),
+            FailReason::Transport => f.write_str("transport error"),
+        }
+    }
+}
+
 /// What a run did.
 #[derive(Clone, Debug)]
 pub struct PostSummary {
@@ -112,7 +212,7 @@ pub struct PostSummary {
     /// Records the API acknowledged as stored.
     pub acknowledged: u64,
     /// Records not acknowledged, by reason (`HTTP 503 (50302)`, `connection failed`, ...).
-    pub failed: BTreeMap<String, Failures>,
+    pub failed: BTreeMap<FailReason, Failures>,
     /// Wall time from the first request to the last answer.
     pub elapsed: Duration,
     /// Median request latency.
@@ -192,10 +292,17 @@ impl fmt::Display for PostSummary {
     }
 }
 
-/// One post as text: its key and its three records.
+/// One post as text: its key and its three records, in [`Table::ALL`] order.
 struct PostTexts {
     key: String,
     records: [String; 3],
+}
+
+impl PostTexts {
+    /// The record of `table`.
+    fn record(&self, table: Table) -> &str {
+        &self.records[table as usize]
+    }
 }
 
 /// Where posts come from.
@@ -236,21 +343,24 @@ fn record_key(record: &str) -> Option<String> {
     }
 }
 
-/// Reads the three JSON-lines files of `dir`; every line must be JSON. Returns the tables (as many
-/// rows as the shortest file has).
-pub fn read_source(dir: &Path) -> Result<[Vec<String>; 3]> {
+/// Reads the three JSON-lines files of `dir` (`pin.jsonl`, `geo.jsonl`, `user.jsonl`); every line
+/// must be JSON. Returns the tables in [`Table::ALL`] order (as many rows as the shortest file has).
+pub fn read_source(dir: &Path) -> Result<[Vec<String>; 3], SourceError> {
     let mut tables: [Vec<String>; 3] = Default::default();
-    for (table, name) in tables.iter_mut().zip(SOURCE_FILES) {
-        let path = dir.join(name);
-        let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    for (lines, table) in tables.iter_mut().zip(Table::ALL) {
+        let path = dir.join(table_file_name(table));
+        let text = fs::read_to_string(&path).map_err(|error| SourceError::Read { path: path.clone(), error })?;
         for (number, line) in text.lines().enumerate() {
             let line = line.trim_end_matches('\r');
             if line.trim().is_empty() {
                 continue;
             }
-            serde_json::from_str::<serde::de::IgnoredAny>(line)
-                .with_context(|| format!("{} line {} is not JSON", path.display(), number + 1))?;
-            table.push(line.to_string());
+            serde_json::from_str::<serde::de::IgnoredAny>(line).map_err(|error| SourceError::NotJson {
+                path: path.clone(),
+                line: number + 1,
+                error,
+            })?;
+            lines.push(line.to_string());
         }
     }
     let rows = tables.iter().map(Vec::len).min().unwrap_or(0);
@@ -285,6 +395,8 @@ struct Job {
 struct Jobs {
     source: Source,
     options: PostOptions,
+    /// The topics and streams of `options.prefix`.
+    names: Names,
     base: String,
     posts_left: usize,
     pending: Vec<Job>,
@@ -292,6 +404,12 @@ struct Jobs {
 }
 
 impl Jobs {
+    /// The requests for `rows` posts of `source`.
+    fn new(source: Source, options: &PostOptions, base: String, rows: usize) -> Self {
+        let names = Names::new(&options.prefix);
+        Self { source, options: options.clone(), names, base, posts_left: rows, pending: Vec::new(), records_before: 0 }
+    }
+
     fn next_chunk(&mut self) {
         let take = self.options.batch_size.min(self.posts_left);
         let mut posts = Vec::with_capacity(take);
@@ -305,62 +423,75 @@ impl Jobs {
         if posts.is_empty() {
             return;
         }
-        let mut jobs: Vec<Job> = (0..TABLES.len()).map(|table| self.job(table, &posts)).collect();
+        let mut jobs: Vec<Job> = Table::ALL.into_iter().map(|table| self.job(table, &posts)).collect();
         jobs.reverse();
         self.pending = jobs;
     }
 
-    fn job(&mut self, table: usize, posts: &[PostTexts]) -> Job {
-        let name = TABLES[table];
-        let prefix = &self.options.prefix;
+    /// The request carrying `table`'s records of `posts`.
+    fn job(&mut self, table: Table, posts: &[PostTexts]) -> Job {
         let records = posts.len() as u64;
         let (route, url, destination, body) = match self.options.mode {
             Mode::Batch => {
-                let mut body = String::from("{\"records\":[");
-                for (index, post) in posts.iter().enumerate() {
-                    if index > 0 {
-                        body.push(',');
-                    }
-                    body.push_str("{\"value\":");
-                    body.push_str(&post.records[table]);
-                    body.push('}');
-                }
-                body.push_str("]}");
-                let topic = format!("{prefix}.{name}");
-                (Route::Topic, format!("{}/topics/{topic}", self.base), topic, body)
+                let topic = self.names.topic(table).to_string();
+                (Route::Topic, format!("{}/topics/{topic}", self.base), topic, topic_body(table, posts))
             }
             Mode::Stream if self.options.batch_size == 1 => {
-                let stream = format!("streaming-{prefix}-{name}");
-                let post = &posts[0];
-                let body = format!(
-                    "{{\"StreamName\":{},\"Data\":{},\"PartitionKey\":{}}}",
-                    json_string(&stream),
-                    post.records[table],
-                    json_string(&post.key)
-                );
+                let stream = self.names.stream(table).to_string();
+                let body = record_body(&stream, table, &posts[0]);
                 (Route::Record, format!("{}/streams/{stream}/record", self.base), stream, body)
             }
             Mode::Stream => {
-                let stream = format!("streaming-{prefix}-{name}");
-                let mut body = String::from("{\"records\":[");
-                for (index, post) in posts.iter().enumerate() {
-                    if index > 0 {
-                        body.push(',');
-                    }
-                    body.push_str("{\"data\":");
-                    body.push_str(&post.records[table]);
-                    body.push_str(",\"partition-key\":");
-                    body.push_str(&json_string(&post.key));
-                    body.push('}');
-                }
-                body.push_str("]}");
-                (Route::Records, format!("{}/streams/{stream}/records", self.base), stream, body)
+                let stream = self.names.stream(table).to_string();
+                (Route::Records, format!("{}/streams/{stream}/records", self.base), stream, records_body(table, posts))
             }
         };
         let due = self.options.rate.map(|rate| Duration::from_secs_f64(self.records_before as f64 / rate));
         self.records_before += records;
         Job { route, destination, url, body, records, due }
     }
+}
+
+/// A REST-proxy produce body: `{"records":[{"value": <record>}, ...]}`.
+fn topic_body(table: Table, posts: &[PostTexts]) -> String {
+    let mut body = String::from("{\"records\":[");
+    for (index, post) in posts.iter().enumerate() {
+        if index > 0 {
+            body.push(',');
+        }
+        body.push_str("{\"value\":");
+        body.push_str(post.record(table));
+        body.push('}');
+    }
+    body.push_str("]}");
+    body
+}
+
+/// A Kinesis-proxy `PutRecord` body: `{"StreamName","Data","PartitionKey"}`.
+fn record_body(stream: &str, table: Table, post: &PostTexts) -> String {
+    format!(
+        "{{\"StreamName\":{},\"Data\":{},\"PartitionKey\":{}}}",
+        json_string(stream),
+        post.record(table),
+        json_string(&post.key)
+    )
+}
+
+/// A Kinesis-proxy `PutRecords` body: `{"records":[{"data","partition-key"}, ...]}`.
+fn records_body(table: Table, posts: &[PostTexts]) -> String {
+    let mut body = String::from("{\"records\":[");
+    for (index, post) in posts.iter().enumerate() {
+        if index > 0 {
+            body.push(',');
+        }
+        body.push_str("{\"data\":");
+        body.push_str(post.record(table));
+        body.push_str(",\"partition-key\":");
+        body.push_str(&json_string(&post.key));
+        body.push('}');
+    }
+    body.push_str("]}");
+    body
 }
 
 impl Iterator for Jobs {
@@ -379,17 +510,31 @@ fn json_string(text: &str) -> String {
 }
 
 /// What one request achieved.
+#[derive(Default)]
 struct Outcome {
     acknowledged: u64,
     /// Where the acknowledged records were stored.
     acks: Vec<Ack>,
-    /// (reason, message, records)
-    failed: Vec<(String, String, u64)>,
+    /// The records not acknowledged, by reason.
+    failed: BTreeMap<FailReason, Failures>,
 }
 
 impl Outcome {
-    fn all_failed(reason: String, message: String, records: u64) -> Self {
-        Self { acknowledged: 0, acks: Vec::new(), failed: vec![(reason, message, records)] }
+    /// Every record of the request failed for one reason.
+    fn all_failed(reason: FailReason, message: String, records: u64) -> Self {
+        let mut outcome = Self::default();
+        outcome.fail(reason, message, records);
+        outcome
+    }
+
+    /// Counts `records` failed for `reason`; the first message given for a reason is its example.
+    fn fail(&mut self, reason: FailReason, message: String, records: u64) {
+        self.failed.entry(reason).or_insert(Failures { records: 0, example: message }).records += records;
+    }
+
+    fn acknowledge(&mut self, ack: Ack) {
+        self.acknowledged += 1;
+        self.acks.push(ack);
     }
 }
 
@@ -419,11 +564,11 @@ async fn send(client: &reqwest::Client, job: &Job) -> Outcome {
 
 fn transport_failure(err: &reqwest::Error, records: u64) -> Outcome {
     let reason = if err.is_timeout() {
-        "timeout"
+        FailReason::Timeout
     } else if err.is_connect() {
-        "connection failed"
+        FailReason::ConnectionFailed
     } else {
-        "transport error"
+        FailReason::Transport
     };
     let mut message = err.to_string();
     let mut source = std::error::Error::source(err);
@@ -432,26 +577,44 @@ fn transport_failure(err: &reqwest::Error, records: u64) -> Outcome {
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    Outcome::all_failed(reason.to_string(), message, records)
+    Outcome::all_failed(reason, message, records)
+}
+
+/// An answer as a whole: its status, and the error envelope's code and message when it has them.
+struct Answer {
+    status: u16,
+    code: Option<ErrorCode>,
+    /// The envelope's message, or the start of the body.
+    message: String,
+}
+
+impl Answer {
+    fn of(status: u16, body: &Value, text: &str) -> Self {
+        Self {
+            status,
+            code: body.get("error_code").and_then(Value::as_u64).map(ErrorCode::Api),
+            message: body
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| text.chars().take(300).collect()),
+        }
+    }
+
+    /// The reason of a record that failed with `code`, or with the answer's code when it gives none.
+    fn reason(&self, code: Option<ErrorCode>) -> FailReason {
+        FailReason::Http { status: self.status, code: code.or_else(|| self.code.clone()) }
+    }
 }
 
 /// Reads an answer: which records it acknowledges, and why the others failed.
 fn read_answer(route: Route, destination: &str, records: u64, status: u16, text: &str) -> Outcome {
     let body: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-    let envelope_code = body.get("error_code").and_then(Value::as_u64);
-    let message = body
-        .get("message")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| text.chars().take(300).collect());
-    let reason = |code: Option<String>| match code {
-        Some(code) => format!("HTTP {status} ({code})"),
-        None => format!("HTTP {status}"),
-    };
-    let whole = || Outcome::all_failed(reason(envelope_code.map(|code| code.to_string())), message.clone(), records);
+    let answer = Answer::of(status, &body, text);
+    let whole = || Outcome::all_failed(answer.reason(None), answer.message.clone(), records);
     match route {
         Route::Record => match (status, stream_ack(destination, &body)) {
-            (200, Some(ack)) => Outcome { acknowledged: 1, acks: vec![ack], failed: Vec::new() },
+            (200, Some(ack)) => Outcome { acknowledged: 1, acks: vec![ack], failed: BTreeMap::new() },
             _ => whole(),
         },
         Route::Topic | Route::Records => {
@@ -461,44 +624,45 @@ fn read_answer(route: Route, destination: &str, records: u64, status: u16, text:
             };
             if entries.len() as u64 != records {
                 return Outcome::all_failed(
-                    reason(envelope_code.map(|code| code.to_string())),
-                    format!("the answer lists {} results for {records} records: {message}", entries.len()),
+                    answer.reason(None),
+                    format!("the answer lists {} results for {records} records: {}", entries.len(), answer.message),
                     records,
                 );
             }
-            let mut outcome = Outcome { acknowledged: 0, acks: Vec::new(), failed: Vec::new() };
-            let mut failed: BTreeMap<String, (String, u64)> = BTreeMap::new();
-            for entry in entries {
-                let (stored, code, entry_message) = if route == Route::Topic {
-                    let code = entry.get("error_code").filter(|code| !code.is_null());
-                    (
-                        topic_ack(destination, entry).filter(|_| code.is_none()),
-                        code.map(|code| code.to_string()),
-                        entry.get("error").and_then(Value::as_str),
-                    )
-                } else {
-                    let code = entry.get("ErrorCode").and_then(Value::as_str);
-                    (
-                        stream_ack(destination, entry).filter(|_| code.is_none()),
-                        code.map(str::to_string),
-                        entry.get("ErrorMessage").and_then(Value::as_str),
-                    )
-                };
-                if let Some(ack) = stored {
-                    outcome.acknowledged += 1;
-                    outcome.acks.push(ack);
-                } else {
-                    let reason = reason(code.or_else(|| envelope_code.map(|code| code.to_string())));
-                    let slot = failed
-                        .entry(reason)
-                        .or_insert_with(|| (entry_message.map_or_else(|| message.clone(), str::to_string), 0));
-                    slot.1 += 1;
-                }
-            }
-            outcome.failed = failed.into_iter().map(|(reason, (message, count))| (reason, message, count)).collect();
-            outcome
+            read_entries(route, destination, &answer, entries)
         }
     }
+}
+
+/// Reads the entries of a REST-proxy `offsets` or a `PutRecords` `Records` list, one per record.
+fn read_entries(route: Route, destination: &str, answer: &Answer, entries: &[Value]) -> Outcome {
+    let mut outcome = Outcome::default();
+    for entry in entries {
+        let (stored, code, entry_message) = if route == Route::Topic {
+            let code = entry.get("error_code").filter(|code| !code.is_null());
+            (
+                topic_ack(destination, entry).filter(|_| code.is_none()),
+                code.and_then(Value::as_u64).map(ErrorCode::Api),
+                entry.get("error").and_then(Value::as_str),
+            )
+        } else {
+            let code = entry.get("ErrorCode").and_then(Value::as_str);
+            (
+                stream_ack(destination, entry).filter(|_| code.is_none()),
+                code.map(|code| ErrorCode::Kinesis(code.to_string())),
+                entry.get("ErrorMessage").and_then(Value::as_str),
+            )
+        };
+        match stored {
+            Some(ack) => outcome.acknowledge(ack),
+            None => outcome.fail(
+                answer.reason(code),
+                entry_message.map_or_else(|| answer.message.clone(), str::to_string),
+                1,
+            ),
+        }
+    }
+    outcome
 }
 
 /// The Kafka location of a REST-proxy `offsets` entry, if it has one.
@@ -520,23 +684,8 @@ fn stream_ack(stream: &str, entry: &Value) -> Option<Ack> {
 }
 
 /// Posts `options.rows` posts (three records each) to the API and sums up what happened.
-pub async fn post(options: &PostOptions) -> Result<PostSummary> {
-    if options.concurrency == 0 {
-        bail!("the concurrency is at least 1");
-    }
-    if options.batch_size == 0 {
-        bail!("the batch size is at least 1");
-    }
-    if let Some(rate) = options.rate {
-        if !(rate.is_finite() && rate > 0.0) {
-            bail!("the rate is a positive number of records per second, not {rate}");
-        }
-    }
-    let base = options.api.trim_end_matches('/').to_string();
-    let url = reqwest::Url::parse(&base).with_context(|| format!("--api {:?} is not a URL", options.api))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        bail!("--api {:?} is not an http(s) URL", options.api);
-    }
+pub async fn post(options: &PostOptions) -> Result<PostSummary, PostError> {
+    let base = check_options(options)?;
     let (source, rows) = match &options.source {
         None => (Source::Generated(Box::new(Generator::new(options.seed))), options.rows),
         Some(dir) => {
@@ -549,35 +698,10 @@ pub async fn post(options: &PostOptions) -> Result<PostSummary> {
         .timeout(options.timeout)
         .pool_max_idle_per_host(options.concurrency)
         .build()
-        .context("building the HTTP client")?;
-    let total_records = rows as u64 * TABLES.len() as u64;
-    let bar = if options.progress {
-        let bar = ProgressBar::new(total_records);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} records ({per_sec}, eta {eta}) {msg}",
-            )
-            .expect("a valid template"),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
-    let jobs =
-        Jobs { source, options: options.clone(), base, posts_left: rows, pending: Vec::new(), records_before: 0 };
-    let mut latencies = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds");
-    let mut summary = PostSummary {
-        posts: rows,
-        requests: 0,
-        sent: 0,
-        acknowledged: 0,
-        failed: BTreeMap::new(),
-        elapsed: Duration::ZERO,
-        latency_p50: Duration::ZERO,
-        latency_p99: Duration::ZERO,
-        latency_max: Duration::ZERO,
-        acks: Vec::new(),
-    };
+        .map_err(PostError::Client)?;
+    let bar = progress_bar(options.progress, rows as u64 * Table::ALL.len() as u64);
+    let jobs = Jobs::new(source, options, base, rows);
+    let mut tally = Tally::new(rows, options.keep_acks);
     let start = tokio::time::Instant::now();
     let client = &client;
     let mut answers = futures::stream::iter(jobs)
@@ -591,29 +715,105 @@ pub async fn post(options: &PostOptions) -> Result<PostSummary> {
         })
         .buffer_unordered(options.concurrency);
     while let Some((records, latency, outcome)) = answers.next().await {
-        summary.requests += 1;
-        summary.sent += records;
-        summary.acknowledged += outcome.acknowledged;
-        if options.keep_acks {
-            summary.acks.extend(outcome.acks);
-        }
-        latencies.saturating_record((latency.as_micros() as u64).max(1));
-        for (reason, message, count) in outcome.failed {
-            summary.failed.entry(reason).or_insert(Failures { records: 0, example: message }).records += count;
-        }
+        tally.add(records, latency, outcome);
         bar.inc(records);
-        let failed = summary.failed_total();
+        let failed = tally.summary.failed_total();
         if failed > 0 {
             bar.set_message(format!("{failed} failed"));
         }
     }
-    summary.elapsed = start.elapsed();
+    let elapsed = start.elapsed();
     bar.finish_and_clear();
-    let micros = Duration::from_micros;
-    summary.latency_p50 = micros(latencies.value_at_quantile(0.50));
-    summary.latency_p99 = micros(latencies.value_at_quantile(0.99));
-    summary.latency_max = micros(latencies.max());
-    Ok(summary)
+    Ok(tally.finish(elapsed))
+}
+
+/// Checks the options; returns the API's base URL without a trailing `/`.
+fn check_options(options: &PostOptions) -> Result<String, PostError> {
+    if options.concurrency == 0 {
+        return Err(PostError::NoConcurrency);
+    }
+    if options.batch_size == 0 {
+        return Err(PostError::EmptyBatch);
+    }
+    if let Some(rate) = options.rate {
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(PostError::BadRate(rate));
+        }
+    }
+    let base = options.api.trim_end_matches('/').to_string();
+    let url = reqwest::Url::parse(&base)
+        .map_err(|error| PostError::NotAUrl { api: options.api.clone(), error: Box::new(error) })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(PostError::NotHttp(options.api.clone()));
+    }
+    Ok(base)
+}
+
+/// A progress bar of `total` records on the terminal, or a hidden one.
+fn progress_bar(visible: bool, total: u64) -> ProgressBar {
+    if !visible {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} records ({per_sec}, eta {eta}) {msg}",
+        )
+        .expect("a valid template"),
+    );
+    bar
+}
+
+/// The summary of a run as its answers come in.
+struct Tally {
+    summary: PostSummary,
+    latencies: Histogram<u64>,
+    keep_acks: bool,
+}
+
+impl Tally {
+    fn new(posts: usize, keep_acks: bool) -> Self {
+        let summary = PostSummary {
+            posts,
+            requests: 0,
+            sent: 0,
+            acknowledged: 0,
+            failed: BTreeMap::new(),
+            elapsed: Duration::ZERO,
+            latency_p50: Duration::ZERO,
+            latency_p99: Duration::ZERO,
+            latency_max: Duration::ZERO,
+            acks: Vec::new(),
+        };
+        let latencies = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds");
+        Self { summary, latencies, keep_acks }
+    }
+
+    /// Counts one request of `records` records that took `latency`.
+    fn add(&mut self, records: u64, latency: Duration, outcome: Outcome) {
+        let summary = &mut self.summary;
+        summary.requests += 1;
+        summary.sent += records;
+        summary.acknowledged += outcome.acknowledged;
+        if self.keep_acks {
+            summary.acks.extend(outcome.acks);
+        }
+        self.latencies.saturating_record((latency.as_micros() as u64).max(1));
+        for (reason, failures) in outcome.failed {
+            summary.failed.entry(reason).or_insert(Failures { records: 0, example: failures.example }).records +=
+                failures.records;
+        }
+    }
+
+    /// The summary of a run that took `elapsed`.
+    fn finish(mut self, elapsed: Duration) -> PostSummary {
+        let micros = Duration::from_micros;
+        self.summary.elapsed = elapsed;
+        self.summary.latency_p50 = micros(self.latencies.value_at_quantile(0.50));
+        self.summary.latency_p99 = micros(self.latencies.value_at_quantile(0.99));
+        self.summary.latency_max = micros(self.latencies.max());
+        self.summary
+    }
 }
 
 #[cfg(test)]
@@ -623,15 +823,7 @@ mod tests {
     fn jobs(mode: Mode, rows: usize, batch_size: usize, rate: Option<f64>) -> Vec<Job> {
         let options =
             PostOptions { batch_size, rate, prefix: "p".into(), ..PostOptions::new("http://127.0.0.1:1", mode, rows) };
-        Jobs {
-            source: Source::Generated(Box::new(Generator::new(3))),
-            options,
-            base: "http://h".into(),
-            posts_left: rows,
-            pending: Vec::new(),
-            records_before: 0,
-        }
-        .collect()
+        Jobs::new(Source::Generated(Box::new(Generator::new(3))), &options, "http://h".into(), rows).collect()
     }
 
     #[test]
@@ -675,6 +867,14 @@ mod tests {
         assert_eq!(due, [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
     }
 
+    fn failed(reason: FailReason, example: &str, records: u64) -> BTreeMap<FailReason, Failures> {
+        BTreeMap::from([(reason, Failures { records, example: example.into() })])
+    }
+
+    fn http(status: u16, code: Option<ErrorCode>) -> FailReason {
+        FailReason::Http { status, code }
+    }
+
     #[test]
     fn answers_are_read_per_record() {
         let ok = r#"{"offsets":[{"partition":0,"offset":1,"error_code":null,"error":null},{"partition":0,"offset":2,"error_code":null,"error":null}],"key_schema_id":null,"value_schema_id":null}"#;
@@ -685,10 +885,10 @@ mod tests {
         let partial = r#"{"error_code":50302,"message":"m","offsets":[{"partition":0,"offset":1,"error_code":null,"error":null},{"partition":null,"offset":null,"error_code":50302,"error":"timed out"}]}"#;
         let outcome = read_answer(Route::Topic, "p.pin", 2, 503, partial);
         assert_eq!(outcome.acks, [at(1)]);
-        assert_eq!(outcome.failed, [("HTTP 503 (50302)".to_string(), "timed out".to_string(), 1)]);
+        assert_eq!(outcome.failed, failed(http(503, Some(ErrorCode::Api(50302))), "timed out", 1));
         let envelope = r#"{"error_code":40401,"message":"unknown"}"#;
         let outcome = read_answer(Route::Topic, "p.pin", 3, 404, envelope);
-        assert_eq!(outcome.failed, [("HTTP 404 (40401)".to_string(), "unknown".to_string(), 3)]);
+        assert_eq!(outcome.failed, failed(http(404, Some(ErrorCode::Api(40401))), "unknown", 3));
         let records = r#"{"FailedRecordCount":1,"Records":[{"SequenceNumber":"1","ShardId":"s"},{"ErrorCode":"InvalidArgumentException","ErrorMessage":"too large"}]}"#;
         let outcome = read_answer(Route::Records, "s", 2, 422, records);
         let stream = |sequence_number: &str| Ack::Stream {
@@ -697,10 +897,15 @@ mod tests {
             sequence_number: sequence_number.into(),
         };
         assert_eq!(outcome.acks, [stream("1")]);
-        assert_eq!(outcome.failed[0].0, "HTTP 422 (InvalidArgumentException)");
+        let too_large = http(422, Some(ErrorCode::Kinesis("InvalidArgumentException".into())));
+        assert_eq!(outcome.failed, failed(too_large.clone(), "too large", 1));
+        assert_eq!(too_large.to_string(), "HTTP 422 (InvalidArgumentException)");
         let record = r#"{"SequenceNumber":"1","ShardId":"s"}"#;
         assert_eq!(read_answer(Route::Record, "s", 1, 200, record).acks, [stream("1")]);
-        assert_eq!(read_answer(Route::Record, "s", 1, 502, "Bad Gateway").failed[0].0, "HTTP 502");
+        assert_eq!(
+            read_answer(Route::Record, "s", 1, 502, "Bad Gateway").failed,
+            failed(http(502, None), "Bad Gateway", 1)
+        );
     }
 
     #[test]

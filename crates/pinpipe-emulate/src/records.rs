@@ -1,4 +1,4 @@
-//! The three source records of a post (SPEC §1) and their as-posted JSON text.
+//! The three source records of a post (docs/SPEC.md §1) and their as-posted JSON text.
 
 use std::io;
 

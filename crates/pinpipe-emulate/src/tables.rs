@@ -7,7 +7,7 @@ use crate::rng::{Rand, Stream};
 use crate::time::{self, POSTED};
 use crate::vocab::CATEGORIES;
 
-/// Rows in each source table (SPEC §1: about 11,150).
+/// Rows in each source table (docs/SPEC.md §1: about 11,150).
 pub const SOURCE_ROWS: usize = 11_150;
 /// Share of a poster's pins in their home category.
 const HOME_CATEGORY_SHARE: f64 = 0.94;

@@ -1,4 +1,4 @@
-//! Datetimes: the windows values fall in, and the three textual forms of SPEC §1 "Datetimes".
+//! Datetimes: the windows values fall in, and the three textual forms of docs/SPEC.md §1 "Datetimes".
 
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 

@@ -8,7 +8,7 @@ pub(crate) struct Category {
     pub(crate) topics: &'static [&'static str],
 }
 
-/// The 13 categories of SPEC §1, in key order.
+/// The 13 categories of docs/SPEC.md §1, in key order.
 #[rustfmt::skip]
 pub(crate) const CATEGORIES: [Category; 13] = [
     Category {

@@ -1,4 +1,4 @@
-//! The synthetic source against SPEC §1: value domains and shares over drawn posts, and dumps.
+//! The synthetic source against docs/SPEC.md §1: value domains and shares over drawn posts, and dumps.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;

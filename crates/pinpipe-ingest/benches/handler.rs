@@ -1,4 +1,4 @@
-//! Criterion benchmarks of the ingestion handler alone (issue #7, "other measures"): what the API
+//! Criterion benchmarks of the ingestion handler alone (the "Other measures" of BENCHMARKS.md): what the API
 //! itself costs per request, without HTTP and without a broker. [`Ingest::handle`] is given in-process
 //! ports that acknowledge every record at once (`pinpipe_ingest::testing::{AckingProducer, AckingWriter}`), so
 //! the figures are routing, content-type and body checks, record compaction, the answer's JSON and
@@ -11,7 +11,7 @@
 //! ```
 //!
 //! Groups (throughput in records, so criterion prints records/s as `elem/s`):
-//! * `ingest/handle`: `POST /topics/pinpipe.pin` with 1 and with 500 generated pin records per request
+//! * `ingest/handle`: `POST /topics/<pin topic of prefix pinpipe>` with 1 and with 500 generated pin records per request
 //!   (`topic_batch_1`, `topic_batch_500`), and the Kinesis-proxy routes (`stream_record_1`: PutRecord,
 //!   `stream_records_500`: PutRecords); no log subscriber, so the log line costs nothing;
 //! * `ingest/handle_logged`: the two topic cases with the `serve` example's JSON log subscriber at
@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use pinpipe_contract::Table;
 use pinpipe_ingest::testing::{AckingProducer, AckingWriter};
 use pinpipe_ingest::{Ingest, IngestRequest, Names};
 
@@ -57,10 +58,13 @@ fn records_body(records: &[(u32, String)]) -> Vec<u8> {
     format!("{{\"records\":[{}]}}", entries.join(",")).into_bytes()
 }
 
+/// The naming prefix the benchmarks post to.
+const PREFIX: &str = "pinpipe";
+
 struct Case {
     name: &'static str,
     method: &'static str,
-    path: &'static str,
+    path: String,
     content_type: &'static str,
     body: Vec<u8>,
     records: u64,
@@ -68,12 +72,13 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     let records = pins(500);
-    let stream = "streaming-pinpipe-pin";
+    let names = Names::new(PREFIX);
+    let (topic, stream) = (names.topic(Table::Pin), names.stream(Table::Pin));
     vec![
         Case {
             name: "topic_batch_1",
             method: "POST",
-            path: "/topics/pinpipe.pin",
+            path: format!("/topics/{topic}"),
             content_type: "application/vnd.kafka.json.v2+json",
             body: topic_body(&records[..1]),
             records: 1,
@@ -81,7 +86,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "topic_batch_500",
             method: "POST",
-            path: "/topics/pinpipe.pin",
+            path: format!("/topics/{topic}"),
             content_type: "application/vnd.kafka.json.v2+json",
             body: topic_body(&records),
             records: 500,
@@ -89,7 +94,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "stream_record_1",
             method: "PUT",
-            path: "/streams/streaming-pinpipe-pin/record",
+            path: format!("/streams/{stream}/record"),
             content_type: "application/json",
             body: record_body(stream, &records[0]),
             records: 1,
@@ -97,7 +102,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "stream_records_500",
             method: "PUT",
-            path: "/streams/streaming-pinpipe-pin/records",
+            path: format!("/streams/{stream}/records"),
             content_type: "application/json",
             body: records_body(&records),
             records: 500,
@@ -106,17 +111,13 @@ fn cases() -> Vec<Case> {
 }
 
 fn ingest() -> Ingest {
-    Ingest::new(
-        Names::new("pinpipe"),
-        Some(Arc::new(AckingProducer::default())),
-        Some(Arc::new(AckingWriter::default())),
-    )
+    Ingest::new(Names::new(PREFIX), Some(Arc::new(AckingProducer::default())), Some(Arc::new(AckingWriter::default())))
 }
 
 fn request(case: &Case) -> IngestRequest<'_> {
     IngestRequest {
         method: case.method,
-        path: case.path,
+        path: &case.path,
         content_type: Some(case.content_type),
         body: &case.body,
         request_id: "0f6c3c52-1d1e-4a8e-9b7a-3f5d2c1b0a99",

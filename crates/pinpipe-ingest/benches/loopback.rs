@@ -1,4 +1,4 @@
-//! The ingestion API over HTTP on loopback with no broker behind it (issue #7, "other measures"):
+//! The ingestion API over HTTP on loopback with no broker behind it (the "Other measures" of BENCHMARKS.md):
 //! the axum server of the `serve` example ([`pinpipe_ingest::server`]) over a handler whose Kafka
 //! acknowledges every record at once, driven by the emulator's poster (`pinpipe emulate --api`'s
 //! code) for batch sizes 1 and 500 at concurrency 1..16. Compared with `bench/ingest.sh` (the same
@@ -65,28 +65,7 @@ fn main() {
     }
 
     let server = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("the server's runtime");
-    let api = match std::env::var("PINPIPE_LOOPBACK_API") {
-        Ok(api) => {
-            let host = reqwest_host(&api);
-            assert!(
-                host == "127.0.0.1" || host == "localhost" || host == "[::1]",
-                "PINPIPE_LOOPBACK_API must be on loopback"
-            );
-            println!("API at {api} (an external server), poster in this process");
-            api
-        }
-        Err(_) => {
-            let ingest = Arc::new(Ingest::new(Names::new("pinpipe"), Some(Arc::new(AckingProducer::default())), None));
-            let listener = server.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("a loopback port");
-            let address = listener.local_addr().expect("the bound address");
-            server.spawn(async move { pinpipe_ingest::server::serve(listener, ingest).await });
-            println!(
-                "API on http://{address} (handler + axum, Kafka acknowledging at once), poster in the same process"
-            );
-            format!("http://{address}")
-        }
-    };
-
+    let api = api(&server);
     let client = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("the poster's runtime");
     println!();
     println!("| batch size | concurrency | records | records/s | p50 ms | p99 ms | max ms |");
@@ -100,26 +79,52 @@ fn main() {
                 (false, 1) => 30_000,
                 (false, _) => 300_000,
             });
-            let options = PostOptions {
-                concurrency,
-                batch_size: batch,
-                seed: 1,
-                timeout: Duration::from_secs(30),
-                // `rows` counts posts: three records each, one per table.
-                ..PostOptions::new(api.clone(), Mode::Batch, records.div_ceil(3))
-            };
-            let summary = client.block_on(post(&options)).expect("posting");
-            let ms = |duration: Duration| duration.as_secs_f64() * 1e3;
-            println!(
-                "| {batch} | {concurrency} | {} | {:.0} | {:.2} | {:.2} | {:.2} |",
-                summary.acknowledged,
-                summary.rate(),
-                ms(summary.latency_p50),
-                ms(summary.latency_p99),
-                ms(summary.latency_max)
-            );
-            failed += summary.failed_total();
+            failed += client.block_on(run(&api, batch, concurrency, records));
         }
     }
     assert_eq!(failed, 0, "records were not acknowledged");
+}
+
+/// The API's base URL: the server `PINPIPE_LOOPBACK_API` names (on loopback), or the handler served
+/// here on `server`'s runtime with a Kafka that acknowledges at once.
+fn api(server: &tokio::runtime::Runtime) -> String {
+    if let Ok(api) = std::env::var("PINPIPE_LOOPBACK_API") {
+        let host = reqwest_host(&api);
+        assert!(
+            host == "127.0.0.1" || host == "localhost" || host == "[::1]",
+            "PINPIPE_LOOPBACK_API must be on loopback"
+        );
+        println!("API at {api} (an external server), poster in this process");
+        return api;
+    }
+    let ingest = Arc::new(Ingest::new(Names::new("pinpipe"), Some(Arc::new(AckingProducer::default())), None));
+    let listener = server.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("a loopback port");
+    let address = listener.local_addr().expect("the bound address");
+    server.spawn(async move { pinpipe_ingest::server::serve(listener, ingest).await });
+    println!("API on http://{address} (handler + axum, Kafka acknowledging at once), poster in the same process");
+    format!("http://{address}")
+}
+
+/// One run of about `records` records, `batch` a request and `concurrency` requests at once; prints
+/// its table row and returns the records not acknowledged.
+async fn run(api: &str, batch: usize, concurrency: usize, records: usize) -> u64 {
+    let options = PostOptions {
+        concurrency,
+        batch_size: batch,
+        seed: 1,
+        timeout: Duration::from_secs(30),
+        // `rows` counts posts: three records each, one per table.
+        ..PostOptions::new(api, Mode::Batch, records.div_ceil(3))
+    };
+    let summary = post(&options).await.expect("posting");
+    let ms = |duration: Duration| duration.as_secs_f64() * 1e3;
+    println!(
+        "| {batch} | {concurrency} | {} | {:.0} | {:.2} | {:.2} | {:.2} |",
+        summary.acknowledged,
+        summary.rate(),
+        ms(summary.latency_p50),
+        ms(summary.latency_p99),
+        ms(summary.latency_max)
+    );
+    summary.failed_total()
 }

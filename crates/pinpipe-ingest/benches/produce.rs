@@ -1,4 +1,4 @@
-//! The Kafka side of ingestion alone (issue #7, "other measures"): records produced straight to a
+//! The Kafka side of ingestion alone (the "Other measures" of BENCHMARKS.md): records produced straight to a
 //! broker, with no HTTP and no handler, so the broker's share of `bench/measures.sh ingest` can be
 //! told from the API's.
 //!
@@ -7,7 +7,7 @@
 //!   cargo bench -p pinpipe-ingest --bench produce
 //! ```
 //!
-//! Needs a broker at `PINPIPE_BENCH_KAFKA` holding the topic `pinpipe.pin` (`bench/measures.sh
+//! Needs a broker at `PINPIPE_BENCH_KAFKA` holding the pin topic of prefix `pinpipe` (`bench/measures.sh
 //! ingest` starts one and runs this); without the variable it says so and does nothing. Binds and
 //! talks to that address only: give it a loopback one.
 //!
@@ -21,16 +21,18 @@
 //!
 //! `PINPIPE_BENCH_SMOKE=1` sends a few records per case: a check that it works.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
+use pinpipe_contract::{names, Table};
 use pinpipe_ingest::{KafkaConfig, KafkaProducer, TopicProducer, TopicRecord};
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 
-const TOPIC: &str = "pinpipe.pin";
+/// The topic the records go to: the pin topic of prefix `pinpipe`.
+static TOPIC: LazyLock<String> = LazyLock::new(|| names::topic_name("pinpipe", Table::Pin));
 
 /// What to produce with: the API's adapter, or a bare librdkafka producer with chosen settings.
 enum Producer {
@@ -43,13 +45,13 @@ impl Producer {
     async fn produce(&self, records: &[TopicRecord]) {
         match self {
             Producer::Adapter(producer) => {
-                for result in producer.produce(TOPIC, records).await {
+                for result in producer.produce(&TOPIC, records).await {
                     result.expect("the broker acknowledges");
                 }
             }
             Producer::Bare(producer) => {
                 let sends = records.iter().map(|record| {
-                    producer.send(FutureRecord::<[u8], [u8]>::to(TOPIC).payload(&record.value[..]), Timeout::Never)
+                    producer.send(FutureRecord::<[u8], [u8]>::to(&TOPIC).payload(&record.value[..]), Timeout::Never)
                 });
                 for result in join_all(sends).await {
                     result.map_err(|(error, _)| error).expect("the broker acknowledges");
@@ -141,7 +143,7 @@ async fn main() {
         ("KafkaProducer (linger.ms=1)", Arc::new(Producer::Adapter(Box::new(adapter)))),
         ("rdkafka linger.ms=0", Arc::new(Producer::Bare(bare(&bootstrap, "0")))),
     ];
-    println!("Kafka produce at {bootstrap}, topic {TOPIC} (no HTTP, no handler); latency per produce call");
+    println!("Kafka produce at {bootstrap}, topic {} (no HTTP, no handler); latency per produce call", *TOPIC);
     println!();
     println!("| producer | batch | concurrency | records | records/s | p50 ms | p99 ms | max ms |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");

@@ -75,20 +75,20 @@ pub struct IngestConfig {
 
 impl IngestConfig {
     /// Reads and checks the variables of the table above.
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub fn from_env() -> Result<Self, IngestConfigError> {
         let prefix = config::prefix()?;
         let bootstrap = optional(KAFKA_BOOTSTRAP_VAR);
         let cluster_arn = optional(MSK_CLUSTER_ARN_VAR);
         if let Some(list) = &bootstrap {
-            validate_bootstrap(list).map_err(|reason| invalid(KAFKA_BOOTSTRAP_VAR, list, reason))?;
+            validate_bootstrap(list).map_err(|reason| IngestConfigError::Bootstrap { value: list.clone(), reason })?;
         }
         if let Some(arn) = &cluster_arn {
-            validate_cluster_arn(arn).map_err(|reason| invalid(MSK_CLUSTER_ARN_VAR, arn, reason))?;
+            validate_cluster_arn(arn).map_err(|reason| IngestConfigError::ClusterArn { value: arn.clone(), reason })?;
         }
         let auth = match optional(KAFKA_AUTH_VAR) {
             None if cluster_arn.is_some() => KafkaAuth::Iam,
             None => KafkaAuth::None,
-            Some(value) => parse_auth(&value).map_err(|reason| invalid(KAFKA_AUTH_VAR, &value, reason))?,
+            Some(value) => parse_auth(&value).map_err(|reason| IngestConfigError::Auth { value, reason })?,
         };
         let kafka = (bootstrap.is_some() || cluster_arn.is_some()).then_some(KafkaConfig {
             bootstrap,
@@ -100,38 +100,79 @@ impl IngestConfig {
     }
 }
 
+/// Why the ingestion API's environment cannot be used; the message names the variable and its value.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestConfigError {
+    /// `PINPIPE_PREFIX` is missing or breaks the naming rules.
+    #[error(transparent)]
+    Prefix(#[from] ConfigError),
+    /// [`KAFKA_BOOTSTRAP_VAR`] is not a bootstrap list.
+    #[error("environment variable {KAFKA_BOOTSTRAP_VAR}={value:?} is invalid: {reason}")]
+    Bootstrap {
+        /// Its value.
+        value: String,
+        /// What is wrong with it.
+        reason: BootstrapError,
+    },
+    /// [`MSK_CLUSTER_ARN_VAR`] is not an MSK cluster ARN.
+    #[error("environment variable {MSK_CLUSTER_ARN_VAR}={value:?} is invalid: {reason}")]
+    ClusterArn {
+        /// Its value.
+        value: String,
+        /// What is wrong with it.
+        reason: ClusterArnError,
+    },
+    /// [`KAFKA_AUTH_VAR`] is neither `iam` nor `none`.
+    #[error("environment variable {KAFKA_AUTH_VAR}={value:?} is invalid: {reason}")]
+    Auth {
+        /// Its value.
+        value: String,
+        /// What is wrong with it.
+        reason: AuthError,
+    },
+}
+
+/// A bootstrap list that is not `host:port` entries separated by commas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a bootstrap list is host:port entries separated by commas")]
+pub struct BootstrapError;
+
+/// A value that is not an MSK cluster ARN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an MSK cluster ARN looks like arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>")]
+pub struct ClusterArnError;
+
+/// A Kafka authentication other than `iam` and `none`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the Kafka authentication is `iam` or `none`")]
+pub struct AuthError;
+
 fn optional(name: &str) -> Option<String> {
     std::env::var(name).ok().map(|value| value.trim().to_string()).filter(|value| !value.is_empty())
 }
 
-fn invalid(name: &'static str, value: &str, reason: &'static str) -> ConfigError {
-    ConfigError::Invalid { name, value: value.to_string(), reason }
-}
-
 /// `iam` or `none`, in any case.
-pub fn parse_auth(value: &str) -> Result<KafkaAuth, &'static str> {
+pub fn parse_auth(value: &str) -> Result<KafkaAuth, AuthError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "iam" => Ok(KafkaAuth::Iam),
         "none" => Ok(KafkaAuth::None),
-        _ => Err("the Kafka authentication is `iam` or `none`"),
+        _ => Err(AuthError),
     }
 }
 
 /// A bootstrap list: `host:port` entries separated by commas.
-pub fn validate_bootstrap(list: &str) -> Result<(), &'static str> {
+pub fn validate_bootstrap(list: &str) -> Result<(), BootstrapError> {
     for broker in list.split(',').map(str::trim) {
-        let Some((host, port)) = broker.rsplit_once(':') else {
-            return Err("a bootstrap list is host:port entries separated by commas");
-        };
+        let (host, port) = broker.rsplit_once(':').ok_or(BootstrapError)?;
         if host.is_empty() || port.parse::<u16>().map_or(true, |port| port == 0) {
-            return Err("a bootstrap list is host:port entries separated by commas");
+            return Err(BootstrapError);
         }
     }
     Ok(())
 }
 
 /// An MSK cluster ARN: `arn:<partition>:kafka:<region>:<account>:cluster/<name>/<uuid>`.
-pub fn validate_cluster_arn(arn: &str) -> Result<(), &'static str> {
+pub fn validate_cluster_arn(arn: &str) -> Result<(), ClusterArnError> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let well_formed = parts.len() == 6
         && parts[0] == "arn"
@@ -142,11 +183,7 @@ pub fn validate_cluster_arn(arn: &str) -> Result<(), &'static str> {
         && parts[4].bytes().all(|b| b.is_ascii_digit())
         && parts[5].starts_with("cluster/")
         && parts[5].split('/').count() == 3;
-    if well_formed {
-        Ok(())
-    } else {
-        Err("an MSK cluster ARN looks like arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>")
-    }
+    well_formed.then_some(()).ok_or(ClusterArnError)
 }
 
 #[cfg(test)]
@@ -168,6 +205,6 @@ mod tests {
         assert_eq!(config.cluster_region(), Some("eu-west-1"));
         assert_eq!(parse_auth("IAM"), Ok(KafkaAuth::Iam));
         assert_eq!(parse_auth("none"), Ok(KafkaAuth::None));
-        assert!(parse_auth("scram").is_err());
+        assert_eq!(parse_auth("scram"), Err(AuthError));
     }
 }

@@ -1,4 +1,4 @@
-//! The REST-proxy error envelope (SPEC §2): `{"error_code": <status*100+sub>, "message": "..."}`.
+//! The REST-proxy error envelope (docs/SPEC.md §2): `{"error_code": <status*100+sub>, "message": "..."}`.
 
 use serde::Serialize;
 
@@ -21,8 +21,11 @@ pub mod codes {
     pub const BAD_JSON: u32 = 40001;
     /// 404: no route has this path.
     pub const NO_ROUTE: u32 = 40400;
-    /// 404: the topic or stream is not one of the configured set, or does not exist in Kafka / Kinesis.
+    /// 404: the topic is not one of the prefix's three, or does not exist in the Kafka cluster.
     pub const UNKNOWN_TOPIC: u32 = 40401;
+    /// 404: the stream is not one of the prefix's three, or does not exist in Kinesis (the REST proxy's
+    /// "not found" code, shared with [`UNKNOWN_TOPIC`]).
+    pub const UNKNOWN_STREAM: u32 = 40401;
     /// 404: the record names a partition the topic does not have.
     pub const UNKNOWN_PARTITION: u32 = 40402;
     /// 405: the route exists but not with this method.
@@ -31,9 +34,11 @@ pub mod codes {
     pub const UNSUPPORTED_MEDIA_TYPE: u32 = 41501;
     /// 422: a record is larger than Kafka or Kinesis takes.
     pub const RECORD_TOO_LARGE: u32 = 42201;
-    /// 422: the body is not an object with a non-empty `records` array.
+    /// 422: the body is not a well-formed object (each field at most once) with a non-empty `records`
+    /// array.
     pub const NO_RECORDS: u32 = 42202;
-    /// 422: a record is not an object, or has no (or a null) `value` / `Data`.
+    /// 422: a record (a `PutRecord` body is one) is not a well-formed object (each field at most once), or
+    /// has no (or a null) `value` / `Data`.
     pub const NO_VALUE: u32 = 42203;
     /// 422: a `value` array is empty or holds `null` or an array.
     pub const BAD_VALUE_ARRAY: u32 = 42204;
@@ -43,6 +48,9 @@ pub mod codes {
     pub const BAD_PARTITION_KEY: u32 = 42206;
     /// 422: the body's `StreamName` differs from the stream in the path.
     pub const STREAM_NAME_MISMATCH: u32 = 42207;
+    /// 422: Kinesis refused the records as invalid (`InvalidArgumentException`, `ValidationException`);
+    /// nothing of that call was stored, and sending the same records again fails the same way.
+    pub const KINESIS_REFUSED: u32 = 42208;
     /// 500: a fault of the API itself.
     pub const INTERNAL: u32 = 50001;
     /// 503: the Kafka brokers or the Kinesis stream could not take the records (or Kafka is not configured);
@@ -61,9 +69,14 @@ impl ApiError {
         Self::new(400, codes::BAD_JSON, message)
     }
 
-    /// 404 / 40401.
+    /// 404 / 40401: an unknown topic.
     pub fn unknown_topic(message: impl Into<String>) -> Self {
         Self::new(404, codes::UNKNOWN_TOPIC, message)
+    }
+
+    /// 404 / 40401: an unknown stream.
+    pub fn unknown_stream(message: impl Into<String>) -> Self {
+        Self::new(404, codes::UNKNOWN_STREAM, message)
     }
 
     /// 422 with the given sub-code.
@@ -102,6 +115,7 @@ mod tests {
             codes::BAD_JSON,
             codes::NO_ROUTE,
             codes::UNKNOWN_TOPIC,
+            codes::UNKNOWN_STREAM,
             codes::UNKNOWN_PARTITION,
             codes::METHOD_NOT_ALLOWED,
             codes::UNSUPPORTED_MEDIA_TYPE,
@@ -112,6 +126,7 @@ mod tests {
             codes::BAD_PARTITION,
             codes::BAD_PARTITION_KEY,
             codes::STREAM_NAME_MISMATCH,
+            codes::KINESIS_REFUSED,
             codes::INTERNAL,
             codes::UNAVAILABLE,
         ] {

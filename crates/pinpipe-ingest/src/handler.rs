@@ -5,10 +5,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use pinpipe_contract::Names;
+
 use crate::error::{codes, ApiError};
-use crate::names::Names;
-use crate::ports::{ProduceError, RecordFailure, Stored, StreamError, StreamRecord, StreamWriter, TopicProducer};
-use crate::wire::{self, OffsetEntry, ProduceResponse, PutRecordResponse, PutRecordsEntry, PutRecordsResponse};
+use crate::ports::{
+    Offset, ProduceError, RecordFailure, Stored, StreamError, StreamRecord, StreamWriter, TopicProducer, TopicRecord,
+};
+use crate::wire::{
+    self, OffsetEntry, ProduceResponse, PutRecordResponse, PutRecordsEntry, PutRecordsResponse, RecordRef,
+};
 
 /// The content type of REST-proxy answers.
 pub const KAFKA_V2_JSON: &str = "application/vnd.kafka.v2+json";
@@ -58,7 +63,7 @@ impl IngestResponse {
     }
 }
 
-/// The routes of SPEC §2.
+/// The routes of docs/SPEC.md §2.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Route<'a> {
     /// `POST /topics/{topic}`.
@@ -158,35 +163,7 @@ impl Ingest {
                 }
             }
         };
-        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let route_name = route.as_ref().map_or("none", Route::name);
-        let target = route.as_ref().map_or("", Route::target);
-        if response.status == 200 {
-            tracing::info!(
-                request_id = request.request_id,
-                route = route_name,
-                destination = target,
-                status = response.status,
-                records = counts.records,
-                stored = counts.stored,
-                failed = counts.records - counts.stored,
-                duration_ms,
-                "request handled"
-            );
-        } else {
-            tracing::warn!(
-                request_id = request.request_id,
-                route = route_name,
-                destination = target,
-                status = response.status,
-                records = counts.records,
-                stored = counts.stored,
-                failed = counts.records - counts.stored,
-                duration_ms,
-                answer = %truncated(&response.body, 600),
-                "request refused or failed"
-            );
-        }
+        log_request(&request, route.as_ref(), &counts, &response, started);
         response
     }
 
@@ -210,13 +187,37 @@ impl Ingest {
         }
     }
 
+    /// `POST /topics/{topic}`: checks the records, produces them and answers with their offsets.
     async fn produce(
         &self,
         topic: &str,
         request: &IngestRequest<'_>,
         counts: &mut Counts,
     ) -> Result<IngestResponse, ApiError> {
-        if !self.names.is_topic(topic) {
+        let kafka = self.topic_producer(topic, request)?;
+        let (refs, records): (Vec<RecordRef>, Vec<TopicRecord>) =
+            wire::parse_produce(request.body)?.into_iter().unzip();
+        counts.records = records.len();
+        let results = kafka.produce(topic, &records).await;
+        if results.len() != records.len() {
+            return Err(ApiError::new(
+                500,
+                codes::INTERNAL,
+                format!(
+                    "the producer answered {} results for {} records; nothing is claimed stored",
+                    results.len(),
+                    records.len()
+                ),
+            ));
+        }
+        counts.stored = results.iter().filter(|result| result.is_ok()).count();
+        Ok(produce_answer(&refs, &results))
+    }
+
+    /// The producer for `topic`: 404 unless the topic is served, 503 without Kafka, 415 unless the
+    /// content type is the JSON embedded format.
+    fn topic_producer(&self, topic: &str, request: &IngestRequest<'_>) -> Result<&dyn TopicProducer, ApiError> {
+        if self.names.table_of_topic(topic).is_none() {
             return Err(ApiError::unknown_topic(format!(
                 "topic {topic:?} is not served here: the topics are {}",
                 self.names.topics().join(", ")
@@ -232,68 +233,13 @@ impl Ingest {
             &[KAFKA_JSON_V2_JSON, APPLICATION_JSON],
             "the topic route takes the JSON embedded format",
         )?;
-        let (refs, records): (Vec<wire::RecordRef>, Vec<_>) = wire::parse_produce(request.body)?.into_iter().unzip();
-        counts.records = records.len();
-        let results = kafka.produce(topic, &records).await;
-        if results.len() != records.len() {
-            return Err(ApiError::new(
-                500,
-                codes::INTERNAL,
-                format!(
-                    "the producer answered {} results for {} records; nothing is claimed stored",
-                    results.len(),
-                    records.len()
-                ),
-            ));
-        }
-        counts.stored = results.iter().filter(|result| result.is_ok()).count();
-        let offsets: Vec<OffsetEntry> = results.iter().map(OffsetEntry::of).collect();
-        let failures: Vec<(String, &ProduceError)> = refs
-            .iter()
-            .zip(&results)
-            .filter_map(|(at, result)| result.as_ref().err().map(|error| (at.to_string(), error)))
-            .collect();
-        // A failure the client may retry (503) wins over the others.
-        let Some((_, first)) = failures
-            .iter()
-            .find(|(_, error)| matches!(error, ProduceError::Unavailable(_)))
-            .or_else(|| failures.first())
-        else {
-            return Ok(IngestResponse::json(
-                200,
-                KAFKA_V2_JSON,
-                &ProduceResponse {
-                    error_code: None,
-                    message: None,
-                    offsets,
-                    key_schema_id: None,
-                    value_schema_id: None,
-                },
-            ));
-        };
-        let (status, error_code) = match first {
-            ProduceError::UnknownTopic(_) => (404, codes::UNKNOWN_TOPIC),
-            ProduceError::UnknownPartition(_) => (404, codes::UNKNOWN_PARTITION),
-            ProduceError::TooLarge(_) => (422, codes::RECORD_TOO_LARGE),
-            ProduceError::Unavailable(_) => (503, codes::UNAVAILABLE),
-        };
-        let message = failure_message(&failures, records.len(), "were not acknowledged by Kafka", "offsets");
-        Ok(IngestResponse::json(
-            status,
-            KAFKA_V2_JSON,
-            &ProduceResponse {
-                error_code: Some(error_code),
-                message: Some(&message),
-                offsets,
-                key_schema_id: None,
-                value_schema_id: None,
-            },
-        ))
+        Ok(kafka.as_ref())
     }
 
+    /// The writer for `stream`: 404 unless the stream is served, 503 without Kinesis, 415 unless JSON.
     fn stream_writer(&self, stream: &str, request: &IngestRequest<'_>) -> Result<&dyn StreamWriter, ApiError> {
-        if !self.names.is_stream(stream) {
-            return Err(ApiError::unknown_topic(format!(
+        if self.names.table_of_stream(stream).is_none() {
+            return Err(ApiError::unknown_stream(format!(
                 "stream {stream:?} is not served here: the streams are {}",
                 self.names.streams().join(", ")
             )));
@@ -305,6 +251,7 @@ impl Ingest {
         Ok(writer.as_ref())
     }
 
+    /// `PUT /streams/{stream}/record`: one record, stored or refused as a whole.
     async fn put_record(
         &self,
         stream: &str,
@@ -327,6 +274,8 @@ impl Ingest {
         ))
     }
 
+    /// `PUT /streams/{stream}/records`: checks the records, puts those that may be stored and answers
+    /// record by record.
     async fn put_records(
         &self,
         stream: &str,
@@ -336,101 +285,204 @@ impl Ingest {
         let writer = self.stream_writer(stream, request)?;
         let checked = wire::parse_put_records(request.body, stream)?;
         counts.records = checked.len();
-        let mut results: Vec<Option<Result<Stored, RecordFailure>>> =
-            checked.iter().map(|record| record.as_ref().err().cloned().map(Err)).collect();
-        let sendable: Vec<(usize, &StreamRecord)> = checked
-            .iter()
-            .enumerate()
-            .filter_map(|(index, record)| record.as_ref().ok().map(|record| (index, record)))
-            .collect();
-        // Kinesis takes 500 records and 5 MiB per call: larger requests go in several calls, in order.
-        let mut whole_call_error: Option<StreamError> = None;
-        for chunk in chunks(&sendable) {
-            let batch: Vec<StreamRecord> = chunk.iter().map(|(_, record)| (*record).clone()).collect();
-            let outcome = match &whole_call_error {
-                // After a failed call the rest is not attempted: the error stands for them too.
-                Some(error) => Err(error.clone()),
-                None => writer.put_records(stream, &batch).await,
-            };
-            match outcome {
-                Ok(stored) if stored.len() == batch.len() => {
-                    for ((index, _), result) in chunk.iter().zip(stored) {
-                        results[*index] = Some(result);
-                    }
-                }
-                Ok(stored) => {
-                    let error = StreamError::Unavailable(format!(
-                        "Kinesis answered {} results for {} records",
-                        stored.len(),
-                        batch.len()
-                    ));
-                    for (index, _) in chunk {
-                        results[*index] = Some(Err(record_failure(&error)));
-                    }
-                    whole_call_error = Some(error);
-                }
-                Err(error) => {
-                    for (index, _) in chunk {
-                        results[*index] = Some(Err(record_failure(&error)));
-                    }
-                    whole_call_error.get_or_insert(error);
-                }
-            }
-        }
-        let results: Vec<Result<Stored, RecordFailure>> =
-            results.into_iter().map(|result| result.expect("every record has a result")).collect();
+        let (results, call_error) = put_in_calls(writer, stream, &checked).await;
         counts.stored = results.iter().filter(|result| result.is_ok()).count();
-        let failed = results.len() - counts.stored;
         if counts.stored == 0 {
-            if let Some(error) = &whole_call_error {
+            if let Some(error) = &call_error {
                 // Nothing stored and one cause: the plain error answer.
                 return Err(stream_error(stream, error));
             }
         }
-        let entries: Vec<PutRecordsEntry> = results.iter().map(PutRecordsEntry::of).collect();
-        let encryption_type =
-            results.iter().find_map(|result| result.as_ref().ok().and_then(|stored| stored.encryption_type.as_deref()));
-        if failed == 0 {
-            return Ok(IngestResponse::json(
-                200,
-                APPLICATION_JSON,
-                &PutRecordsResponse {
-                    error_code: None,
-                    message: None,
-                    failed_record_count: 0,
-                    records: entries,
-                    encryption_type,
-                },
-            ));
+        Ok(put_records_answer(&results, &checked, call_error.as_ref()))
+    }
+}
+
+/// The answer to a produce request whose records all have a result: 200 with every offset, or, when
+/// some failed, the status and code of the first failure (one the client may retry first) and a
+/// message naming the failed records.
+fn produce_answer(refs: &[RecordRef], results: &[Result<Offset, ProduceError>]) -> IngestResponse {
+    let offsets: Vec<OffsetEntry> = results.iter().map(OffsetEntry::of).collect();
+    let errors = || results.iter().filter_map(|result| result.as_ref().err());
+    let Some(first) = errors().find(|error| matches!(error, ProduceError::Unavailable(_))).or_else(|| errors().next())
+    else {
+        return IngestResponse::json(
+            200,
+            KAFKA_V2_JSON,
+            &ProduceResponse { error_code: None, message: None, offsets, key_schema_id: None, value_schema_id: None },
+        );
+    };
+    let error_code = wire::produce_error_code(first);
+    let failures: Vec<String> = refs
+        .iter()
+        .zip(results)
+        .filter_map(|(at, result)| result.as_ref().err().map(|error| format!("{at}: {error}")))
+        .collect();
+    let message = failure_message(&failures, results.len(), "were not acknowledged by Kafka", "offsets");
+    IngestResponse::json(
+        status_of(error_code),
+        KAFKA_V2_JSON,
+        &ProduceResponse {
+            error_code: Some(error_code),
+            message: Some(&message),
+            offsets,
+            key_schema_id: None,
+            value_schema_id: None,
+        },
+    )
+}
+
+/// Puts the records of `checked` that passed the checks into `stream`, in calls of at most 500
+/// records and 5 MiB, in order. After a failed call the rest is not attempted: its error stands for
+/// them too. Returns one result per record of `checked` (a record refused here keeps its failure) and
+/// the first error of a whole call.
+async fn put_in_calls(
+    writer: &dyn StreamWriter,
+    stream: &str,
+    checked: &[Result<StreamRecord, RecordFailure>],
+) -> (Vec<Result<Stored, RecordFailure>>, Option<StreamError>) {
+    let mut results: Vec<Option<Result<Stored, RecordFailure>>> =
+        checked.iter().map(|record| record.as_ref().err().cloned().map(Err)).collect();
+    let sendable: Vec<(usize, &StreamRecord)> = checked
+        .iter()
+        .enumerate()
+        .filter_map(|(index, record)| record.as_ref().ok().map(|record| (index, record)))
+        .collect();
+    let mut call_error: Option<StreamError> = None;
+    for chunk in chunks(&sendable) {
+        let outcome = match &call_error {
+            Some(error) => Err(error.clone()),
+            None => put_call(writer, stream, chunk).await,
+        };
+        match outcome {
+            Ok(stored) => {
+                for ((index, _), result) in chunk.iter().zip(stored) {
+                    results[*index] = Some(result);
+                }
+            }
+            Err(error) => {
+                for (index, _) in chunk {
+                    results[*index] = Some(Err(record_failure(&error)));
+                }
+                call_error.get_or_insert(error);
+            }
         }
-        let failures: Vec<(String, RecordFailure)> = results
-            .iter()
-            .enumerate()
-            .filter_map(|(index, result)| {
-                result.as_ref().err().map(|failure| (format!("records[{index}]"), failure.clone()))
-            })
-            .collect();
-        // Only records refused here for their size: the client's fault (422). Anything else: Kinesis's (503).
-        let refused_here_only =
-            results.iter().zip(&checked).all(|(result, checked)| result.is_ok() || checked.is_err());
-        let (status, error_code) =
-            if refused_here_only { (422, codes::RECORD_TOO_LARGE) } else { (503, codes::UNAVAILABLE) };
-        let described: Vec<(String, String)> = failures
-            .into_iter()
-            .map(|(at, failure)| (at, format!("{}: {}", failure.error_code, failure.error_message)))
-            .collect();
-        let message = failure_message(&described, results.len(), "were not stored by Kinesis", "Records");
-        Ok(IngestResponse::json(
-            status,
+    }
+    let results = results.into_iter().map(|result| result.expect("every record has a result")).collect();
+    (results, call_error)
+}
+
+/// One `PutRecords` call; an answer without one result per record fails the whole call.
+async fn put_call(
+    writer: &dyn StreamWriter,
+    stream: &str,
+    chunk: &[(usize, &StreamRecord)],
+) -> Result<Vec<Result<Stored, RecordFailure>>, StreamError> {
+    let batch: Vec<StreamRecord> = chunk.iter().map(|(_, record)| (*record).clone()).collect();
+    let stored = writer.put_records(stream, &batch).await?;
+    if stored.len() != batch.len() {
+        return Err(StreamError::Unavailable(format!(
+            "Kinesis answered {} results for {} records",
+            stored.len(),
+            batch.len()
+        )));
+    }
+    Ok(stored)
+}
+
+/// The answer to a `PutRecords` request that stored something or failed record by record: 200 when
+/// every record is stored; otherwise the status and code of what stopped the others, and a message
+/// naming them.
+fn put_records_answer(
+    results: &[Result<Stored, RecordFailure>],
+    checked: &[Result<StreamRecord, RecordFailure>],
+    call_error: Option<&StreamError>,
+) -> IngestResponse {
+    let entries: Vec<PutRecordsEntry> = results.iter().map(PutRecordsEntry::of).collect();
+    let encryption_type =
+        results.iter().find_map(|result| result.as_ref().ok().and_then(|stored| stored.encryption_type.as_deref()));
+    let failures: Vec<String> = results
+        .iter()
+        .enumerate()
+        .filter_map(|(index, result)| {
+            result
+                .as_ref()
+                .err()
+                .map(|failure| format!("records[{index}]: {}: {}", failure.error_code, failure.error_message))
+        })
+        .collect();
+    if failures.is_empty() {
+        return IngestResponse::json(
+            200,
             APPLICATION_JSON,
             &PutRecordsResponse {
-                error_code: Some(error_code),
-                message: Some(&message),
-                failed_record_count: failed,
+                error_code: None,
+                message: None,
+                failed_record_count: 0,
                 records: entries,
                 encryption_type,
             },
-        ))
+        );
+    }
+    let (status, error_code) = match call_error {
+        // A failed call stopped the records it held and those after it.
+        Some(error) => stream_error_code(error),
+        // Only records refused here for their size: the client's fault.
+        None if results.iter().zip(checked).all(|(result, checked)| result.is_ok() || checked.is_err()) => {
+            (422, codes::RECORD_TOO_LARGE)
+        }
+        // Records Kinesis failed one by one (throttled, internal failure): worth retrying.
+        None => (503, codes::UNAVAILABLE),
+    };
+    let message = failure_message(&failures, results.len(), "were not stored by Kinesis", "Records");
+    IngestResponse::json(
+        status,
+        APPLICATION_JSON,
+        &PutRecordsResponse {
+            error_code: Some(error_code),
+            message: Some(&message),
+            failed_record_count: failures.len(),
+            records: entries,
+            encryption_type,
+        },
+    )
+}
+
+/// The request's one log line: `info` when it is answered 200, else `warn` with the start of the answer.
+fn log_request(
+    request: &IngestRequest<'_>,
+    route: Option<&Route<'_>>,
+    counts: &Counts,
+    response: &IngestResponse,
+    started: Instant,
+) {
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let route_name = route.map_or("none", Route::name);
+    let target = route.map_or("", Route::target);
+    if response.status == 200 {
+        tracing::info!(
+            request_id = request.request_id,
+            route = route_name,
+            destination = target,
+            status = response.status,
+            records = counts.records,
+            stored = counts.stored,
+            failed = counts.records - counts.stored,
+            duration_ms,
+            "request handled"
+        );
+    } else {
+        tracing::warn!(
+            request_id = request.request_id,
+            route = route_name,
+            destination = target,
+            status = response.status,
+            records = counts.records,
+            stored = counts.stored,
+            failed = counts.records - counts.stored,
+            duration_ms,
+            answer = %truncated(&response.body, 600),
+            "request refused or failed"
+        );
     }
 }
 
@@ -454,33 +506,46 @@ fn chunks<'r>(records: &'r [(usize, &'r StreamRecord)]) -> Vec<&'r [(usize, &'r 
     out
 }
 
+/// The failure each record of a failed call gets.
 fn record_failure(error: &StreamError) -> RecordFailure {
     RecordFailure { error_code: error.record_error_code().to_string(), error_message: error.to_string() }
 }
 
-/// The answer to a whole Kinesis call that failed.
-fn stream_error(stream: &str, error: &StreamError) -> ApiError {
+/// The HTTP status and `error_code` of a whole Kinesis call that failed.
+fn stream_error_code(error: &StreamError) -> (u16, u32) {
     match error {
-        StreamError::NotFound(detail) => ApiError::unknown_topic(format!(
-            "stream {stream:?} does not exist in Kinesis; nothing was stored ({detail})"
-        )),
-        StreamError::Invalid(detail) => ApiError::unprocessable(
-            codes::NO_VALUE,
-            format!("Kinesis refused the records; nothing was stored: {detail}"),
-        ),
-        StreamError::Unavailable(detail) => ApiError::unavailable(format!(
-            "stream {stream:?} is unavailable; nothing was stored, retry later: {detail}"
-        )),
+        StreamError::NotFound(_) => (404, codes::UNKNOWN_STREAM),
+        StreamError::Invalid(_) => (422, codes::KINESIS_REFUSED),
+        StreamError::Unavailable(_) => (503, codes::UNAVAILABLE),
     }
 }
 
+/// The answer to a whole Kinesis call that failed.
+fn stream_error(stream: &str, error: &StreamError) -> ApiError {
+    let (status, error_code) = stream_error_code(error);
+    let message = match error {
+        StreamError::NotFound(detail) => {
+            format!("stream {stream:?} does not exist in Kinesis; nothing was stored ({detail})")
+        }
+        StreamError::Invalid(detail) => format!("Kinesis refused the records; nothing was stored: {detail}"),
+        StreamError::Unavailable(detail) => {
+            format!("stream {stream:?} is unavailable; nothing was stored, retry later: {detail}")
+        }
+    };
+    ApiError::new(status, error_code, message)
+}
+
+/// The HTTP status of an `error_code` (`status * 100 + sub-code`).
+fn status_of(error_code: u32) -> u16 {
+    u16::try_from(error_code / 100).expect("error codes are status * 100 + sub-code")
+}
+
 /// "2 of 5 records were not …: records[1]: reason; records[3]: reason. The other 3 are stored (see
-/// offsets): resend only the failed ones."
-fn failure_message<E: std::fmt::Display>(failures: &[(String, E)], total: usize, what: &str, listing: &str) -> String {
+/// offsets): resend only the failed ones.", from one "record: reason" text per failed record.
+fn failure_message(failures: &[String], total: usize, what: &str, listing: &str) -> String {
     const SHOWN: usize = 5;
     let mut message = format!("{} of {total} records {what}: ", failures.len());
-    let listed: Vec<String> = failures.iter().take(SHOWN).map(|(at, error)| format!("{at}: {error}")).collect();
-    message.push_str(&listed.join("; "));
+    message.push_str(&failures[..failures.len().min(SHOWN)].join("; "));
     if failures.len() > SHOWN {
         message.push_str(&format!("; and {} more", failures.len() - SHOWN));
     }
@@ -559,8 +624,34 @@ mod tests {
     }
 
     #[test]
+    fn a_partly_stored_put_records_answers_the_cause_of_its_failures() {
+        let record = StreamRecord { data: b"{}".to_vec(), partition_key: "k".into() };
+        let stored =
+            Stored { sequence_number: "1".into(), shard_id: "shardId-000000000000".into(), encryption_type: None };
+        let too_large = RecordFailure { error_code: wire::TOO_LARGE_ERROR_CODE.into(), error_message: "big".into() };
+        let answer = |failure: RecordFailure, refused_here: bool, call_error: Option<StreamError>| {
+            let checked = [Ok(record.clone()), if refused_here { Err(failure.clone()) } else { Ok(record.clone()) }];
+            let answer = put_records_answer(&[Ok(stored.clone()), Err(failure)], &checked, call_error.as_ref());
+            let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+            (answer.status, body["error_code"].as_u64().unwrap())
+        };
+        assert_eq!(answer(too_large.clone(), true, None), (422, u64::from(codes::RECORD_TOO_LARGE)));
+        let throttled =
+            RecordFailure { error_code: "ProvisionedThroughputExceededException".into(), error_message: "m".into() };
+        assert_eq!(answer(throttled, false, None), (503, u64::from(codes::UNAVAILABLE)));
+        for (error, expected) in [
+            (StreamError::Invalid("v".into()), (422, codes::KINESIS_REFUSED)),
+            (StreamError::NotFound("n".into()), (404, codes::UNKNOWN_STREAM)),
+            (StreamError::Unavailable("u".into()), (503, codes::UNAVAILABLE)),
+        ] {
+            let failure = record_failure(&error);
+            assert_eq!(answer(failure, false, Some(error)), (expected.0, u64::from(expected.1)));
+        }
+    }
+
+    #[test]
     fn failure_messages_name_the_records() {
-        let failures = vec![("records[1]".to_string(), "Local: Message timed out")];
+        let failures = vec!["records[1]: Local: Message timed out".to_string()];
         assert_eq!(
             failure_message(&failures, 3, "were not acknowledged by Kafka", "offsets"),
             "1 of 3 records were not acknowledged by Kafka: records[1]: Local: Message timed out. The other 2 are stored (see offsets): resend only the failed ones"

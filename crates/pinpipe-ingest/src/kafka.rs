@@ -37,8 +37,28 @@ struct IamSigner {
     runtime: tokio::runtime::Handle,
 }
 
+/// Why an MSK IAM token could not be made for librdkafka.
+#[derive(Debug, thiserror::Error)]
+enum TokenError {
+    /// The producer was not configured for IAM.
+    #[error("OAUTHBEARER tokens are only made with PINPIPE_KAFKA_AUTH=iam")]
+    NotIam,
+    /// The thread fetching the credentials panicked.
+    #[error("the credentials thread panicked")]
+    CredentialsThread,
+    /// Fetching the credentials took longer than [`CREDENTIALS_TIMEOUT`].
+    #[error("fetching AWS credentials timed out")]
+    CredentialsTimeout,
+    /// The credentials provider failed.
+    #[error("fetching AWS credentials: {0}")]
+    Credentials(aws_credential_types::provider::error::CredentialsError),
+    /// The token could not be signed.
+    #[error(transparent)]
+    Sign(#[from] msk_iam::SignError),
+}
+
 impl IamSigner {
-    fn token(&self) -> Result<OAuthToken, Box<dyn Error>> {
+    fn token(&self) -> Result<OAuthToken, TokenError> {
         // librdkafka asks from its own thread; the credentials provider is async and needs the runtime.
         // A scoped thread may block on it whatever thread this is.
         let credentials = std::thread::scope(|scope| {
@@ -50,9 +70,9 @@ impl IamSigner {
                 })
                 .join()
         })
-        .map_err(|_| "the credentials thread panicked")?
-        .map_err(|_| "fetching AWS credentials timed out")?
-        .map_err(|err| format!("fetching AWS credentials: {err}"))?;
+        .map_err(|_| TokenError::CredentialsThread)?
+        .map_err(|_| TokenError::CredentialsTimeout)?
+        .map_err(TokenError::Credentials)?;
         let token = msk_iam::auth_token(&credentials, &self.region, SystemTime::now())?;
         Ok(OAuthToken {
             token: token.token,
@@ -66,13 +86,56 @@ impl ClientContext for IngestContext {
     const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
 
     fn generate_oauth_token(&self, _oauthbearer_config: Option<&str>) -> Result<OAuthToken, Box<dyn Error>> {
-        match &self.iam {
+        let token = match &self.iam {
             Some(signer) => signer.token().inspect_err(|err| {
                 tracing::error!(error = %err, "cannot make an MSK IAM token");
             }),
-            None => Err("OAUTHBEARER tokens are only made with PINPIPE_KAFKA_AUTH=iam".into()),
-        }
+            None => Err(TokenError::NotIam),
+        };
+        Ok(token?)
     }
+}
+
+/// Why the Kafka producer could not be made: its brokers unknown, or librdkafka refusing the settings.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaSetupError {
+    /// Neither a bootstrap list nor a cluster ARN is configured.
+    #[error("Kafka has neither a bootstrap list nor a cluster ARN")]
+    NoBrokers,
+    /// A cluster ARN is configured but no AWS configuration was given to resolve it.
+    #[error("no AWS configuration to resolve the MSK cluster")]
+    NoAwsToResolve,
+    /// `GetBootstrapBrokers` failed.
+    #[error("GetBootstrapBrokers for {arn} failed: {detail}")]
+    GetBootstrapBrokers {
+        /// The cluster ARN.
+        arn: String,
+        /// The SDK's error, with its causes.
+        detail: String,
+    },
+    /// The cluster has no brokers for the configured authentication.
+    #[error("the MSK cluster {arn} has no {access} brokers (is {access} access enabled on it?)")]
+    NoClusterBrokers {
+        /// The cluster ARN.
+        arn: String,
+        /// `IAM` or `plaintext`.
+        access: &'static str,
+    },
+    /// IAM authentication without an AWS configuration.
+    #[error("no AWS configuration to sign MSK IAM tokens")]
+    NoAwsToSign,
+    /// IAM authentication without a region (neither in the cluster ARN nor in the AWS configuration).
+    #[error("no AWS region for MSK IAM tokens (set AWS_REGION)")]
+    NoRegion,
+    /// IAM authentication without a credentials provider.
+    #[error("no AWS credentials provider for MSK IAM tokens")]
+    NoCredentials,
+    /// IAM authentication outside a Tokio runtime.
+    #[error("MSK IAM needs a Tokio runtime")]
+    NoRuntime,
+    /// librdkafka refused to create the producer.
+    #[error("cannot create the Kafka producer: {0}")]
+    Create(KafkaError),
 }
 
 type Inner = FutureProducer<IngestContext>;
@@ -104,13 +167,13 @@ impl KafkaProducer {
 
     /// Resolves the brokers and creates the librdkafka producer now rather than on the first record
     /// (the Lambda does this while it starts). A failure is returned, and tried again on first use.
-    pub async fn connect(&self) -> Result<(), String> {
+    pub async fn connect(&self) -> Result<(), KafkaSetupError> {
         self.producer().await.map(|_| ())
     }
 
     /// The librdkafka producer, created (and the brokers resolved) on first use, and again after a
     /// fatal error.
-    async fn producer(&self) -> Result<Arc<Inner>, String> {
+    async fn producer(&self) -> Result<Arc<Inner>, KafkaSetupError> {
         let mut slot = self.producer.lock().await;
         if let Some(producer) = slot.as_ref() {
             match producer.client().fatal_error() {
@@ -127,30 +190,29 @@ impl KafkaProducer {
         Ok(producer)
     }
 
-    async fn bootstrap(&self) -> Result<String, String> {
+    async fn bootstrap(&self) -> Result<String, KafkaSetupError> {
         if let Some(list) = &self.config.bootstrap {
             return Ok(list.clone());
         }
-        let arn = self.config.cluster_arn.as_deref().ok_or("Kafka has neither a bootstrap list nor a cluster ARN")?;
-        let sdk = self.sdk.as_ref().ok_or("no AWS configuration to resolve the MSK cluster")?;
+        let arn = self.config.cluster_arn.as_deref().ok_or(KafkaSetupError::NoBrokers)?;
+        let sdk = self.sdk.as_ref().ok_or(KafkaSetupError::NoAwsToResolve)?;
         let answer =
             aws_sdk_kafka::Client::new(sdk).get_bootstrap_brokers().cluster_arn(arn).send().await.map_err(|err| {
-                format!("GetBootstrapBrokers for {arn} failed: {}", aws_sdk_kafka::error::DisplayErrorContext(&err))
+                KafkaSetupError::GetBootstrapBrokers {
+                    arn: arn.to_string(),
+                    detail: aws_sdk_kafka::error::DisplayErrorContext(&err).to_string(),
+                }
             })?;
-        let list = match self.config.auth {
-            KafkaAuth::Iam => answer.bootstrap_broker_string_sasl_iam(),
-            KafkaAuth::None => answer.bootstrap_broker_string(),
+        let (list, access) = match self.config.auth {
+            KafkaAuth::Iam => (answer.bootstrap_broker_string_sasl_iam(), "IAM"),
+            KafkaAuth::None => (answer.bootstrap_broker_string(), "plaintext"),
         };
-        list.filter(|list| !list.is_empty()).map(str::to_string).ok_or_else(|| {
-            format!(
-                "the MSK cluster {arn} has no {} brokers (is {} access enabled on it?)",
-                if self.config.auth == KafkaAuth::Iam { "IAM" } else { "plaintext" },
-                if self.config.auth == KafkaAuth::Iam { "IAM" } else { "plaintext" }
-            )
-        })
+        list.filter(|list| !list.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| KafkaSetupError::NoClusterBrokers { arn: arn.to_string(), access })
     }
 
-    fn create(&self, bootstrap: &str) -> Result<Inner, String> {
+    fn create(&self, bootstrap: &str) -> Result<Inner, KafkaSetupError> {
         let timeout_ms = self.config.delivery_timeout.as_millis().max(1).to_string();
         let mut client = ClientConfig::new();
         client
@@ -177,22 +239,19 @@ impl KafkaProducer {
                     .set("security.protocol", "sasl_ssl")
                     .set("sasl.mechanism", "OAUTHBEARER")
                     .set("ssl.ca.location", "probe");
-                let sdk = self.sdk.as_ref().ok_or("no AWS configuration to sign MSK IAM tokens")?;
+                let sdk = self.sdk.as_ref().ok_or(KafkaSetupError::NoAwsToSign)?;
                 let region = self
                     .config
                     .cluster_region()
                     .map(str::to_string)
                     .or_else(|| sdk.region().map(|region| region.to_string()))
-                    .ok_or("no AWS region for MSK IAM tokens (set AWS_REGION)")?;
-                let credentials = sdk.credentials_provider().ok_or("no AWS credentials provider for MSK IAM tokens")?;
-                let runtime =
-                    tokio::runtime::Handle::try_current().map_err(|_| "MSK IAM needs a Tokio runtime".to_string())?;
+                    .ok_or(KafkaSetupError::NoRegion)?;
+                let credentials = sdk.credentials_provider().ok_or(KafkaSetupError::NoCredentials)?;
+                let runtime = tokio::runtime::Handle::try_current().map_err(|_| KafkaSetupError::NoRuntime)?;
                 Some(IamSigner { region, credentials, runtime })
             }
         };
-        client
-            .create_with_context(IngestContext { iam })
-            .map_err(|err| format!("cannot create the Kafka producer: {err}"))
+        client.create_with_context(IngestContext { iam }).map_err(KafkaSetupError::Create)
     }
 }
 

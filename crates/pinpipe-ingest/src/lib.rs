@@ -1,4 +1,4 @@
-//! pinpipe's ingestion API (SPEC §2): posts arrive over HTTP in the Kafka REST Proxy v2 and the API
+//! pinpipe's ingestion API (docs/SPEC.md §2): posts arrive over HTTP in the Kafka REST Proxy v2 and the API
 //! Gateway Kinesis-proxy wire formats and are produced to Kafka or put into Kinesis, so existing
 //! clients work with only the base URL changed.
 //!
@@ -7,7 +7,8 @@
 //!   [`IngestRequest`] (method, path, content type, body) and answers an [`IngestResponse`]. The
 //!   `ingest-api` Lambda feeds it API Gateway events; [`server`] (feature `server`) serves it with axum.
 //! * [`wire`] parses and checks request bodies and shapes the answers; [`error`] is the REST-proxy
-//!   error envelope with every code; [`names`] is the allow-list of topics and streams.
+//!   error envelope with every code; the allow-list of topics and streams is the contract's
+//!   [`Names`] of the naming prefix.
 //! * [`TopicProducer`] and [`StreamWriter`] are the ports; [`KafkaProducer`] (librdkafka, MSK IAM via
 //!   [`msk_iam`]) and [`KinesisWriter`] (aws-sdk-kinesis) are their adapters.
 //! * [`config`] reads the environment; [`provision`] creates topics and streams on local servers.
@@ -19,7 +20,6 @@ mod json;
 pub mod kafka;
 pub mod kinesis;
 pub mod msk_iam;
-pub mod names;
 pub mod ports;
 pub mod provision;
 #[cfg(feature = "server")]
@@ -30,13 +30,13 @@ pub mod wire;
 
 use std::sync::Arc;
 
-pub use config::{IngestConfig, KafkaAuth, KafkaConfig};
+pub use config::{IngestConfig, IngestConfigError, KafkaAuth, KafkaConfig};
 pub use error::ApiError;
 pub use handler::{Ingest, IngestRequest, IngestResponse, Route, APPLICATION_JSON, KAFKA_JSON_V2_JSON, KAFKA_V2_JSON};
 pub use json::compact;
-pub use kafka::KafkaProducer;
+pub use kafka::{KafkaProducer, KafkaSetupError};
 pub use kinesis::KinesisWriter;
-pub use names::Names;
+pub use pinpipe_contract::Names;
 pub use ports::{
     Offset, ProduceError, RecordFailure, Stored, StreamError, StreamRecord, StreamWriter, TopicProducer, TopicRecord,
 };
@@ -50,7 +50,7 @@ impl Ingest {
             Some(kafka) => {
                 let producer = KafkaProducer::from_config(kafka.clone()).await;
                 if let Err(reason) = producer.connect().await {
-                    tracing::warn!(reason, "Kafka is not reachable yet; the first topic request tries again");
+                    tracing::warn!(%reason, "Kafka is not reachable yet; the first topic request tries again");
                 }
                 Some(Arc::new(producer))
             }

@@ -33,13 +33,33 @@ pub struct AuthToken {
     pub expires_at_ms: i64,
 }
 
+/// Why a token could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// The access key id or the secret key is empty.
+    #[error("AWS credentials are empty")]
+    EmptyCredentials,
+    /// The system clock reads a time before the Unix epoch.
+    #[error("the clock is before 1970")]
+    ClockBeforeEpoch,
+    /// The SigV4 signing parameters could not be built.
+    #[error("MSK IAM signing parameters: {0}")]
+    Params(aws_sigv4::sign::v4::signing_params::BuildError),
+    /// The request to presign could not be made.
+    #[error("MSK IAM request: {0}")]
+    Request(aws_sigv4::http_request::SigningError),
+    /// The request could not be signed.
+    #[error("MSK IAM signing: {0}")]
+    Signing(aws_sigv4::http_request::SigningError),
+}
+
 /// Makes the token for `region` with `credentials`, signed at `now`.
-pub fn auth_token(credentials: &Credentials, region: &str, now: SystemTime) -> Result<AuthToken, String> {
+pub fn auth_token(credentials: &Credentials, region: &str, now: SystemTime) -> Result<AuthToken, SignError> {
     if credentials.access_key_id().is_empty() || credentials.secret_access_key().is_empty() {
-        return Err("AWS credentials are empty".to_string());
+        return Err(SignError::EmptyCredentials);
     }
     // SigV4 works in whole seconds: X-Amz-Date is `now` truncated, and so is the expiry.
-    let signed_at = now.duration_since(UNIX_EPOCH).map_err(|_| "the clock is before 1970".to_string())?.as_secs();
+    let signed_at = now.duration_since(UNIX_EPOCH).map_err(|_| SignError::ClockBeforeEpoch)?.as_secs();
     let now = UNIX_EPOCH + Duration::from_secs(signed_at);
     let endpoint = format!("https://kafka.{region}.amazonaws.com/");
     let url = format!("{endpoint}?Action={}", encode(ACTION));
@@ -54,12 +74,11 @@ pub fn auth_token(credentials: &Credentials, region: &str, now: SystemTime) -> R
         .time(now)
         .settings(settings)
         .build()
-        .map_err(|err| format!("MSK IAM signing parameters: {err}"))?
+        .map_err(SignError::Params)?
         .into();
-    let request = SignableRequest::new("GET", &url, std::iter::empty(), SignableBody::empty())
-        .map_err(|err| format!("MSK IAM request: {err}"))?;
-    let (instructions, _signature) =
-        sign(request, &params).map_err(|err| format!("MSK IAM signing: {err}"))?.into_parts();
+    let request =
+        SignableRequest::new("GET", &url, std::iter::empty(), SignableBody::empty()).map_err(SignError::Request)?;
+    let (instructions, _signature) = sign(request, &params).map_err(SignError::Signing)?.into_parts();
     let mut signed = url;
     for (name, value) in instructions.params() {
         signed.push('&');
@@ -174,6 +193,6 @@ mod tests {
             String::from_utf8(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&token.token).unwrap()).unwrap();
         assert!(!decode_query(&url).contains_key("X-Amz-Security-Token"));
         let empty = Credentials::new("", "", None, None, "test");
-        assert!(auth_token(&empty, "us-east-1", SystemTime::now()).is_err());
+        assert!(matches!(auth_token(&empty, "us-east-1", SystemTime::now()), Err(SignError::EmptyCredentials)));
     }
 }

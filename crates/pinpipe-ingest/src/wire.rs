@@ -1,4 +1,4 @@
-//! The wire formats of SPEC §2: request bodies in (parsed and checked record by record), response
+//! The wire formats of docs/SPEC.md §2: request bodies in (parsed and checked record by record), response
 //! bodies out.
 //!
 //! * `POST /topics/{topic}`, Kafka REST Proxy v2 with the JSON embedded format:
@@ -54,7 +54,7 @@ fn parse_body(body: &[u8]) -> Result<&RawValue, ApiError> {
     serde_json::from_str(text).map_err(|err| ApiError::bad_json(format!("the body is not valid JSON: {err}")))
 }
 
-/// The body's `records` array (any spelling in `names`): 422 unless the body is an object holding a
+/// The body's `records` (or `Records`) array: 422 unless the body is an object holding a
 /// non-empty array there.
 fn records_array<'a>(body: &'a RawValue, what: &str) -> Result<Vec<&'a RawValue>, ApiError> {
     #[derive(Deserialize)]
@@ -89,8 +89,19 @@ fn records_array<'a>(body: &'a RawValue, what: &str) -> Result<Vec<&'a RawValue>
 /// an array `value`, in order. Any malformed or too large record refuses the whole request (422,
 /// naming the record), so nothing is produced.
 pub fn parse_produce(body: &[u8]) -> Result<Vec<(RecordRef, TopicRecord)>, ApiError> {
+    let body = parse_body(body)?;
+    let mut out = Vec::new();
+    for (index, raw) in records_array(body, "records")?.into_iter().enumerate() {
+        push_produce_entry(index, raw, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// Checks entry `index` of `records` and adds its records to `out`: its `value`, or each element of
+/// an array `value`, with the entry's key and partition.
+fn push_produce_entry(index: usize, raw: &RawValue, out: &mut Vec<(RecordRef, TopicRecord)>) -> Result<(), ApiError> {
     #[derive(Deserialize)]
-    struct Record<'a> {
+    struct Entry<'a> {
         #[serde(borrow, default)]
         value: Option<&'a RawValue>,
         #[serde(borrow, default)]
@@ -99,66 +110,64 @@ pub fn parse_produce(body: &[u8]) -> Result<Vec<(RecordRef, TopicRecord)>, ApiEr
         partition: Option<&'a RawValue>,
     }
 
-    let body = parse_body(body)?;
-    let mut out = Vec::new();
-    for (index, raw) in records_array(body, "records")?.into_iter().enumerate() {
-        let at = RecordRef { record: index, element: None };
-        if kind(raw) != Kind::Object {
-            return Err(ApiError::unprocessable(codes::NO_VALUE, format!("{at} is not an object with a `value`")));
-        }
-        let record: Record = serde_json::from_str(raw.get())
-            .map_err(|err| ApiError::unprocessable(codes::NO_VALUE, format!("{at} is malformed: {err}")))?;
-        let Some(value) = record.value else {
-            return Err(ApiError::unprocessable(codes::NO_VALUE, format!("{at} has no `value` (or a null one)")));
-        };
-        let partition = record.partition.map(|raw| parse_partition(raw, at)).transpose()?;
-        let key = record.key.map(|raw| compact(raw.get()).into_bytes());
-        let mut push = |at: RecordRef, value: &RawValue| -> Result<(), ApiError> {
-            let value = compact(value.get()).into_bytes();
-            let size = value.len() + key.as_ref().map_or(0, Vec::len);
-            if size > MAX_KAFKA_RECORD_BYTES {
-                return Err(ApiError::unprocessable(
-                    codes::RECORD_TOO_LARGE,
-                    format!(
-                        "{at} is too large: {size} bytes of value and key, at most {MAX_KAFKA_RECORD_BYTES} are taken"
-                    ),
-                ));
-            }
-            out.push((at, TopicRecord { key: key.clone(), value, partition }));
-            Ok(())
-        };
-        if kind(value) == Kind::Array {
-            let elements: Vec<&RawValue> = serde_json::from_str(value.get())
-                .map_err(|err| ApiError::unprocessable(codes::BAD_VALUE_ARRAY, format!("{at}.value: {err}")))?;
-            if elements.is_empty() {
-                return Err(ApiError::unprocessable(
-                    codes::BAD_VALUE_ARRAY,
-                    format!("{at}.value is an empty array: it holds no record"),
-                ));
-            }
-            for (element, value) in elements.into_iter().enumerate() {
-                let at = RecordRef { record: index, element: Some(element) };
-                match kind(value) {
-                    Kind::Null => {
-                        return Err(ApiError::unprocessable(
-                            codes::BAD_VALUE_ARRAY,
-                            format!("{at} is null, not a record"),
-                        ))
-                    }
-                    Kind::Array => {
-                        return Err(ApiError::unprocessable(
-                            codes::BAD_VALUE_ARRAY,
-                            format!("{at} is an array: records in a `value` array are not nested"),
-                        ))
-                    }
-                    _ => push(at, value)?,
-                }
-            }
-        } else {
-            push(at, value)?;
-        }
+    let at = RecordRef { record: index, element: None };
+    if kind(raw) != Kind::Object {
+        return Err(ApiError::unprocessable(codes::NO_VALUE, format!("{at} is not an object with a `value`")));
     }
-    Ok(out)
+    let entry: Entry = serde_json::from_str(raw.get())
+        .map_err(|err| ApiError::unprocessable(codes::NO_VALUE, format!("{at} is malformed: {err}")))?;
+    let Some(value) = entry.value else {
+        return Err(ApiError::unprocessable(codes::NO_VALUE, format!("{at} has no `value` (or a null one)")));
+    };
+    let partition = entry.partition.map(|raw| parse_partition(raw, at)).transpose()?;
+    let key = entry.key.map(|raw| compact(raw.get()).into_bytes());
+    if kind(value) != Kind::Array {
+        out.push((at, topic_record(at, value, key.as_deref(), partition)?));
+        return Ok(());
+    }
+    let elements: Vec<&RawValue> = serde_json::from_str(value.get())
+        .map_err(|err| ApiError::unprocessable(codes::BAD_VALUE_ARRAY, format!("{at}.value: {err}")))?;
+    if elements.is_empty() {
+        return Err(ApiError::unprocessable(
+            codes::BAD_VALUE_ARRAY,
+            format!("{at}.value is an empty array: it holds no record"),
+        ));
+    }
+    for (element, value) in elements.into_iter().enumerate() {
+        let at = RecordRef { record: index, element: Some(element) };
+        check_array_element(at, value)?;
+        out.push((at, topic_record(at, value, key.as_deref(), partition)?));
+    }
+    Ok(())
+}
+
+/// An element of an array `value` is one record: not null, and not an array itself.
+fn check_array_element(at: RecordRef, value: &RawValue) -> Result<(), ApiError> {
+    let problem = match kind(value) {
+        Kind::Null => "is null, not a record",
+        Kind::Array => "is an array: records in a `value` array are not nested",
+        _ => return Ok(()),
+    };
+    Err(ApiError::unprocessable(codes::BAD_VALUE_ARRAY, format!("{at} {problem}")))
+}
+
+/// The record of `value` (its compact text) with `key` and `partition`: 422 when value and key
+/// together are larger than Kafka takes.
+fn topic_record(
+    at: RecordRef,
+    value: &RawValue,
+    key: Option<&[u8]>,
+    partition: Option<i32>,
+) -> Result<TopicRecord, ApiError> {
+    let value = compact(value.get()).into_bytes();
+    let size = value.len() + key.map_or(0, <[u8]>::len);
+    if size > MAX_KAFKA_RECORD_BYTES {
+        return Err(ApiError::unprocessable(
+            codes::RECORD_TOO_LARGE,
+            format!("{at} is too large: {size} bytes of value and key, at most {MAX_KAFKA_RECORD_BYTES} are taken"),
+        ));
+    }
+    Ok(TopicRecord { key: key.map(<[u8]>::to_vec), value, partition })
 }
 
 fn parse_partition(raw: &RawValue, at: RecordRef) -> Result<i32, ApiError> {

@@ -1,16 +1,14 @@
 //! `PUT /streams/{stream}/record(s)` against Kinesis on the local AWS server (moto, see
 //! `scripts/services.sh`): records are stored with their exact JSON text and partition key; per-record
-//! failures are reported with `FailedRecordCount` and never as stored.
+//! failures are reported with `FailedRecordCount` and never as stored. Needs moto: feature
+//! `local-servers` (the handler's answers without it are in `tests/api.rs`).
 
 mod common;
-
-use std::sync::Arc;
 
 use common::{assert_envelope, call, put_stream};
 use pinpipe_ingest::error::codes;
 use pinpipe_ingest::testing::{create_streams, local_ingest, read_stream, unique_prefix};
 use pinpipe_ingest::wire::MAX_KINESIS_RECORD_BYTES;
-use pinpipe_ingest::{Ingest, Names, RecordFailure, Stored, StreamError, StreamRecord, StreamWriter};
 
 #[tokio::test]
 async fn put_record_stores_the_json_text_of_data() {
@@ -106,11 +104,11 @@ async fn a_stream_missing_from_kinesis_stores_nothing_and_says_so() {
         r#"{"records":[{"data":{"a":1},"partition-key":"1"},{"data":{"a":2},"partition-key":"2"}]}"#,
     )
     .await;
-    let message = assert_envelope(status, &answer, 404, codes::UNKNOWN_TOPIC as u64);
+    let message = assert_envelope(status, &answer, 404, codes::UNKNOWN_STREAM as u64);
     assert!(message.contains("does not exist in Kinesis") && message.contains("nothing was stored"), "{message}");
     assert!(answer.get("Records").is_none(), "{answer}");
     let (status, answer) = put_stream(&api, &stream, "record", r#"{"Data":{"a":1},"PartitionKey":"1"}"#).await;
-    assert_envelope(status, &answer, 404, codes::UNKNOWN_TOPIC as u64);
+    assert_envelope(status, &answer, 404, codes::UNKNOWN_STREAM as u64);
     let missing = kinesis.client().describe_stream_summary().stream_name(&stream).send().await;
     assert!(missing.is_err(), "the stream was created");
 }
@@ -124,7 +122,7 @@ async fn stream_errors_answer_their_envelopes() {
 
     let unknown = format!("streaming-{prefix}-comments");
     let (status, answer) = put_stream(&api, &unknown, "record", r#"{"Data":{},"PartitionKey":"p"}"#).await;
-    let message = assert_envelope(status, &answer, 404, codes::UNKNOWN_TOPIC as u64);
+    let message = assert_envelope(status, &answer, 404, codes::UNKNOWN_STREAM as u64);
     assert!(message.contains(&unknown), "{message}");
     let exists = kinesis.client().describe_stream_summary().stream_name(&unknown).send().await;
     assert!(exists.is_err(), "an unknown stream was created");
@@ -192,62 +190,4 @@ async fn more_than_500_records_go_in_several_calls_in_order() {
     let data: Vec<String> = stored.iter().map(|record| record.data.clone()).collect();
     let expected: Vec<String> = (0..1001).map(|n| format!(r#"{{"n":{n}}}"#)).collect();
     assert_eq!(data, expected);
-}
-
-/// A stream writer that stores every other record and reports the rest throttled, as Kinesis does
-/// under load.
-struct Throttled;
-
-#[async_trait::async_trait]
-impl StreamWriter for Throttled {
-    async fn put_record(&self, _stream: &str, _record: &StreamRecord) -> Result<Stored, StreamError> {
-        Err(StreamError::Unavailable("Rate exceeded for shard shardId-000000000000".into()))
-    }
-
-    async fn put_records(
-        &self,
-        _stream: &str,
-        records: &[StreamRecord],
-    ) -> Result<Vec<Result<Stored, RecordFailure>>, StreamError> {
-        Ok((0..records.len())
-            .map(|index| {
-                if index % 2 == 0 {
-                    Ok(Stored {
-                        sequence_number: format!("{index}"),
-                        shard_id: "shardId-000000000000".into(),
-                        encryption_type: None,
-                    })
-                } else {
-                    Err(RecordFailure {
-                        error_code: "ProvisionedThroughputExceededException".into(),
-                        error_message: "Rate exceeded for shard shardId-000000000000".into(),
-                    })
-                }
-            })
-            .collect())
-    }
-}
-
-#[tokio::test]
-async fn kinesis_per_record_failures_are_503_with_failed_record_count() {
-    let names = Names::new("throttled");
-    let writer: Arc<dyn StreamWriter> = Arc::new(Throttled);
-    let api = Ingest::new(names.clone(), None, Some(writer));
-    let stream = &names.streams()[0];
-    let body = r#"{"records":[{"data":{"n":0},"partition-key":"a"},{"data":{"n":1},"partition-key":"a"},{"data":{"n":2},"partition-key":"a"}]}"#;
-    let (status, answer) = put_stream(&api, stream, "records", body).await;
-    let message = assert_envelope(status, &answer, 503, codes::UNAVAILABLE as u64);
-    assert!(
-        message.starts_with(
-            "1 of 3 records were not stored by Kinesis: records[1]: ProvisionedThroughputExceededException"
-        ),
-        "{message}"
-    );
-    assert_eq!(answer["FailedRecordCount"], 1);
-    assert_eq!(answer["Records"][1]["ErrorCode"], "ProvisionedThroughputExceededException");
-    assert!(answer["Records"][1].get("SequenceNumber").is_none());
-    assert_eq!(answer["Records"][2]["SequenceNumber"], "2");
-    let (status, answer) = put_stream(&api, stream, "record", r#"{"Data":{},"PartitionKey":"p"}"#).await;
-    let message = assert_envelope(status, &answer, 503, codes::UNAVAILABLE as u64);
-    assert!(message.contains("Rate exceeded") && message.contains("nothing was stored"), "{message}");
 }

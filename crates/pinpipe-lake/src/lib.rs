@@ -1,11 +1,10 @@
-//! The pinpipe data lake: where every object lives (SPEC §3) and how it is read and written.
+//! The pinpipe data lake: how objects are read and written (their keys are
+//! `pinpipe_contract::layout`'s, docs/SPEC.md §3).
 //!
-//! * [`layout`] names every key of the lake (raw, cleaned, results, stream, rejected, state).
 //! * [`ObjectStore`] is the port the pipeline talks to; [`LocalStore`] keeps the lake in a folder and,
 //!   with the `s3` feature, [`S3Store`] keeps it in an Amazon S3 bucket (or any S3-compatible server).
 
 pub mod config;
-pub mod layout;
 mod local;
 #[cfg(feature = "s3")]
 mod s3;

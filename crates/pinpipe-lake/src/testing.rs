@@ -1,10 +1,26 @@
-//! Test support (feature `test-support`): lakes in fresh buckets of the local S3 server (moto, as
-//! `scripts/services.sh start` runs it). Shared by every crate's tests that touch S3.
+//! Test support (feature `test-support`): lakes in fresh folders and, with the feature `local-servers`,
+//! in fresh buckets of the local S3 server (moto, as `scripts/services.sh start` runs it). Shared by
+//! every crate's tests that touch a lake.
 
-use std::sync::Once;
+use std::future::Future;
+use std::sync::{Arc, Once};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::S3Store;
+use crate::{LocalStore, ObjectStore, S3Store};
+
+/// Runs `test` on a lake in a fresh folder and, with the feature `local-servers` (which
+/// `scripts/test.sh` turns on), again on a fresh bucket of the local S3 server named after `name`.
+pub async fn on_each_lake<F, Fut>(name: &str, test: F)
+where
+    F: Fn(Arc<dyn ObjectStore>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    test(Arc::new(LocalStore::new(folder.path()))).await;
+    if cfg!(feature = "local-servers") {
+        test(Arc::new(fresh_s3_store(name).await)).await;
+    }
+}
 
 /// Fills in what the SDK needs to reach moto on loopback, keeping whatever the caller already set.
 pub fn local_environment() {
@@ -58,12 +74,9 @@ pub fn scratch_folder(name: &str) -> std::path::PathBuf {
     folder
 }
 
-/// The 2,178 real record triples shipped beside the repository (`../shared/data/real-sample`), or
-/// the folder `PINPIPE_REAL_SAMPLE` names.
+/// The 2,178 real record triples in the repository (`data/real-sample`).
 pub fn real_sample_dir() -> std::path::PathBuf {
-    std::env::var_os("PINPIPE_REAL_SAMPLE")
-        .map(Into::into)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/real-sample"))
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/real-sample")
 }
 
 /// Every object of `store` under `prefix` with its content, to compare a lake before and after.

@@ -2,7 +2,7 @@
 //!
 //! The endpoint comes from `AWS_ENDPOINT_URL` (default `http://127.0.0.1:5000`); each test works in a
 //! bucket of its own, so tests run in parallel and never see each other's objects.
-#![cfg(feature = "test-support")]
+#![cfg(feature = "local-servers")]
 
 use bytes::Bytes;
 use futures::stream::{self, StreamExt, TryStreamExt};

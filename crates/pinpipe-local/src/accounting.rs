@@ -4,26 +4,23 @@
 //!
 //! The lake says where records are: raw objects name their first offset and hold one record per
 //! line; stream parts carry `_shard_id` and `_sequence_number` per row; refused records name their
-//! origin in `rejected/kafka-to-s3/` and `rejected/stream-processor/`.
+//! origin (docs/SPEC.md §3, the one `rejected/` schema).
 
 use std::collections::HashMap;
 use std::io::Cursor;
 
-use anyhow::Context as _;
 use bytes::Bytes;
+use pinpipe_contract::table::{SEQUENCE_NUMBER_COLUMN, SHARD_ID_COLUMN};
+use pinpipe_contract::{layout, Names, Origin, RejectedRecord, StreamPosition, Table, TopicPosition};
 use pinpipe_emulate::post::Ack;
-use pinpipe_lake::{get_many, layout, ObjectStore};
+use pinpipe_lake::{get_many, ObjectStore};
 use polars::prelude::{ParquetReader, SerReader};
 use serde::{Deserialize, Serialize};
-use stream_processor::{SEQUENCE_NUMBER_COLUMN, SHARD_ID_COLUMN};
+
+use crate::error::LocalError;
 
 /// Lake objects read at once.
 const READ_CONCURRENCY: usize = 16;
-
-/// Where a Kafka record is: topic, partition, offset.
-pub type TopicPosition = (String, i32, i64);
-/// Where a Kinesis record is: stream, shard, sequence number.
-pub type StreamPosition = (String, String, String);
 
 /// Every record the lake holds, by where it came from.
 #[derive(Debug, Default)]
@@ -40,29 +37,22 @@ pub struct LakeInventory {
     pub rejected: u64,
 }
 
-/// A line of `rejected/kafka-to-s3/` or `rejected/stream-processor/`, for where it came from.
-#[derive(Deserialize)]
-struct RefusedOrigin {
-    topic: Option<String>,
-    partition: Option<i32>,
-    offset: Option<i64>,
-    stream: Option<String>,
-    shard_id: Option<String>,
-    sequence_number: Option<String>,
-}
-
 fn lines(body: &Bytes) -> impl Iterator<Item = &[u8]> {
     body.split(|&byte| byte == b'\n').filter(|line| !line.is_empty())
 }
 
-/// Reads every raw object, stream part and refused record of the lake in `store`; `stream_of_table`
-/// names the stream feeding a table (stream parts are filed by table).
-pub async fn inventory(
-    store: &dyn ObjectStore,
-    stream_of_table: impl Fn(&str) -> String,
-) -> anyhow::Result<LakeInventory> {
+/// Reads every raw object, stream part and refused record of the lake in `store`, whose streams are
+/// those of `names` (stream parts are filed by table).
+pub async fn inventory(store: &dyn ObjectStore, names: &Names) -> Result<LakeInventory, LocalError> {
     let mut inventory = LakeInventory::default();
+    count_raw_records(store, &mut inventory).await?;
+    count_stream_rows(store, names, &mut inventory).await?;
+    count_refused_records(store, &mut inventory).await?;
+    Ok(inventory)
+}
 
+/// Counts the lines of every raw object by Kafka position.
+async fn count_raw_records(store: &dyn ObjectStore, inventory: &mut LakeInventory) -> Result<(), LocalError> {
     let raw: Vec<(layout::RawKey, String)> = store
         .list(layout::RAW_PREFIX)
         .await?
@@ -71,61 +61,69 @@ pub async fn inventory(
         .collect();
     let keys: Vec<String> = raw.iter().map(|(_, key)| key.clone()).collect();
     for ((raw_key, _), body) in raw.iter().zip(get_many(store, &keys, READ_CONCURRENCY).await?) {
-        let partition = i32::try_from(raw_key.partition).context("a raw key's partition is out of range")?;
         for (index, _) in lines(&body).enumerate() {
             inventory.landed_raw += 1;
-            let position = (raw_key.topic.clone(), partition, raw_key.first_offset + index as i64);
+            let position = TopicPosition {
+                topic: raw_key.topic.clone(),
+                partition: raw_key.partition,
+                offset: raw_key.first_offset + index as i64,
+            };
             *inventory.topic_records.entry(position).or_insert(0) += 1;
         }
     }
+    Ok(())
+}
 
-    let parts: Vec<String> = store
+/// Counts the rows of every stream part by Kinesis position, from their lineage columns.
+async fn count_stream_rows(
+    store: &dyn ObjectStore,
+    names: &Names,
+    inventory: &mut LakeInventory,
+) -> Result<(), LocalError> {
+    let parts: Vec<(Table, String)> = store
         .list(layout::STREAM_PREFIX)
         .await?
         .into_iter()
-        .map(|object| object.key)
-        .filter(|key| key.ends_with(".parquet"))
+        .filter_map(|object| Some((layout::table_of_stream_part(&object.key)?, object.key)))
         .collect();
-    for (key, body) in parts.iter().zip(get_many(store, &parts, READ_CONCURRENCY).await?) {
-        let stream = stream_of_table(table_of_part(key)?);
+    let keys: Vec<String> = parts.iter().map(|(_, key)| key.clone()).collect();
+    for ((table, key), body) in parts.iter().zip(get_many(store, &keys, READ_CONCURRENCY).await?) {
+        let lineage = |source| LocalError::Polars { what: format!("reading the lineage columns of {key}"), source };
         let frame = ParquetReader::new(Cursor::new(body))
             .with_columns(Some(vec![SHARD_ID_COLUMN.into(), SEQUENCE_NUMBER_COLUMN.into()]))
             .finish()
-            .with_context(|| format!("reading the lineage columns of {key}"))?;
-        let shards = frame.column(SHARD_ID_COLUMN)?.str()?.clone();
-        let sequence_numbers = frame.column(SEQUENCE_NUMBER_COLUMN)?.str()?.clone();
+            .map_err(lineage)?;
+        let shards = frame.column(SHARD_ID_COLUMN).and_then(|column| column.str()).map_err(lineage)?;
+        let sequence_numbers = frame.column(SEQUENCE_NUMBER_COLUMN).and_then(|column| column.str()).map_err(lineage)?;
         for (shard, sequence_number) in shards.iter().zip(sequence_numbers.iter()) {
             inventory.streamed += 1;
-            let (shard, sequence_number) = (shard.unwrap_or_default(), sequence_number.unwrap_or_default());
-            let position = (stream.clone(), shard.to_string(), sequence_number.to_string());
+            let position = StreamPosition {
+                stream: names.stream(*table).to_string(),
+                shard_id: shard.unwrap_or_default().to_string(),
+                sequence_number: sequence_number.unwrap_or_default().to_string(),
+            };
             *inventory.stream_records.entry(position).or_insert(0) += 1;
         }
     }
+    Ok(())
+}
 
+/// Counts every refused record, by its Kafka or Kinesis position where it has one.
+async fn count_refused_records(store: &dyn ObjectStore, inventory: &mut LakeInventory) -> Result<(), LocalError> {
     let refused: Vec<String> =
         store.list(layout::REJECTED_PREFIX).await?.into_iter().map(|object| object.key).collect();
-    for body in get_many(store, &refused, READ_CONCURRENCY).await? {
-        for line in lines(&body) {
+    for (key, body) in refused.iter().zip(get_many(store, &refused, READ_CONCURRENCY).await?) {
+        for record in RejectedRecord::parse_lines(&body) {
+            let record = record.map_err(|source| LocalError::RejectedLine { key: key.clone(), source })?;
             inventory.rejected += 1;
-            let Ok(origin) = serde_json::from_slice::<RefusedOrigin>(line) else { continue };
-            if let (Some(topic), Some(partition), Some(offset)) = (origin.topic, origin.partition, origin.offset) {
-                *inventory.topic_records.entry((topic, partition, offset)).or_insert(0) += 1;
-            } else if let (Some(stream), Some(shard), Some(sequence_number)) =
-                (origin.stream, origin.shard_id, origin.sequence_number)
-            {
-                *inventory.stream_records.entry((stream, shard, sequence_number)).or_insert(0) += 1;
+            match record.origin {
+                Origin::Kafka(position) => *inventory.topic_records.entry(position).or_insert(0) += 1,
+                Origin::Kinesis(position) => *inventory.stream_records.entry(position).or_insert(0) += 1,
+                Origin::Line { .. } => {}
             }
         }
     }
-    Ok(inventory)
-}
-
-/// The table of a stream part `stream/<table>/…`.
-fn table_of_part(key: &str) -> anyhow::Result<&str> {
-    key.strip_prefix(layout::STREAM_PREFIX)
-        .and_then(|rest| rest.split_once('/'))
-        .map(|(table, _)| table)
-        .with_context(|| format!("{key} is not a stream part key"))
+    Ok(())
 }
 
 /// The accounts of a run: the last line `pinpipe run` prints.
@@ -160,10 +158,17 @@ impl Accounts {
         for ack in acks {
             match ack {
                 Ack::Topic { topic, partition, offset } => {
-                    *acked_topic.entry((topic.clone(), *partition, *offset)).or_insert(0) += 1
+                    let position =
+                        TopicPosition { topic: topic.clone(), partition: i64::from(*partition), offset: *offset };
+                    *acked_topic.entry(position).or_insert(0) += 1
                 }
                 Ack::Stream { stream, shard, sequence_number } => {
-                    *acked_stream.entry((stream.clone(), shard.clone(), sequence_number.clone())).or_insert(0) += 1
+                    let position = StreamPosition {
+                        stream: stream.clone(),
+                        shard_id: shard.clone(),
+                        sequence_number: sequence_number.clone(),
+                    };
+                    *acked_stream.entry(position).or_insert(0) += 1
                 }
             }
         }
@@ -198,10 +203,16 @@ mod tests {
     #[test]
     fn missing_records_and_shared_positions_are_lost_and_second_copies_doubled() {
         let mut inventory = LakeInventory { landed_raw: 3, streamed: 2, rejected: 1, ..Default::default() };
-        inventory.topic_records.insert(("p.pin".into(), 0, 0), 1);
-        inventory.topic_records.insert(("p.pin".into(), 0, 1), 2);
-        inventory.stream_records.insert(("streaming-p-pin".into(), "s0".into(), "7".into()), 1);
-        inventory.stream_records.insert(("streaming-p-pin".into(), "s0".into(), "8".into()), 1);
+        let held_topic = |offset| TopicPosition { topic: "p.pin".into(), partition: 0, offset };
+        let held_stream = |sequence_number: &str| StreamPosition {
+            stream: "streaming-p-pin".into(),
+            shard_id: "s0".into(),
+            sequence_number: sequence_number.into(),
+        };
+        inventory.topic_records.insert(held_topic(0), 1);
+        inventory.topic_records.insert(held_topic(1), 2);
+        inventory.stream_records.insert(held_stream("7"), 1);
+        inventory.stream_records.insert(held_stream("8"), 1);
         let topic = |offset| Ack::Topic { topic: "p.pin".into(), partition: 0, offset };
         let stream = |sequence_number: &str| Ack::Stream {
             stream: "streaming-p-pin".into(),

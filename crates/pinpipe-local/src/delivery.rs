@@ -16,8 +16,9 @@ use stream_processor::Processor;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::error::{DeliveryError, FeedError};
 use crate::feed::{compare_sequence_numbers, Resume, StreamFeed, TopicFeed};
-use pinpipe_events::{kafka_event, kinesis_event, EventOrigin};
+use pinpipe_events::{kafka_event, kinesis_event, EventOrigin, ShardRecord, TopicMessage};
 
 /// How an event source mapping batches records and retries failed invocations.
 #[derive(Clone, Debug)]
@@ -82,16 +83,16 @@ async fn back_off(pause: Duration, batching: &Batching) -> Duration {
 }
 
 /// Logs a failure of `what` and records it in `status`.
-fn failed(status: &watch::Sender<LoopStatus>, what: &str, error: &anyhow::Error, invocation: bool) {
-    tracing::warn!(error = %format!("{error:#}"), "{what} failed; retrying");
+fn failed(status: &watch::Sender<LoopStatus>, what: &str, error: &DeliveryError, invocation: bool) {
+    tracing::warn!(error = %error, "{what} failed; retrying");
     status.send_modify(|status| {
         status.failed_invocations += u64::from(invocation);
-        status.last_error = Some(format!("{error:#}"));
+        status.last_error = Some(error.to_string());
     });
 }
 
 /// After an empty poll started at `polled`: whether nothing is left, recorded in `status`.
-async fn caught_up(lag: anyhow::Result<u64>, polled: Instant, status: &watch::Sender<LoopStatus>) -> bool {
+async fn caught_up(lag: Result<u64, FeedError>, polled: Instant, status: &watch::Sender<LoopStatus>) -> bool {
     match lag {
         Ok(0) => {
             status.send_modify(|status| status.caught_up_at = Some(polled));
@@ -99,7 +100,7 @@ async fn caught_up(lag: anyhow::Result<u64>, polled: Instant, status: &watch::Se
         }
         Ok(_) => false,
         Err(error) => {
-            failed(status, "telling the lag", &error, false);
+            failed(status, "telling the lag", &error.into(), false);
             false
         }
     }
@@ -121,7 +122,7 @@ pub async fn landing_loop(
         let batch = match feed.poll(batching.max_records, batching.max_bytes, batching.wait, batching.window).await {
             Ok(batch) => batch,
             Err(error) => {
-                failed(&status, "polling the topics", &error, false);
+                failed(&status, "polling the topics", &error.into(), false);
                 pause = back_off(pause, &batching).await;
                 continue;
             }
@@ -132,29 +133,46 @@ pub async fn landing_loop(
             }
             continue;
         }
-        let mut delivered = 0;
-        while delivered < batching.deliveries.max(1) {
-            let invoked = match kafka_event(&origin, &batch) {
-                Ok(event) => kafka_to_s3::handle(store.clone(), LambdaEvent::new(event, Context::default())).await,
-                Err(error) => Err(anyhow::Error::new(error).context("building the MSK event")),
-            };
-            status.send_modify(|status| status.invocations += 1);
-            match invoked {
-                Ok(_) => delivered += 1,
-                Err(error) => {
-                    failed(&status, "landing a batch", &error, true);
-                    pause = back_off(pause, &batching).await;
-                }
-            }
-        }
+        pause = deliver_to_landing(&store, &origin, &batch, &batching, pause, &status).await;
         while let Err(error) = feed.commit(&batch).await {
-            failed(&status, "committing", &error, false);
+            failed(&status, "committing", &error.into(), false);
             pause = back_off(pause, &batching).await;
         }
         pause = batching.first_pause;
         status.send_modify(|status| status.records_delivered += batch.len() as u64);
     }
     status.send_modify(|status| status.finished = true);
+}
+
+/// Calls the `kafka-to-s3` handler with the MSK event of `batch` until it succeeded
+/// `batching.deliveries` times (at least once), backing off after each failure from `pause` on;
+/// gives the pause reached.
+async fn deliver_to_landing(
+    store: &Arc<dyn ObjectStore>,
+    origin: &EventOrigin,
+    batch: &[TopicMessage],
+    batching: &Batching,
+    mut pause: Duration,
+    status: &watch::Sender<LoopStatus>,
+) -> Duration {
+    let mut delivered = 0;
+    while delivered < batching.deliveries.max(1) {
+        let invoked = match kafka_event(origin, batch) {
+            Ok(event) => kafka_to_s3::handle(store.clone(), LambdaEvent::new(event, Context::default()))
+                .await
+                .map_err(DeliveryError::Landing),
+            Err(source) => Err(DeliveryError::Event { event: "MSK", source }),
+        };
+        status.send_modify(|status| status.invocations += 1);
+        match invoked {
+            Ok(_) => delivered += 1,
+            Err(error) => {
+                failed(status, "landing a batch", &error, true);
+                pause = back_off(pause, batching).await;
+            }
+        }
+    }
+    pause
 }
 
 /// Delivers the shards of `feed` to `processor` (the `stream-processor` handler) until `stop` says
@@ -173,56 +191,22 @@ pub async fn stream_loop(
         let batch = match feed.poll(batching.max_records, batching.wait).await {
             Ok(batch) => batch,
             Err(error) => {
-                failed(&status, "polling the streams", &error, false);
+                failed(&status, "polling the streams", &error.into(), false);
                 pause = back_off(pause, &batching).await;
                 continue;
             }
         };
-        let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+        let Some(first) = batch.first() else {
             if caught_up(feed.lag().await, polled, &status).await && *stop.borrow() {
                 break;
             }
             continue;
         };
-        let mut invoked = Err(anyhow::anyhow!("not delivered"));
-        for _ in 0..batching.deliveries.max(1) {
-            invoked = match kinesis_event(&origin, &batch) {
-                Ok(event) => processor.process(event).await,
-                Err(error) => Err(anyhow::Error::new(error).context("building the Kinesis event")),
-            };
-            status.send_modify(|status| status.invocations += 1);
-            if invoked.as_ref().map_or(true, |(response, _)| !response.batch_item_failures.is_empty()) {
-                break;
-            }
-        }
-        let (resume, taken) = match invoked {
-            Ok((response, _)) => {
-                let lowest = response
-                    .batch_item_failures
-                    .iter()
-                    .filter_map(|failure| failure.item_identifier.clone())
-                    .min_by(|a, b| compare_sequence_numbers(a, b));
-                match lowest {
-                    None => (Resume::After(last.sequence_number.clone()), batch.len()),
-                    Some(lowest) => {
-                        let error = anyhow::anyhow!("the handler reported records from {lowest} on as failed");
-                        failed(&status, &format!("a batch of {}", first.shard), &error, true);
-                        let taken = batch
-                            .iter()
-                            .filter(|record| compare_sequence_numbers(&record.sequence_number, &lowest).is_lt())
-                            .count();
-                        (Resume::At(lowest), taken)
-                    }
-                }
-            }
-            Err(error) => {
-                failed(&status, &format!("a batch of {}", first.shard), &error, true);
-                (Resume::At(first.sequence_number.clone()), 0)
-            }
-        };
+        let invoked = deliver_to_processor(&processor, &origin, &batch, batching.deliveries, &status).await;
+        let (resume, taken) = resume_after(invoked, &batch, &status);
         let retrying = matches!(resume, Resume::At(_));
         while let Err(error) = feed.checkpoint(&first.stream, &first.shard, resume.clone()).await {
-            failed(&status, "checkpointing", &error, false);
+            failed(&status, "checkpointing", &error.into(), false);
             pause = back_off(pause, &batching).await;
         }
         status.send_modify(|status| status.records_delivered += taken as u64);
@@ -233,4 +217,63 @@ pub async fn stream_loop(
         }
     }
     status.send_modify(|status| status.finished = true);
+}
+
+/// Calls the stream processor with the Kinesis event of `batch`, `deliveries` times (at least once) or
+/// until a call fails or reports failed records; gives the sequence numbers of the last call's
+/// `batchItemFailures`.
+async fn deliver_to_processor(
+    processor: &Processor,
+    origin: &EventOrigin,
+    batch: &[ShardRecord],
+    deliveries: u32,
+    status: &watch::Sender<LoopStatus>,
+) -> Result<Vec<String>, DeliveryError> {
+    let mut calls = 1;
+    loop {
+        let invoked = match kinesis_event(origin, batch) {
+            Ok(event) => processor.process(event).await.map_err(DeliveryError::Processing).map(|(response, _)| {
+                response.batch_item_failures.into_iter().filter_map(|failure| failure.item_identifier).collect()
+            }),
+            Err(source) => Err(DeliveryError::Event { event: "Kinesis", source }),
+        };
+        status.send_modify(|status| status.invocations += 1);
+        if calls >= deliveries || invoked.as_ref().map_or(true, |failed: &Vec<String>| !failed.is_empty()) {
+            return invoked;
+        }
+        calls += 1;
+    }
+}
+
+/// Where the shard of `batch` (not empty) resumes after the processor reported `invoked` (the failed
+/// sequence numbers), and how many of its records were taken: after the batch when all were stored,
+/// else at the lowest failed sequence number (the whole batch when the call failed), as Lambda's event
+/// source mapping resumes.
+fn resume_after(
+    invoked: Result<Vec<String>, DeliveryError>,
+    batch: &[ShardRecord],
+    status: &watch::Sender<LoopStatus>,
+) -> (Resume, usize) {
+    let (first, last) = (&batch[0], &batch[batch.len() - 1]);
+    match invoked {
+        Ok(failed_records) => {
+            let lowest = failed_records.into_iter().min_by(|a, b| compare_sequence_numbers(a, b));
+            match lowest {
+                None => (Resume::After(last.sequence_number.clone()), batch.len()),
+                Some(lowest) => {
+                    let error = DeliveryError::FailedRecords { lowest: lowest.clone() };
+                    failed(status, &format!("a batch of {}", first.shard), &error, true);
+                    let taken = batch
+                        .iter()
+                        .filter(|record| compare_sequence_numbers(&record.sequence_number, &lowest).is_lt())
+                        .count();
+                    (Resume::At(lowest), taken)
+                }
+            }
+        }
+        Err(error) => {
+            failed(status, &format!("a batch of {}", first.shard), &error, true);
+            (Resume::At(first.sequence_number.clone()), 0)
+        }
+    }
 }

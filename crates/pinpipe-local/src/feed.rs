@@ -7,6 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 pub use pinpipe_events::{ShardRecord, TopicMessage};
 
+use crate::error::FeedError;
+
 /// The records of a set of topics, read as one consumer group: a batch is handed over until it is
 /// committed, and what is not committed is read again (after a restart too, where the feed keeps
 /// its commits durable).
@@ -20,13 +22,13 @@ pub trait TopicFeed: Send {
         max_bytes: usize,
         wait: Duration,
         window: Duration,
-    ) -> anyhow::Result<Vec<TopicMessage>>;
+    ) -> Result<Vec<TopicMessage>, FeedError>;
 
     /// Commits `batch` (the last poll's records): they are not handed over again.
-    async fn commit(&mut self, batch: &[TopicMessage]) -> anyhow::Result<()>;
+    async fn commit(&mut self, batch: &[TopicMessage]) -> Result<(), FeedError>;
 
     /// How many records are produced but not yet committed.
-    async fn lag(&mut self) -> anyhow::Result<u64>;
+    async fn lag(&mut self) -> Result<u64, FeedError>;
 }
 
 /// Where a shard's reading goes on after a batch.
@@ -45,14 +47,14 @@ pub enum Resume {
 pub trait StreamFeed: Send {
     /// The next batch of one shard (the shards take turns), at most `max_records`: waits up to
     /// `wait` when no shard has records. Empty when none came.
-    async fn poll(&mut self, max_records: usize, wait: Duration) -> anyhow::Result<Vec<ShardRecord>>;
+    async fn poll(&mut self, max_records: usize, wait: Duration) -> Result<Vec<ShardRecord>, FeedError>;
 
     /// Moves the shard of the last batch on (`stream`, `shard`) as `resume` says.
-    async fn checkpoint(&mut self, stream: &str, shard: &str, resume: Resume) -> anyhow::Result<()>;
+    async fn checkpoint(&mut self, stream: &str, shard: &str, resume: Resume) -> Result<(), FeedError>;
 
     /// How many records are stored but not yet taken (an estimate is fine above zero; zero must mean
     /// none).
-    async fn lag(&mut self) -> anyhow::Result<u64>;
+    async fn lag(&mut self) -> Result<u64, FeedError>;
 }
 
 /// Orders two Kinesis sequence numbers (decimal strings without leading zeros, or zero-padded to

@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use async_trait::async_trait;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
+use crate::error::FeedError;
 use crate::feed::{TopicFeed, TopicMessage};
 
 /// How long a metadata, watermark or commit call to the broker may take.
@@ -25,7 +25,7 @@ pub struct KafkaFeed {
 impl KafkaFeed {
     /// Joins consumer group `group` at `bootstrap` (plaintext) and subscribes to `topics`; a group
     /// with no commits starts at the earliest offsets.
-    pub fn new(bootstrap: &str, group: &str, topics: &[String]) -> anyhow::Result<Self> {
+    pub fn new(bootstrap: &str, group: &str, topics: &[String]) -> Result<Self, FeedError> {
         let consumer: StreamConsumer = ClientConfig::new()
             .set("bootstrap.servers", bootstrap)
             .set("group.id", group)
@@ -35,9 +35,11 @@ impl KafkaFeed {
             .set("heartbeat.interval.ms", "500")
             .set("enable.partition.eof", "false")
             .create()
-            .with_context(|| format!("creating a Kafka consumer for {bootstrap}"))?;
+            .map_err(|source| FeedError::kafka(format!("creating a Kafka consumer for {bootstrap}"), source))?;
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-        consumer.subscribe(&names).with_context(|| format!("subscribing to {}", names.join(", ")))?;
+        consumer
+            .subscribe(&names)
+            .map_err(|source| FeedError::kafka(format!("subscribing to {}", names.join(", ")), source))?;
         Ok(Self { consumer: Arc::new(consumer), topics: topics.to_vec() })
     }
 
@@ -55,10 +57,10 @@ impl KafkaFeed {
     /// Runs a blocking client call off the async runtime.
     async fn blocking<T: Send + 'static>(
         &self,
-        call: impl FnOnce(&StreamConsumer) -> anyhow::Result<T> + Send + 'static,
-    ) -> anyhow::Result<T> {
+        call: impl FnOnce(&StreamConsumer) -> Result<T, FeedError> + Send + 'static,
+    ) -> Result<T, FeedError> {
         let consumer = self.consumer.clone();
-        tokio::task::spawn_blocking(move || call(&consumer)).await.context("a Kafka client call panicked")?
+        tokio::task::spawn_blocking(move || call(&consumer)).await.map_err(FeedError::KafkaTask)?
     }
 }
 
@@ -70,12 +72,12 @@ impl TopicFeed for KafkaFeed {
         max_bytes: usize,
         wait: Duration,
         window: Duration,
-    ) -> anyhow::Result<Vec<TopicMessage>> {
+    ) -> Result<Vec<TopicMessage>, FeedError> {
         let mut batch = Vec::new();
         let mut bytes = 0;
         let first = match tokio::time::timeout(wait, self.consumer.recv()).await {
             Err(_) => return Ok(batch),
-            Ok(received) => received.context("reading from Kafka")?,
+            Ok(received) => received.map_err(|source| FeedError::kafka("reading from Kafka", source))?,
         };
         bytes += first.payload().map_or(0, <[u8]>::len);
         batch.push(Self::message(&first));
@@ -85,7 +87,7 @@ impl TopicFeed for KafkaFeed {
             match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
                 Err(_) => break,
                 Ok(received) => {
-                    let message = received.context("reading from Kafka")?;
+                    let message = received.map_err(|source| FeedError::kafka("reading from Kafka", source))?;
                     bytes += message.payload().map_or(0, <[u8]>::len);
                     batch.push(Self::message(&message));
                     if bytes >= max_bytes {
@@ -97,7 +99,7 @@ impl TopicFeed for KafkaFeed {
         Ok(batch)
     }
 
-    async fn commit(&mut self, batch: &[TopicMessage]) -> anyhow::Result<()> {
+    async fn commit(&mut self, batch: &[TopicMessage]) -> Result<(), FeedError> {
         let mut next: std::collections::BTreeMap<(&str, i32), i64> = Default::default();
         for message in batch {
             let slot = next.entry((message.topic.as_str(), message.partition)).or_insert(0);
@@ -105,32 +107,41 @@ impl TopicFeed for KafkaFeed {
         }
         let mut list = TopicPartitionList::new();
         for ((topic, partition), offset) in next {
-            list.add_partition_offset(topic, partition, Offset::Offset(offset))?;
+            list.add_partition_offset(topic, partition, Offset::Offset(offset)).map_err(|source| {
+                FeedError::kafka(format!("setting the offset {offset} of {topic}-{partition} to commit"), source)
+            })?;
         }
-        self.blocking(move |consumer| consumer.commit(&list, CommitMode::Sync).context("committing offsets to Kafka"))
-            .await
+        self.blocking(move |consumer| {
+            consumer
+                .commit(&list, CommitMode::Sync)
+                .map_err(|source| FeedError::kafka("committing offsets to Kafka", source))
+        })
+        .await
     }
 
-    async fn lag(&mut self) -> anyhow::Result<u64> {
+    async fn lag(&mut self) -> Result<u64, FeedError> {
         let topics = self.topics.clone();
         self.blocking(move |consumer| {
             let mut list = TopicPartitionList::new();
             for topic in &topics {
                 let metadata = consumer
                     .fetch_metadata(Some(topic), BROKER_TIMEOUT)
-                    .with_context(|| format!("reading the metadata of {topic}"))?;
+                    .map_err(|source| FeedError::kafka(format!("reading the metadata of {topic}"), source))?;
                 for partition in metadata.topics().iter().flat_map(|topic| topic.partitions()) {
                     list.add_partition(topic, partition.id());
                 }
             }
-            let committed =
-                consumer.committed_offsets(list, BROKER_TIMEOUT).context("reading the group's committed offsets")?;
+            let committed = consumer
+                .committed_offsets(list, BROKER_TIMEOUT)
+                .map_err(|source| FeedError::kafka("reading the group's committed offsets", source))?;
             let mut lag = 0;
             for element in committed.elements() {
-                let (low, high) =
-                    consumer.fetch_watermarks(element.topic(), element.partition(), BROKER_TIMEOUT).with_context(
-                        || format!("reading the watermarks of {}-{}", element.topic(), element.partition()),
-                    )?;
+                let (low, high) = consumer
+                    .fetch_watermarks(element.topic(), element.partition(), BROKER_TIMEOUT)
+                    .map_err(|source| {
+                        let what = format!("reading the watermarks of {}-{}", element.topic(), element.partition());
+                        FeedError::kafka(what, source)
+                    })?;
                 let position = match element.offset() {
                     Offset::Offset(offset) => offset,
                     _ => low,

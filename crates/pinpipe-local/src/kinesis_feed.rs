@@ -6,14 +6,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use async_trait::async_trait;
-use aws_sdk_kinesis::error::DisplayErrorContext;
 use aws_sdk_kinesis::types::ShardIteratorType;
 use aws_sdk_kinesis::Client;
 use bytes::Bytes;
+use pinpipe_contract::layout;
 use pinpipe_lake::{ObjectStore, StoreError};
 
+use crate::error::FeedError;
 use crate::feed::{Resume, ShardRecord, StreamFeed};
 
 /// How long an empty round over every shard waits before the next.
@@ -45,19 +45,10 @@ pub struct KinesisFeed {
     checkpoints: Arc<dyn ObjectStore>,
 }
 
-/// The lake key of a shard's checkpoint.
-pub fn checkpoint_key(stream: &str, shard: &str) -> String {
-    format!("state/local-runner/kinesis/{stream}/{shard}")
-}
-
-fn sdk_error(error: impl std::error::Error) -> anyhow::Error {
-    anyhow::anyhow!("{}", DisplayErrorContext(error))
-}
-
 impl KinesisFeed {
     /// Reads every shard of `streams`, each from its checkpoint in `checkpoints` (else from the
     /// oldest record).
-    pub async fn new(client: Client, streams: &[String], checkpoints: Arc<dyn ObjectStore>) -> anyhow::Result<Self> {
+    pub async fn new(client: Client, streams: &[String], checkpoints: Arc<dyn ObjectStore>) -> Result<Self, FeedError> {
         let mut shards = Vec::new();
         for stream in streams {
             let listed = client
@@ -65,14 +56,13 @@ impl KinesisFeed {
                 .stream_name(stream)
                 .send()
                 .await
-                .map_err(sdk_error)
-                .with_context(|| format!("listing the shards of {stream}"))?;
+                .map_err(|source| FeedError::kinesis(format!("listing the shards of {stream}"), source))?;
             for shard in listed.shards() {
-                let key = checkpoint_key(stream, shard.shard_id());
+                let key = layout::kinesis_checkpoint_key(stream, shard.shard_id());
                 let position = match checkpoints.get(&key).await {
                     Ok(body) => Position::After(String::from_utf8_lossy(&body).trim().to_string()),
                     Err(StoreError::NotFound(_)) => Position::TrimHorizon,
-                    Err(error) => return Err(error).with_context(|| format!("reading the checkpoint {key}")),
+                    Err(source) => return Err(FeedError::Checkpoint { action: "reading", key, source }),
                 };
                 shards.push(ShardState {
                     stream: stream.clone(),
@@ -86,7 +76,7 @@ impl KinesisFeed {
         Ok(Self { client, shards, next_shard: 0, checkpoints })
     }
 
-    async fn iterator(&self, stream: &str, shard: &str, position: &Position) -> anyhow::Result<Option<String>> {
+    async fn iterator(&self, stream: &str, shard: &str, position: &Position) -> Result<Option<String>, FeedError> {
         let request = self.client.get_shard_iterator().stream_name(stream).shard_id(shard);
         let request = match position {
             Position::TrimHorizon => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
@@ -97,12 +87,13 @@ impl KinesisFeed {
                 .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
                 .starting_sequence_number(sequence_number),
         };
-        let answer = request.send().await.map_err(sdk_error).with_context(|| format!("opening {stream}/{shard}"))?;
+        let answer =
+            request.send().await.map_err(|source| FeedError::kinesis(format!("opening {stream}/{shard}"), source))?;
         Ok(answer.shard_iterator().map(str::to_string))
     }
 
     /// One read of shard `index`: its records (the iterator after them kept for the checkpoint).
-    async fn read(&mut self, index: usize, max_records: usize) -> anyhow::Result<Vec<ShardRecord>> {
+    async fn read(&mut self, index: usize, max_records: usize) -> Result<Vec<ShardRecord>, FeedError> {
         let state = &self.shards[index];
         let iterator = match &state.iterator {
             Some(iterator) => Some(iterator.clone()),
@@ -117,8 +108,7 @@ impl KinesisFeed {
             .limit(limit)
             .send()
             .await
-            .map_err(sdk_error)
-            .with_context(|| format!("reading {}/{}", state.stream, state.shard))?;
+            .map_err(|source| FeedError::kinesis(format!("reading {}/{}", state.stream, state.shard), source))?;
         let records: Vec<ShardRecord> = answer
             .records()
             .iter()
@@ -144,7 +134,7 @@ impl KinesisFeed {
 
 #[async_trait]
 impl StreamFeed for KinesisFeed {
-    async fn poll(&mut self, max_records: usize, wait: Duration) -> anyhow::Result<Vec<ShardRecord>> {
+    async fn poll(&mut self, max_records: usize, wait: Duration) -> Result<Vec<ShardRecord>, FeedError> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             for _ in 0..self.shards.len() {
@@ -163,19 +153,18 @@ impl StreamFeed for KinesisFeed {
         }
     }
 
-    async fn checkpoint(&mut self, stream: &str, shard: &str, resume: Resume) -> anyhow::Result<()> {
+    async fn checkpoint(&mut self, stream: &str, shard: &str, resume: Resume) -> Result<(), FeedError> {
         let Some(state) = self.shards.iter_mut().find(|state| state.stream == stream && state.shard == shard) else {
-            anyhow::bail!("no shard {stream}/{shard} is read");
+            return Err(FeedError::UnknownShard { stream: stream.to_string(), shard: shard.to_string() });
         };
         match resume {
             Resume::After(sequence_number) => {
                 state.iterator = state.after_batch.take();
                 state.position = Position::After(sequence_number.clone());
-                let key = checkpoint_key(stream, shard);
-                self.checkpoints
-                    .put(&key, Bytes::from(sequence_number))
-                    .await
-                    .with_context(|| format!("storing the checkpoint {key}"))?;
+                let key = layout::kinesis_checkpoint_key(stream, shard);
+                if let Err(source) = self.checkpoints.put(&key, Bytes::from(sequence_number)).await {
+                    return Err(FeedError::Checkpoint { action: "storing", key, source });
+                }
             }
             Resume::At(sequence_number) => {
                 state.iterator = None;
@@ -186,12 +175,14 @@ impl StreamFeed for KinesisFeed {
         Ok(())
     }
 
-    async fn lag(&mut self) -> anyhow::Result<u64> {
+    async fn lag(&mut self) -> Result<u64, FeedError> {
         let mut lag = 0;
         for state in &self.shards {
             let mut iterator = self.iterator(&state.stream, &state.shard, &state.position).await?;
             while let Some(current) = iterator {
-                let answer = self.client.get_records().shard_iterator(current).send().await.map_err(sdk_error)?;
+                let answer = self.client.get_records().shard_iterator(current).send().await.map_err(|source| {
+                    FeedError::kinesis(format!("reading {}/{} to tell its lag", state.stream, state.shard), source)
+                })?;
                 if answer.records().is_empty() {
                     break;
                 }

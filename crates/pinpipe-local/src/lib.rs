@@ -11,10 +11,12 @@
 //! * [`stack`] assembles them, and runs the `batch-transform` handler on a scheduled event;
 //! * [`run`] posts emulated records through the API, waits until they are delivered, runs the batch
 //!   and settles the accounts ([`accounting`]): what was acknowledged, landed, cleaned, streamed,
-//!   refused, lost or doubled; [`report`] prints the query results.
+//!   refused, lost or doubled; [`report`] prints the query results;
+//! * [`error`] holds the typed errors of each: [`FeedError`], [`DeliveryError`], [`LocalError`].
 
 pub mod accounting;
 pub mod delivery;
+pub mod error;
 pub mod feed;
 pub mod kafka_feed;
 pub mod kinesis_feed;
@@ -23,5 +25,6 @@ pub mod report;
 pub mod run;
 pub mod stack;
 
+pub use error::{DeliveryError, FeedError, LocalError};
 pub use run::{run, Paths, RunOptions, RunReport};
 pub use stack::{Services, Stack, StackOptions};

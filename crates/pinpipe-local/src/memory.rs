@@ -18,6 +18,7 @@ use pinpipe_ingest::{
 };
 use tokio::sync::Notify;
 
+use crate::error::FeedError;
 use crate::feed::{compare_sequence_numbers, Resume, ShardRecord, StreamFeed, TopicFeed, TopicMessage};
 
 /// The largest record taken, as Kafka's and Kinesis's default limit (1 MiB).
@@ -162,7 +163,7 @@ impl TopicFeed for MemoryTopicFeed {
         max_bytes: usize,
         wait: Duration,
         window: Duration,
-    ) -> anyhow::Result<Vec<TopicMessage>> {
+    ) -> Result<Vec<TopicMessage>, FeedError> {
         if !wait_for_records(&self.inner.notify, wait, || self.pending() > 0).await {
             return Ok(Vec::new());
         }
@@ -185,7 +186,7 @@ impl TopicFeed for MemoryTopicFeed {
         Ok(batch)
     }
 
-    async fn commit(&mut self, batch: &[TopicMessage]) -> anyhow::Result<()> {
+    async fn commit(&mut self, batch: &[TopicMessage]) -> Result<(), FeedError> {
         let mut partitions = lock(&self.inner.partitions);
         for message in batch {
             if let Some(log) =
@@ -199,7 +200,7 @@ impl TopicFeed for MemoryTopicFeed {
         Ok(())
     }
 
-    async fn lag(&mut self) -> anyhow::Result<u64> {
+    async fn lag(&mut self) -> Result<u64, FeedError> {
         Ok(self.pending())
     }
 }
@@ -327,7 +328,7 @@ impl MemoryStreamFeed {
 
 #[async_trait]
 impl StreamFeed for MemoryStreamFeed {
-    async fn poll(&mut self, max_records: usize, wait: Duration) -> anyhow::Result<Vec<ShardRecord>> {
+    async fn poll(&mut self, max_records: usize, wait: Duration) -> Result<Vec<ShardRecord>, FeedError> {
         if !wait_for_records(&self.inner.notify, wait, || self.pending() > 0).await {
             return Ok(Vec::new());
         }
@@ -343,7 +344,7 @@ impl StreamFeed for MemoryStreamFeed {
         Ok(Vec::new())
     }
 
-    async fn checkpoint(&mut self, stream: &str, shard: &str, resume: Resume) -> anyhow::Result<()> {
+    async fn checkpoint(&mut self, stream: &str, shard: &str, resume: Resume) -> Result<(), FeedError> {
         let mut streams = lock(&self.inner.shards);
         let records = streams
             .get_mut(stream)
@@ -366,7 +367,7 @@ impl StreamFeed for MemoryStreamFeed {
         Ok(())
     }
 
-    async fn lag(&mut self) -> anyhow::Result<u64> {
+    async fn lag(&mut self) -> Result<u64, FeedError> {
         Ok(self.pending())
     }
 }

@@ -3,12 +3,14 @@
 
 use std::io::Cursor;
 
-use anyhow::Context as _;
+use pinpipe_contract::layout;
 use pinpipe_core::queries::QUERIES;
-use pinpipe_lake::{layout, ObjectStore};
+use pinpipe_lake::ObjectStore;
 use polars::prelude::{DataFrame, ParquetReader, SerReader};
 
-/// What each query answers, for the tables' titles (SPEC §5).
+use crate::error::LocalError;
+
+/// What each query answers, for the tables' titles (docs/SPEC.md §5).
 const QUESTIONS: [&str; 11] = [
     "most popular category per country",
     "posts per category per post year, 2018-2022",
@@ -24,12 +26,14 @@ const QUESTIONS: [&str; 11] = [
 ];
 
 /// The results of the run of `run_date`: per query, its id, question and rows.
-pub async fn results(store: &dyn ObjectStore, run_date: &str) -> anyhow::Result<Vec<(String, String, DataFrame)>> {
+pub async fn results(store: &dyn ObjectStore, run_date: &str) -> Result<Vec<(String, String, DataFrame)>, LocalError> {
     let mut out = Vec::new();
     for (query, question) in QUERIES.iter().zip(QUESTIONS) {
         let key = layout::result_key(run_date, query.id);
         let bytes = store.get(&key).await?;
-        let frame = ParquetReader::new(Cursor::new(bytes)).finish().with_context(|| format!("reading {key}"))?;
+        let frame = ParquetReader::new(Cursor::new(bytes))
+            .finish()
+            .map_err(|source| LocalError::Polars { what: format!("reading {key}"), source })?;
         out.push((query.id.to_string(), question.to_string(), frame));
     }
     Ok(out)

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use anyhow::Context as _;
 use batch_transform::RunSummary;
 use pinpipe_emulate::post::{post, Ack, Mode, PostOptions, PostSummary};
 use polars::prelude::DataFrame;
 
 use crate::accounting::{inventory, Accounts};
+use crate::error::LocalError;
 use crate::report;
 use crate::stack::{Stack, StackOptions};
 
@@ -78,7 +78,7 @@ pub struct RunReport {
 
 /// Runs the pipeline once: starts the stack, posts, waits for delivery, runs the batch, settles the
 /// accounts and stops the stack.
-pub async fn run(options: RunOptions) -> anyhow::Result<RunReport> {
+pub async fn run(options: RunOptions) -> Result<RunReport, LocalError> {
     let stack = Stack::start(options.stack.clone()).await?;
     let outcome = drive(&stack, &options).await;
     let stopped = stack.shutdown(Duration::from_secs(30)).await;
@@ -87,7 +87,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<RunReport> {
     Ok(report)
 }
 
-async fn drive(stack: &Stack, options: &RunOptions) -> anyhow::Result<RunReport> {
+async fn drive(stack: &Stack, options: &RunOptions) -> Result<RunReport, LocalError> {
     let modes: Vec<Mode> = match options.paths {
         Paths::Batch => vec![Mode::Batch],
         Paths::Stream => vec![Mode::Stream],
@@ -109,15 +109,14 @@ async fn drive(stack: &Stack, options: &RunOptions) -> anyhow::Result<RunReport>
     stack.wait_until_delivered(options.delivery_timeout).await?;
 
     let (batch, results) = if modes.contains(&Mode::Batch) {
-        let summary = stack.run_batch(chrono::Utc::now()).await.context("the batch run failed")?;
+        let summary = stack.run_batch(chrono::Utc::now()).await?;
         let results = report::results(stack.store.as_ref(), &summary.run_date).await?;
         (Some(summary), results)
     } else {
         (None, Vec::new())
     };
 
-    let prefix = stack.names.prefix().to_string();
-    let held = inventory(stack.store.as_ref(), |table| pinpipe_lake::config::stream_name(&prefix, table)).await?;
+    let held = inventory(stack.store.as_ref(), &stack.names).await?;
     let acks: Vec<Ack> = posted.iter().flat_map(|(_, summary)| summary.acks.iter().cloned()).collect();
     let sent = posted.iter().map(|(_, summary)| summary.sent).sum();
     let cleaned = batch.iter().flat_map(|summary| summary.tables.values()).map(|table| table.records_cleaned).sum();

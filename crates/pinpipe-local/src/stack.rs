@@ -8,19 +8,19 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context as _};
 use batch_transform::RunSummary;
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use pinpipe_ingest::{Ingest, KafkaConfig, KafkaProducer, KinesisWriter, Names, StreamWriter, TopicProducer};
 use pinpipe_lake::{LocalStore, ObjectStore, S3Store};
-use stream_processor::{Processor, StreamNames};
+use stream_processor::Processor;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::accounting::inventory;
 use crate::delivery::{landing_loop, stream_loop, Batching, LoopStatus};
+use crate::error::LocalError;
 use crate::feed::{StreamFeed, TopicFeed};
 use crate::kafka_feed::KafkaFeed;
 use crate::kinesis_feed::KinesisFeed;
@@ -92,6 +92,44 @@ pub struct Stack {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// The two event-source loops, spawned.
+struct Loops {
+    landing: watch::Receiver<LoopStatus>,
+    streaming: watch::Receiver<LoopStatus>,
+    stop: watch::Sender<bool>,
+    tasks: [JoinHandle<()>; 2],
+}
+
+impl Loops {
+    /// Spawns the landing loop over `topics` and the stream loop over `streams`, delivering to the
+    /// handlers over the lake in `store`.
+    fn spawn(
+        topics: Box<dyn TopicFeed>,
+        streams: Box<dyn StreamFeed>,
+        store: Arc<dyn ObjectStore>,
+        names: &Names,
+        origin: &EventOrigin,
+        batching: &Batching,
+    ) -> Self {
+        let (stop, stopped) = watch::channel(false);
+        let (landing_status, landing) = watch::channel(LoopStatus::default());
+        let (stream_status, streaming) = watch::channel(LoopStatus::default());
+        let processor = Processor::new(store.clone(), names.clone());
+        let tasks = [
+            tokio::spawn(landing_loop(
+                topics,
+                store,
+                origin.clone(),
+                batching.clone(),
+                landing_status,
+                stopped.clone(),
+            )),
+            tokio::spawn(stream_loop(streams, processor, origin.clone(), batching.clone(), stream_status, stopped)),
+        ];
+        Self { landing, streaming, stop, tasks }
+    }
+}
+
 /// What the adapters of one kind of services are.
 struct Adapters {
     store: Arc<dyn ObjectStore>,
@@ -105,12 +143,12 @@ struct Adapters {
 impl Stack {
     /// Creates what is missing (lake folder or bucket; topics and streams on local servers), starts
     /// the API and the event-source loops.
-    pub async fn start(options: StackOptions) -> anyhow::Result<Self> {
+    pub async fn start(options: StackOptions) -> Result<Self, LocalError> {
         if !options.api_address.ip().is_loopback() {
-            bail!("the API only listens on loopback, not on {}", options.api_address);
+            return Err(LocalError::NotLoopback(options.api_address));
         }
-        pinpipe_lake::config::validate_prefix(&options.prefix)
-            .map_err(|problem| anyhow::anyhow!("prefix {:?}: {problem}", options.prefix))?;
+        pinpipe_contract::names::validate_prefix(&options.prefix)
+            .map_err(|source| LocalError::Prefix { prefix: options.prefix.clone(), source })?;
         let names = Names::new(&options.prefix);
         let adapters = match &options.services {
             Services::Embedded { lake } => embedded(&names, lake, &options).await?,
@@ -118,54 +156,27 @@ impl Stack {
         };
         let origin = EventOrigin::new(adapters.bootstrap.clone());
 
-        let ingest = Arc::new(Ingest::new(names.clone(), Some(adapters.producer), Some(adapters.writer)));
-        let listener = tokio::net::TcpListener::bind(options.api_address)
-            .await
-            .with_context(|| format!("cannot listen on {}", options.api_address))?;
-        let api_url = format!("http://{}", listener.local_addr()?);
-        let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
-        let api = tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = api_stopped.await;
-            };
-            if let Err(error) = pinpipe_ingest::server::serve_until(listener, ingest, shutdown).await {
-                tracing::error!(%error, "the API server stopped");
-            }
-        });
+        let ingest = Ingest::new(names.clone(), Some(adapters.producer), Some(adapters.writer));
+        let (api_url, stop_api, api) = start_api(options.api_address, ingest).await?;
 
-        let (stop_loops, stop) = watch::channel(false);
-        let (landing_status, landing) = watch::channel(LoopStatus::default());
-        let (stream_status, streaming) = watch::channel(LoopStatus::default());
-        let processor = Processor::new(adapters.store.clone(), StreamNames::new(&options.prefix));
-        let tasks = vec![
-            api,
-            tokio::spawn(landing_loop(
-                adapters.topic_feed,
-                adapters.store.clone(),
-                origin.clone(),
-                options.batching.clone(),
-                landing_status,
-                stop.clone(),
-            )),
-            tokio::spawn(stream_loop(
-                adapters.stream_feed,
-                processor,
-                origin.clone(),
-                options.batching.clone(),
-                stream_status,
-                stop,
-            )),
-        ];
+        let loops = Loops::spawn(
+            adapters.topic_feed,
+            adapters.stream_feed,
+            adapters.store.clone(),
+            &names,
+            &origin,
+            &options.batching,
+        );
         Ok(Self {
             api_url,
             store: adapters.store,
             names,
             origin,
-            landing,
-            streaming,
-            stop_loops,
+            landing: loops.landing,
+            streaming: loops.streaming,
+            stop_loops: loops.stop,
             stop_api: Some(stop_api),
-            tasks,
+            tasks: [api].into_iter().chain(loops.tasks).collect(),
         })
     }
 
@@ -175,7 +186,7 @@ impl Stack {
     }
 
     /// Waits until both loops have delivered everything stored before this call, or `timeout` passes.
-    pub async fn wait_until_delivered(&self, timeout: Duration) -> anyhow::Result<()> {
+    pub async fn wait_until_delivered(&self, timeout: Duration) -> Result<(), LocalError> {
         let since = Instant::now();
         let deadline = since + timeout;
         for (name, status) in [("landing", &self.landing), ("stream", &self.streaming)] {
@@ -188,26 +199,26 @@ impl Stack {
             .is_ok_and(|result| result.is_ok());
             if !waited {
                 let last = status.borrow().clone();
-                bail!(
-                    "the {name} loop has not caught up after {timeout:?} ({} records delivered, {} failed \
-                     invocations; last error: {})",
-                    last.records_delivered,
-                    last.failed_invocations,
-                    last.last_error.as_deref().unwrap_or("none")
-                );
+                return Err(LocalError::NotCaughtUp {
+                    name,
+                    timeout,
+                    delivered: last.records_delivered,
+                    failed_invocations: last.failed_invocations,
+                    last_error: last.last_error,
+                });
             }
         }
         Ok(())
     }
 
     /// Runs the `batch-transform` handler on the scheduled event of `time`.
-    pub async fn run_batch(&self, time: DateTime<Utc>) -> anyhow::Result<RunSummary> {
-        let event = scheduled_event(&self.origin, time)?;
-        batch_transform::handle(self.store.clone(), LambdaEvent::new(event, Context::default())).await
+    pub async fn run_batch(&self, time: DateTime<Utc>) -> Result<RunSummary, LocalError> {
+        let event = scheduled_event(&self.origin, time).map_err(LocalError::ScheduledEvent)?;
+        Ok(batch_transform::handle(self.store.clone(), LambdaEvent::new(event, Context::default())).await?)
     }
 
     /// Stops taking requests, lets the loops deliver what is stored (for up to `timeout`), and stops.
-    pub async fn shutdown(mut self, timeout: Duration) -> anyhow::Result<()> {
+    pub async fn shutdown(mut self, timeout: Duration) -> Result<(), LocalError> {
         if let Some(stop_api) = self.stop_api.take() {
             let _ = stop_api.send(());
         }
@@ -222,14 +233,16 @@ impl Stack {
             }
         }
         if unfinished {
-            bail!("the pipeline did not finish delivering within {timeout:?}; what is left stays in the topics and streams");
+            return Err(LocalError::Unfinished(timeout));
         }
         Ok(())
     }
 }
 
-async fn embedded(names: &Names, lake: &PathBuf, options: &StackOptions) -> anyhow::Result<Adapters> {
-    tokio::fs::create_dir_all(lake).await.with_context(|| format!("creating the lake folder {}", lake.display()))?;
+async fn embedded(names: &Names, lake: &PathBuf, options: &StackOptions) -> Result<Adapters, LocalError> {
+    if let Err(source) = tokio::fs::create_dir_all(lake).await {
+        return Err(LocalError::LakeFolder { path: lake.clone(), source });
+    }
     let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(lake));
     let start_offsets = lake_end_offsets(store.as_ref(), names).await?;
     let topics = MemoryTopics::new(names.topics(), options.partitions, &start_offsets);
@@ -244,34 +257,55 @@ async fn embedded(names: &Names, lake: &PathBuf, options: &StackOptions) -> anyh
     })
 }
 
+/// Serves `ingest` on `address`: the API's URL, the sender that stops it, and its task.
+async fn start_api(
+    address: SocketAddr,
+    ingest: Ingest,
+) -> Result<(String, tokio::sync::oneshot::Sender<()>, JoinHandle<()>), LocalError> {
+    let listener =
+        tokio::net::TcpListener::bind(address).await.map_err(|source| LocalError::Listen { address, source })?;
+    let api_url = format!("http://{}", listener.local_addr().map_err(LocalError::ApiAddress)?);
+    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    let ingest = Arc::new(ingest);
+    let api = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = api_stopped.await;
+        };
+        if let Err(error) = pinpipe_ingest::server::serve_until(listener, ingest, shutdown).await {
+            tracing::error!(%error, "the API server stopped");
+        }
+    });
+    Ok((api_url, stop_api, api))
+}
+
 /// The offset after the last record of each partition the lake already holds, so embedded topics
 /// continue there instead of rewriting raw objects.
-async fn lake_end_offsets(store: &dyn ObjectStore, names: &Names) -> anyhow::Result<BTreeMap<(String, i32), i64>> {
-    let held = inventory(store, |table| pinpipe_lake::config::stream_name(names.prefix(), table)).await?;
+async fn lake_end_offsets(store: &dyn ObjectStore, names: &Names) -> Result<BTreeMap<(String, i32), i64>, LocalError> {
+    let held = inventory(store, names).await?;
     let mut ends = BTreeMap::new();
-    for (topic, partition, offset) in held.topic_records.keys() {
-        let end = ends.entry((topic.clone(), *partition)).or_insert(0);
-        *end = (*end).max(offset + 1);
+    for position in held.topic_records.keys() {
+        let partition =
+            i32::try_from(position.partition).map_err(|_| LocalError::PartitionOutOfRange(position.partition))?;
+        let end = ends.entry((position.topic.clone(), partition)).or_insert(0);
+        *end = (*end).max(position.offset + 1);
     }
     Ok(ends)
 }
 
-async fn local(names: &Names, bootstrap: &str, bucket: &str, options: &StackOptions) -> anyhow::Result<Adapters> {
+async fn local(names: &Names, bootstrap: &str, bucket: &str, options: &StackOptions) -> Result<Adapters, LocalError> {
     let s3 = S3Store::client_from_env().await;
     if let Err(error) = s3.head_bucket().bucket(bucket).send().await {
         tracing::info!(bucket, reason = %aws_sdk_s3::error::DisplayErrorContext(&error), "creating the lake bucket");
-        s3.create_bucket().bucket(bucket).send().await.map_err(|error| {
-            anyhow::anyhow!(
-                "cannot create the lake bucket {bucket} at {} (is moto running? `scripts/services.sh start`): {}",
-                std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
-                aws_sdk_s3::error::DisplayErrorContext(&error)
-            )
+        s3.create_bucket().bucket(bucket).send().await.map_err(|error| LocalError::CreateBucket {
+            bucket: bucket.to_string(),
+            endpoint: std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
+            source: Box::new(error.into()),
         })?;
     }
     let store: Arc<dyn ObjectStore> = Arc::new(S3Store::new(s3, bucket));
     pinpipe_ingest::provision::create_topics(bootstrap, names.topics(), options.partitions).await?;
     let kinesis = KinesisWriter::from_env().await;
-    let shards = i32::try_from(options.shards).context("too many shards")?;
+    let shards = i32::try_from(options.shards).map_err(|_| LocalError::TooManyShards(options.shards))?;
     pinpipe_ingest::provision::create_streams(kinesis.client(), names.streams(), shards).await?;
     let producer = KafkaProducer::new(KafkaConfig::plaintext(bootstrap), None);
     let group = format!("pinpipe-local-{}", names.prefix());
@@ -285,4 +319,26 @@ async fn local(names: &Names, bootstrap: &str, bucket: &str, options: &StackOpti
         stream_feed: Box::new(stream_feed),
         bootstrap: bootstrap.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pinpipe_contract::names::PrefixError;
+
+    #[tokio::test]
+    async fn a_stack_refuses_an_address_off_loopback_and_a_bad_prefix() {
+        let lake = tempfile::tempdir().unwrap();
+        let mut options = StackOptions::embedded("refused", lake.path());
+        options.api_address = SocketAddr::from(([0, 0, 0, 0], 0));
+        let Err(error) = Stack::start(options).await else { panic!("started on 0.0.0.0") };
+        assert!(matches!(error, LocalError::NotLoopback(_)), "{error}");
+        assert_eq!(error.to_string(), "the API only listens on loopback, not on 0.0.0.0:0");
+
+        let Err(error) = Stack::start(StackOptions::embedded("-refused", lake.path())).await else {
+            panic!("started with a bad prefix")
+        };
+        assert!(matches!(error, LocalError::Prefix { source: PrefixError::Start, .. }), "{error}");
+        assert_eq!(error.to_string(), "prefix \"-refused\": a prefix starts with a letter or digit");
+    }
 }

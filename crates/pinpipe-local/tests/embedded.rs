@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use pinpipe_contract::layout;
 use pinpipe_emulate::post::{post, Mode, PostOptions};
-use pinpipe_lake::layout;
 use pinpipe_local::{run, RunOptions, Stack, StackOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,7 +41,7 @@ async fn a_restarted_stack_continues_the_offsets_its_lake_holds() {
     // Two runs of 60 records per topic over 3 partitions: the second run's objects start where the
     // first run's end, so none was overwritten and all 360 records are there.
     let store = pinpipe_lake::LocalStore::new(lake.path());
-    let held = pinpipe_local::accounting::inventory(&store, |table| table.to_string()).await.unwrap();
+    let held = pinpipe_local::accounting::inventory(&store, &pinpipe_contract::Names::new("restart")).await.unwrap();
     assert_eq!(held.landed_raw, 360, "{keys:?}");
     assert!(held.topic_records.values().all(|&count| count == 1));
     let first_offsets: Vec<i64> =

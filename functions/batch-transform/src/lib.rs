@@ -1,5 +1,5 @@
 //! The `batch-transform` Lambda: on the daily EventBridge schedule, clean the raw records that
-//! arrived since the last run and recompute every query (see [`pinpipe_core::batch`]).
+//! arrived since the last run and recompute every query (see [`pinpipe_batch::run_batch`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,9 +7,10 @@ use std::sync::Arc;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::{NaiveDate, Utc};
 use lambda_runtime::LambdaEvent;
-use pinpipe_core::quality::{Manifest, TableQuality};
-use pinpipe_core::Table;
-use pinpipe_lake::{layout, ObjectStore};
+use pinpipe_batch::{BatchError, Manifest};
+use pinpipe_contract::{layout, Table};
+use pinpipe_core::quality::TableQuality;
+use pinpipe_lake::ObjectStore;
 use serde::Serialize;
 
 /// What the function answers: the run's counts and where its manifest is.
@@ -33,12 +34,15 @@ pub fn run_date_of(event: &EventBridgeEvent) -> NaiveDate {
 }
 
 /// Handles one scheduled event against the lake in `store`.
-pub async fn handle(store: Arc<dyn ObjectStore>, event: LambdaEvent<EventBridgeEvent>) -> anyhow::Result<RunSummary> {
+pub async fn handle(
+    store: Arc<dyn ObjectStore>,
+    event: LambdaEvent<EventBridgeEvent>,
+) -> Result<RunSummary, BatchError> {
     let run_date = run_date_of(&event.payload);
     if event.payload.time.is_none() {
         tracing::warn!(%run_date, "the event has no time; running for today's date");
     }
-    let manifest = pinpipe_core::batch::run_batch(store, run_date).await?;
+    let manifest = pinpipe_batch::run_batch(store, run_date).await?;
     log_manifest(&manifest);
     Ok(RunSummary {
         manifest_key: layout::manifest_key(&manifest.run_date),

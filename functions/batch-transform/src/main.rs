@@ -10,5 +10,9 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let bucket = config::lake_bucket()?;
     let store: Arc<dyn ObjectStore> = Arc::new(S3Store::from_env(&bucket).await);
-    run(service_fn(move |event| batch_transform::handle(store.clone(), event))).await
+    run(service_fn(move |event| {
+        let store = store.clone();
+        async move { batch_transform::handle(store, event).await.map_err(Error::from) }
+    }))
+    .await
 }

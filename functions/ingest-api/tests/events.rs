@@ -1,43 +1,21 @@
-//! Every `events/ingest-*.json` sample (API Gateway HTTP API v2 requests, as the Lambda receives them)
-//! through the function's handler, with prefix `pinpipe`, Kafka on the local broker (tansu) and Kinesis
-//! on moto: good requests store exactly their records, bad ones get their REST-proxy envelope.
+//! The good `events/ingest-*.json` samples (API Gateway HTTP API v2 requests, as the Lambda receives
+//! them) through the function's handler, with prefix `pinpipe`, Kafka on the local broker (tansu) and
+//! Kinesis on moto: each stores exactly its records. Needs both: feature `local-servers` (the refused
+//! samples are `refused.rs`, which needs no server).
+
+mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
-use lambda_http::{Body, Response};
+use common::{body_of, raw_body, PREFIX};
+use pinpipe_contract::Table;
 use pinpipe_ingest::testing::{
     create_streams, create_topics, kafka_bootstrap, local_ingest, local_producer, read_stream, read_topic,
 };
 use pinpipe_ingest::{compact, Ingest, Names, StreamWriter, TopicProducer};
 use serde_json::Value;
 use tokio::sync::OnceCell;
-
-const PREFIX: &str = "pinpipe";
-
-/// The sample event `events/<name>.json`, parsed as the Lambda runtime does.
-fn event(name: &str) -> (Value, lambda_http::Request) {
-    let path = format!("{}/../../events/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"));
-    let json = serde_json::from_str(&text).unwrap();
-    (json, lambda_http::request::from_str(&text).unwrap_or_else(|err| panic!("{path}: {err}")))
-}
-
-/// The records the event's body holds (decoding API Gateway's base64 where it encoded the body).
-fn body_of(event: &Value) -> Value {
-    serde_json::from_str(&raw_body(event)).unwrap()
-}
-
-/// The event's body text, base64-decoded where API Gateway encoded it.
-fn raw_body(event: &Value) -> String {
-    let body = event["body"].as_str().unwrap();
-    if event["isBase64Encoded"] == true {
-        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(body).unwrap()).unwrap()
-    } else {
-        body.to_string()
-    }
-}
 
 /// The API of prefix `pinpipe`, its topics and streams created once for the whole test binary.
 async fn api() -> Ingest {
@@ -56,19 +34,7 @@ async fn api() -> Ingest {
 }
 
 async fn invoke(name: &str) -> (Value, u16, String, Value) {
-    let (event, request) = event(name);
-    let response: Response<Body> = ingest_api::handle(&api().await, request).await.unwrap();
-    let status = response.status().as_u16();
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
-    let body = serde_json::from_slice(response.body().as_ref()).unwrap();
-    (event, status, content_type, body)
-}
-
-fn assert_envelope(status: u16, body: &Value, expected_status: u16, code: u64, named: &str) {
-    assert_eq!(status, expected_status, "{body}");
-    assert_eq!(body["error_code"], code, "{body}");
-    let message = body["message"].as_str().unwrap();
-    assert!(message.contains(named), "{message}");
+    common::invoke(&api().await, name).await
 }
 
 /// Checks a produce answer and reads the records back from the broker at the offsets it names.
@@ -119,30 +85,6 @@ async fn topic_geo_application_json_with_a_key() {
     assert_produced(&event, status, &content_type, &answer).await;
 }
 
-#[tokio::test]
-async fn topic_unknown() {
-    let (_, status, _, answer) = invoke("ingest-topic-unknown").await;
-    assert_envelope(status, &answer, 404, 40401, "pinpipe.comments");
-}
-
-#[tokio::test]
-async fn topic_bad_json() {
-    let (_, status, _, answer) = invoke("ingest-topic-bad-json").await;
-    assert_envelope(status, &answer, 400, 40001, "not valid JSON");
-}
-
-#[tokio::test]
-async fn topic_wrong_content_type() {
-    let (_, status, _, answer) = invoke("ingest-topic-wrong-content-type").await;
-    assert_envelope(status, &answer, 415, 41501, "application/vnd.kafka.binary.v2+json");
-}
-
-#[tokio::test]
-async fn topic_malformed_record() {
-    let (_, status, _, answer) = invoke("ingest-topic-malformed").await;
-    assert_envelope(status, &answer, 422, 42203, "records[1] has no `value`");
-}
-
 /// Checks that each stored sequence number holds the compact text of its record, as the event sent it.
 async fn assert_stored(event: &Value, stream: &str, entries: &[(&Value, &Value, &Value)]) {
     let raw_body = compact(&raw_body(event));
@@ -167,7 +109,8 @@ async fn stream_record() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(content_type, "application/json");
     let body = body_of(&event);
-    assert_stored(&event, "streaming-pinpipe-pin", &[(&answer, &body["Data"], &body["PartitionKey"])]).await;
+    assert_stored(&event, Names::new(PREFIX).stream(Table::Pin), &[(&answer, &body["Data"], &body["PartitionKey"])])
+        .await;
 }
 
 #[tokio::test]
@@ -176,7 +119,8 @@ async fn stream_record_under_a_named_stage() {
     assert_eq!(event["requestContext"]["stage"], "prod");
     assert_eq!(status, 200, "{answer}");
     let body = body_of(&event);
-    assert_stored(&event, "streaming-pinpipe-user", &[(&answer, &body["Data"], &body["PartitionKey"])]).await;
+    assert_stored(&event, Names::new(PREFIX).stream(Table::User), &[(&answer, &body["Data"], &body["PartitionKey"])])
+        .await;
 }
 
 #[tokio::test]
@@ -194,17 +138,5 @@ async fn stream_records() {
         .map(|(entry, record)| (entry, &record["data"], &record["partition-key"]))
         .collect();
     assert_eq!(entries.len(), 3);
-    assert_stored(&event, "streaming-pinpipe-geo", &entries).await;
-}
-
-#[tokio::test]
-async fn stream_unknown() {
-    let (_, status, _, answer) = invoke("ingest-stream-unknown").await;
-    assert_envelope(status, &answer, 404, 40401, "streaming-other-pin");
-}
-
-#[tokio::test]
-async fn stream_records_malformed() {
-    let (_, status, _, answer) = invoke("ingest-stream-records-malformed").await;
-    assert_envelope(status, &answer, 422, 42206, "records[1] has no `partition-key`");
+    assert_stored(&event, Names::new(PREFIX).stream(Table::Geo), &entries).await;
 }

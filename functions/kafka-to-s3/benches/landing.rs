@@ -1,4 +1,4 @@
-//! Criterion benchmarks of the landing function (issue #7, "other measures"): one MSK event of the
+//! Criterion benchmarks of the landing function (the "other measures" of BENCHMARKS.md): one MSK event of the
 //! largest synchronous Lambda payload (6 MiB of JSON: generated pin records, base64 values, over 4
 //! partitions of `pinpipe.pin`), landed into a lake in a local folder (`pinpipe_lake::LocalStore`, in
 //! `/dev/shm` where there is one, so the figure is the handler's CPU and not the disk's `fsync`).

@@ -1,4 +1,4 @@
-//! The `kafka-to-s3` Lambda: an MSK (Kafka) batch → raw JSON-lines objects in the lake (SPEC §3).
+//! The `kafka-to-s3` Lambda: an MSK (Kafka) batch → raw JSON-lines objects in the lake (docs/SPEC.md §3).
 //!
 //! The records of each topic partition are ordered by offset and every contiguous run of offsets
 //! becomes one object at [`layout::raw_key`]`(topic, partition, first offset)`, holding each value
@@ -11,28 +11,24 @@
 //!   invocation, so the MSK trigger retries the batch (S3 puts are atomic: no partial object).
 //! * **Bad input gets a clear answer:** a value that cannot be one JSON line (missing, not base64,
 //!   not UTF-8, not JSON, or holding a raw line break), and every record of a topic that feeds no
-//!   table, goes to `rejected/kafka-to-s3/<topic>/partition=<p>/<topic>+<p>+<first offset>.jsonl`
-//!   (the run's first offset, so redelivery rewrites it too) with its reason; it does not fail the batch.
+//!   table, goes to [`layout::landing_rejected_key`] (`rejected/kafka-to-s3/…`, named by the run's
+//!   first offset, so redelivery rewrites it too) as a [`RejectedRecord`] with its Kafka position,
+//!   reason and value as received; it does not fail the batch.
 //!
 //! This crate only moves bytes: it depends on neither Polars nor `pinpipe-core`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use aws_lambda_events::kafka::{KafkaEvent, KafkaRecord};
 use base64::Engine as _;
 use bytes::Bytes;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use lambda_runtime::LambdaEvent;
-use pinpipe_lake::{layout, ObjectStore};
+use pinpipe_contract::names::{is_kafka_topic_name, table_of_any_topic};
+use pinpipe_contract::{layout, Origin, Payload, RejectKind, RejectedRecord, Stage, Table, TopicPosition};
+use pinpipe_lake::{ObjectStore, StoreError};
 use serde::Serialize;
-
-/// The name this stage files refused records under (`rejected/kafka-to-s3/…`).
-pub const STAGE: &str = "kafka-to-s3";
-
-/// The tables a topic may feed: `<prefix>.pin`, `<prefix>.geo`, `<prefix>.user`.
-pub const TABLES: [&str; 3] = ["pin", "geo", "user"];
 
 /// S3 puts in flight at once.
 pub const WRITE_CONCURRENCY: usize = 16;
@@ -68,17 +64,6 @@ pub struct Plan {
     pub summary: LandingSummary,
 }
 
-/// One refused record, as a line of a `rejected/kafka-to-s3/…` object.
-#[derive(Debug, Serialize)]
-struct RejectedRecord<'a> {
-    topic: &'a str,
-    partition: i64,
-    offset: i64,
-    reason: String,
-    /// The value's text (invalid UTF-8 replaced; the base64 text when it is not base64), or null.
-    value: Option<String>,
-}
-
 /// Works out every object `event` lands: pure, so the same event always gives the same objects.
 pub fn plan(event: &KafkaEvent) -> Plan {
     let mut partitions: BTreeMap<(String, i64), Vec<&KafkaRecord>> = BTreeMap::new();
@@ -93,25 +78,25 @@ pub fn plan(event: &KafkaEvent) -> Plan {
         records.sort_by_key(|record| record.offset);
         // The same offset twice in one event is one record delivered twice: land it once.
         records.dedup_by_key(|record| record.offset);
-        let topic_problem = topic_problem(&topic);
+        let route = route(&topic);
         for run in contiguous_runs(&records) {
-            plan_run(&mut plan, &topic, partition, run, topic_problem.as_deref());
+            plan_run(&mut plan, &topic, partition, run, &route);
         }
     }
     plan
 }
 
-/// Adds the objects of one contiguous run of offsets of one topic partition.
-fn plan_run(plan: &mut Plan, topic: &str, partition: i64, run: &[&KafkaRecord], topic_problem: Option<&str>) {
+/// Adds the objects of one contiguous run of offsets of one topic partition (whose table, or why it
+/// has none, is `route`).
+fn plan_run(plan: &mut Plan, topic: &str, partition: i64, run: &[&KafkaRecord], route: &Result<Table, Refusal>) {
     let first_offset = run[0].offset;
     let mut landed = Vec::new();
     let mut landed_count = 0;
     let mut rejected = Vec::new();
-    let mut rejected_count = 0;
     for record in run {
-        let outcome = match topic_problem {
-            Some(problem) => Err((problem.to_string(), decoded_text(record.value.as_deref()))),
-            None => json_line(record.value.as_deref()),
+        let outcome = match route {
+            Ok(_) => json_line(record.value.as_deref()),
+            Err(refusal) => Err(refusal.clone()),
         };
         match outcome {
             Ok(value) => {
@@ -119,12 +104,14 @@ fn plan_run(plan: &mut Plan, topic: &str, partition: i64, run: &[&KafkaRecord], 
                 landed.push(b'\n');
                 landed_count += 1;
             }
-            Err((reason, value)) => {
-                let line = RejectedRecord { topic, partition, offset: record.offset, reason, value };
-                serde_json::to_writer(&mut rejected, &line).expect("a rejection serialises");
-                rejected.push(b'\n');
-                rejected_count += 1;
-            }
+            Err(refusal) => rejected.push(RejectedRecord {
+                stage: Stage::KafkaToS3,
+                table: route.as_ref().ok().copied(),
+                origin: Origin::Kafka(TopicPosition { topic: topic.to_string(), partition, offset: record.offset }),
+                kind: refusal.kind,
+                reason: refusal.reason,
+                payload: payload_as_received(record.value.as_deref()),
+            }),
         }
     }
     if landed_count > 0 {
@@ -132,47 +119,36 @@ fn plan_run(plan: &mut Plan, topic: &str, partition: i64, run: &[&KafkaRecord], 
         plan.summary.objects_written += 1;
         plan.summary.records_landed += landed_count;
     }
-    if rejected_count > 0 {
-        plan.objects.push(PlannedObject { key: rejected_key(topic, partition, first_offset), body: rejected.into() });
+    if !rejected.is_empty() {
+        let body = RejectedRecord::to_json_lines(&rejected).into();
+        plan.objects.push(PlannedObject { key: layout::landing_rejected_key(topic, partition, first_offset), body });
         plan.summary.rejected_objects += 1;
-        plan.summary.records_rejected += rejected_count;
+        plan.summary.records_rejected += rejected.len();
     }
 }
 
-/// The key of the refused records of the run of `topic` partition `partition` starting at `first_offset`:
-/// `rejected/kafka-to-s3/<topic>/partition=<p>/<topic>+<p>+<first offset, 10 digits>.jsonl`.
-pub fn rejected_key(topic: &str, partition: i64, first_offset: i64) -> String {
-    // A name that is no Kafka topic name (never from MSK) is hex-encoded so it cannot shape the key.
-    let topic = if is_kafka_topic_name(topic) {
-        topic.to_string()
-    } else {
-        let hex: String = topic.bytes().map(|b| format!("{b:02x}")).collect();
-        format!("invalid-topic-{hex}")
-    };
-    let raw = layout::raw_key(&topic, partition, first_offset);
-    let name = raw
-        .strip_prefix(layout::RAW_PREFIX)
-        .and_then(|rest| rest.strip_suffix(".json"))
-        .expect("raw keys are topics/….json");
-    layout::rejected_key(STAGE, name)
+/// Why a record is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Refusal {
+    kind: RejectKind,
+    reason: String,
 }
 
-/// Why no record of `topic` can be landed, if so.
-fn topic_problem(topic: &str) -> Option<String> {
+impl Refusal {
+    fn new(kind: RejectKind, reason: impl Into<String>) -> Self {
+        Refusal { kind, reason: reason.into() }
+    }
+}
+
+/// The table `topic` feeds, or why none.
+fn route(topic: &str) -> Result<Table, Refusal> {
     if !is_kafka_topic_name(topic) {
-        return Some(format!("{topic:?} is not a Kafka topic name"));
+        return Err(Refusal::new(RejectKind::UnknownTopic, format!("{topic:?} is not a Kafka topic name")));
     }
-    let table = layout::table_of(topic);
-    (!TABLES.contains(&table))
-        .then(|| format!("topic {topic:?} feeds no table: topics are <prefix>.pin, <prefix>.geo or <prefix>.user"))
-}
-
-/// Kafka's rule: 1–249 characters of `A-Z a-z 0-9 . _ -`, and neither `.` nor `..`.
-fn is_kafka_topic_name(topic: &str) -> bool {
-    (1..=249).contains(&topic.len())
-        && topic != "."
-        && topic != ".."
-        && topic.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    table_of_any_topic(topic).ok_or_else(|| {
+        let reason = format!("topic {topic:?} feeds no table: topics are <prefix>.pin, <prefix>.geo or <prefix>.user");
+        Refusal::new(RejectKind::UnknownTopic, reason)
+    })
 }
 
 /// The topic of a records group named `<topic>-<partition>`, as MSK names them.
@@ -196,62 +172,56 @@ fn contiguous_runs<'a, 'r>(records: &'a [&'r KafkaRecord]) -> Vec<&'a [&'r Kafka
     runs
 }
 
-/// Why a record is refused, and its value's text (if it has one).
-type Refusal = (String, Option<String>);
-
 /// The bytes of a base64 value if they can be one JSON line, else why not.
 fn json_line(value: Option<&str>) -> Result<Vec<u8>, Refusal> {
     let Some(encoded) = value else {
-        return Err(("the record has no value (null)".into(), None));
+        return Err(Refusal::new(RejectKind::MissingValue, "the record has no value (null)"));
     };
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(encoded)
-        .map_err(|error| (format!("the value is not base64: {error}"), Some(encoded.to_string())))?;
-    let text = match std::str::from_utf8(&bytes) {
-        Ok(text) => text,
-        Err(error) => {
-            let lossy = String::from_utf8_lossy(&bytes).into_owned();
-            return Err((format!("the value is not UTF-8: {error}"), Some(lossy)));
-        }
-    };
+        .map_err(|error| Refusal::new(RejectKind::NotBase64, format!("the value is not base64: {error}")))?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|error| Refusal::new(RejectKind::NotUtf8, format!("the value is not UTF-8: {error}")))?;
     if let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
-        return Err((format!("the value is not valid JSON: {error}"), Some(text.to_string())));
+        return Err(Refusal::new(RejectKind::NotJson, format!("the value is not valid JSON: {error}")));
     }
     if text.contains('\n') {
-        return Err(("the value holds a raw line break, so it cannot be one JSON line".into(), Some(text.to_string())));
+        return Err(Refusal::new(
+            RejectKind::LineBreak,
+            "the value holds a raw line break, so it cannot be one JSON line",
+        ));
     }
     Ok(bytes)
 }
 
-/// A value's text for a rejection: decoded when it is base64, else as sent.
-fn decoded_text(value: Option<&str>) -> Option<String> {
+/// A value as received: its decoded bytes, or the event's text when it is not base64; none when the
+/// record has no value.
+fn payload_as_received(value: Option<&str>) -> Option<Payload> {
     let encoded = value?;
     Some(match base64::engine::general_purpose::STANDARD.decode(encoded) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(_) => encoded.to_string(),
+        Ok(bytes) => Payload::of_bytes(&bytes),
+        Err(_) => Payload::Text(encoded.to_string()),
     })
 }
 
 /// Writes every planned object, up to [`WRITE_CONCURRENCY`] at a time; the first failure is the error.
-pub async fn write(store: &dyn ObjectStore, objects: Vec<PlannedObject>) -> anyhow::Result<()> {
+pub async fn write(store: &dyn ObjectStore, objects: Vec<PlannedObject>) -> Result<(), StoreError> {
     stream::iter(objects)
-        .map(|object| async move {
-            store.put(&object.key, object.body).await.with_context(|| format!("landing {}", object.key))
-        })
+        .map(|object| async move { store.put(&object.key, object.body).await })
         .buffer_unordered(WRITE_CONCURRENCY)
         .try_collect::<()>()
         .await
 }
 
 /// Handles one MSK event against the lake in `store`.
-pub async fn handle(store: Arc<dyn ObjectStore>, event: LambdaEvent<KafkaEvent>) -> anyhow::Result<LandingSummary> {
+pub async fn handle(store: Arc<dyn ObjectStore>, event: LambdaEvent<KafkaEvent>) -> Result<LandingSummary, StoreError> {
     let records_in: usize = event.payload.records.values().map(Vec::len).sum();
     let Plan { objects, summary } = plan(&event.payload);
     if let Err(error) = write(store.as_ref(), objects).await {
         tracing::error!(
             records_in,
             objects_planned = summary.objects_written + summary.rejected_objects,
-            error = %format!("{error:#}"),
+            %error,
             "landing failed; the batch will be retried"
         );
         return Err(error);
@@ -285,32 +255,30 @@ mod tests {
     fn values_that_cannot_be_one_json_line_are_refused_with_a_reason() {
         assert_eq!(json_line(Some(&b64(r#"{"ind": 1}"#))).unwrap(), br#"{"ind": 1}"#);
         assert_eq!(json_line(Some(&b64("[1, 2]"))).unwrap(), b"[1, 2]");
-        let reason = |value: Option<&str>| json_line(value).unwrap_err().0;
-        assert!(reason(None).contains("no value"));
-        assert!(reason(Some("%%%")).contains("not base64"));
+        let refused = |value: Option<&str>| json_line(value).unwrap_err();
+        assert_eq!(refused(None).kind, RejectKind::MissingValue);
+        assert!(refused(None).reason.contains("no value"));
+        assert_eq!(refused(Some("%%%")).kind, RejectKind::NotBase64);
         let latin1 = base64::engine::general_purpose::STANDARD.encode(b"{\"a\": \"\xe9\"}");
-        assert!(reason(Some(&latin1)).contains("not UTF-8"));
-        assert!(reason(Some(&b64("{\"ind\": 1"))).contains("not valid JSON"));
-        assert!(reason(Some(&b64(""))).contains("not valid JSON"));
-        assert!(reason(Some(&b64("{\"ind\":\n 1}"))).contains("line break"));
+        assert_eq!(refused(Some(&latin1)).kind, RejectKind::NotUtf8);
+        assert_eq!(refused(Some(&b64("{\"ind\": 1"))).kind, RejectKind::NotJson);
+        assert_eq!(refused(Some(&b64(""))).kind, RejectKind::NotJson);
+        assert_eq!(refused(Some(&b64("{\"ind\":\n 1}"))).kind, RejectKind::LineBreak);
+        // The payload keeps the value as received.
+        assert_eq!(payload_as_received(Some(&latin1)).unwrap().to_bytes().unwrap(), b"{\"a\": \"\xe9\"}");
+        assert_eq!(payload_as_received(Some("%%%")), Some(Payload::Text("%%%".into())));
+        assert_eq!(payload_as_received(None), None);
     }
 
     #[test]
     fn topics_must_feed_a_table_and_be_topic_names() {
-        assert_eq!(topic_problem("0a1b.pin"), None);
-        assert_eq!(topic_problem("user"), None);
-        assert!(topic_problem("0a1b.clicks").unwrap().contains("feeds no table"));
-        assert!(topic_problem("../x.pin").unwrap().contains("not a Kafka topic name"));
+        assert_eq!(route("0a1b.pin"), Ok(Table::Pin));
+        assert_eq!(route("user"), Ok(Table::User));
+        let clicks = route("0a1b.clicks").unwrap_err();
+        assert_eq!(clicks.kind, RejectKind::UnknownTopic);
+        assert!(clicks.reason.contains("feeds no table"));
+        assert!(route("../x.pin").unwrap_err().reason.contains("not a Kafka topic name"));
         assert_eq!(topic_of_group("p.pin-12"), "p.pin");
         assert_eq!(topic_of_group("odd"), "odd");
-    }
-
-    #[test]
-    fn rejected_keys_mirror_raw_keys() {
-        assert_eq!(rejected_key("p.pin", 3, 42), "rejected/kafka-to-s3/p.pin/partition=3/p.pin+3+0000000042.jsonl");
-        assert_eq!(
-            rejected_key("a/b", 0, 0),
-            "rejected/kafka-to-s3/invalid-topic-612f62/partition=0/invalid-topic-612f62+0+0000000000.jsonl"
-        );
     }
 }

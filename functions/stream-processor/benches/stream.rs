@@ -1,4 +1,4 @@
-//! Criterion benchmarks of the stream processor (issue #7, "other measures"): one 10,000-record
+//! Criterion benchmarks of the stream processor (the "other measures" of BENCHMARKS.md): one 10,000-record
 //! Kinesis event, as Lambda delivers it from one shard, processed into a lake in a local folder
 //! (`pinpipe_lake::LocalStore`, in `/dev/shm` where there is one, so the figure is the processor's
 //! CPU and not the disk's `fsync`), and the stages of that work measured one by one so the time can
@@ -29,14 +29,16 @@ use std::time::Duration;
 
 use aws_lambda_events::kinesis::KinesisEvent;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use pinpipe_core::batch::{parquet_bytes, BATCH_COMPRESSION};
+use pinpipe_batch::BATCH_COMPRESSION;
+use pinpipe_contract::Names;
+use pinpipe_contract::Table;
 use pinpipe_core::clean::clean;
 use pinpipe_core::decode::decode_records;
-use pinpipe_core::Table;
+use pinpipe_core::export::parquet_bytes;
 use pinpipe_events::{kinesis_event_json, EventOrigin, ShardRecord};
 use pinpipe_lake::LocalStore;
 use polars::prelude::ParquetCompression;
-use stream_processor::{KinesisBatch, Processor, StreamNames};
+use stream_processor::{KinesisBatch, Processor};
 
 /// The function's allocator (`src/main.rs`), so the figures are the function's.
 #[global_allocator]
@@ -109,7 +111,7 @@ fn process(c: &mut Criterion) {
     let records = records();
     let runtime = runtime();
     let folder = pinpipe_lake::testing::scratch_folder("bench-stream");
-    let processor = Processor::new(Arc::new(LocalStore::new(&folder)), StreamNames::new("pinpipe"));
+    let processor = Processor::new(Arc::new(LocalStore::new(&folder)), Names::new("pinpipe"));
 
     let mut group = c.benchmark_group("stream/process");
     configure(&mut group);
@@ -138,7 +140,7 @@ fn stages(c: &mut Criterion) {
     let event = event(&json);
     let raw: Vec<&[u8]> = event.records.iter().map(|record| record.kinesis.data.0.as_slice()).collect();
     let decoded = decode_records(Table::Pin, &raw).expect("decoding");
-    assert!(decoded.rejected.is_empty());
+    assert!(decoded.refused.is_empty());
     let cleaned = clean(Table::Pin, decoded.frame.clone()).expect("cleaning");
     assert_eq!(cleaned.frame.height(), records);
 

@@ -1,5 +1,5 @@
 //! The `stream-processor` Lambda: a Kinesis batch → the same cleaning as the batch transform →
-//! Parquet parts appended to the stream tables `stream/<table>/` (SPEC §3, §4).
+//! Parquet parts appended to the stream tables `stream/<table>/` (docs/SPEC.md §3, §4).
 //!
 //! * **Event:** [`KinesisBatch`], the fields of Lambda's Kinesis event that the processor reads
 //!   (the same JSON as `aws_lambda_events`' `KinesisEvent`, parsed and dropped at a fraction of its cost).
@@ -10,12 +10,12 @@
 //!   appends every record.
 //! * **Storage:** the cleaned rows of each (shard, table) of the batch become one Parquet part at
 //!   [`layout::stream_part_key`]`(table, shard, first sequence number)`, with the columns of a
-//!   `cleaned/` part (the SPEC §4 columns, then `_raw_hash`) and the record's lineage, `_shard_id`
-//!   and `_sequence_number`. A retried batch starts at the same
+//!   `cleaned/` part (the docs/SPEC.md §4 columns, then `_raw_hash`) and the record's lineage,
+//!   [`SHARD_ID_COLUMN`] and [`SEQUENCE_NUMBER_COLUMN`]. A retried batch starts at the same
 //!   sequence number, so it rewrites the same part instead of adding a second one.
 //! * **Bad records** (not JSON, not an object, no integer key, or from a stream that feeds no table)
-//!   go to `rejected/stream-processor/<table or unrouted>/<shard>-<first sequence number>.jsonl`
-//!   with their reason; they never block the shard.
+//!   go to [`layout::stream_rejected_key`] as [`RejectedRecord`]s with their Kinesis position, reason
+//!   and data as received; they never block the shard.
 //! * **Transient failures** (an S3 write) are answered with `batchItemFailures` naming the records of
 //!   what was not stored (from the first record of the failed group on), so Lambda retries from there
 //!   and the retry rewrites the same objects.
@@ -25,34 +25,21 @@ mod event;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use aws_lambda_events::streams::KinesisEventResponse;
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 use lambda_runtime::LambdaEvent;
-use pinpipe_core::batch::parquet_bytes;
+use pinpipe_contract::names::stream_name_of_arn;
+use pinpipe_contract::table::{SEQUENCE_NUMBER_COLUMN, SHARD_ID_COLUMN};
+use pinpipe_contract::{layout, Names, Origin, Payload, RejectKind, RejectedRecord, Stage, StreamPosition, Table};
 use pinpipe_core::clean::clean;
-use pinpipe_core::decode::{decode_records, RejectKind};
-use pinpipe_core::Table;
-use pinpipe_lake::{layout, ObjectStore};
-use polars::prelude::{Column, DataFrame, ParquetCompression, PlSmallStr, Scalar};
+use pinpipe_core::decode::decode_records;
+use pinpipe_core::export::parquet_bytes;
+use pinpipe_lake::{ObjectStore, StoreError};
+use polars::prelude::{Column, DataFrame, ParquetCompression, PlSmallStr, PolarsError, Scalar};
 use serde::Serialize;
 
 pub use event::{KinesisBatch, KinesisBatchRecord, KinesisPayload};
-
-/// The name this stage files refused records under (`rejected/stream-processor/…`).
-pub const STAGE: &str = "stream-processor";
-
-/// The folder of `rejected/stream-processor/` for records whose stream feeds no table.
-pub const UNROUTED: &str = "unrouted";
-
-/// The stream tables' lineage column naming the shard a row came from.
-pub const SHARD_ID_COLUMN: &str = "_shard_id";
-
-/// The stream tables' lineage column holding the Kinesis sequence number of a row's record: with
-/// [`SHARD_ID_COLUMN`], it names the record exactly, so readers can tell a redelivered record from
-/// an equal but distinct one.
-pub const SEQUENCE_NUMBER_COLUMN: &str = "_sequence_number";
 
 /// How stream parts are compressed: Snappy, as Kinesis Data Firehose writes Parquet. Parts are
 /// small, many and written on every batch; Snappy costs a fraction of zstd's CPU there
@@ -62,91 +49,64 @@ pub const PART_COMPRESSION: ParquetCompression = ParquetCompression::Snappy;
 /// S3 puts in flight at once.
 pub const WRITE_CONCURRENCY: usize = 8;
 
-/// The three stream names of one prefix: `streaming-<prefix>-pin|geo|user`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StreamNames {
-    /// The stream of each table, in [`Table::ALL`] order (made once: every record is routed).
-    names: [(Table, String); 3],
+/// Why a batch could not be processed at all (an S3 failure is not one: it is answered with
+/// `batchItemFailures`).
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// Decoding, cleaning or writing the Parquet part of one group of records failed.
+    #[error("{step} the {table} records of shard {shard}: {source}")]
+    Polars {
+        /// What was being done.
+        step: &'static str,
+        /// The records' table.
+        table: Table,
+        /// Their shard.
+        shard: String,
+        /// What went wrong.
+        source: PolarsError,
+    },
+    /// The cleaning task panicked or was cancelled.
+    #[error("the cleaning task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
-impl StreamNames {
-    /// The streams of `prefix` (validate it with [`pinpipe_lake::config::validate_prefix`]).
-    pub fn new(prefix: impl Into<String>) -> Self {
-        let prefix = prefix.into();
-        Self { names: Table::ALL.map(|table| (table, pinpipe_lake::config::stream_name(&prefix, table.name()))) }
-    }
-
-    /// The table a record's `eventSourceARN` feeds, or why it feeds none.
-    pub fn route(&self, event_source_arn: Option<&str>) -> Result<Table, String> {
-        let arn = event_source_arn.ok_or("the record has no eventSourceARN")?;
-        let stream =
-            stream_name_of_arn(arn).ok_or_else(|| format!("eventSourceARN {arn:?} is not a Kinesis stream ARN"))?;
-        self.names.iter().find(|(_, name)| name == stream).map(|(table, _)| *table).ok_or_else(|| {
-            let [pin, geo, user] = &self.names;
-            format!("stream {stream:?} feeds no table: the streams are {}, {} and {}", pin.1, geo.1, user.1)
-        })
-    }
+/// Why a record's stream feeds no table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    /// The record names no event source.
+    #[error("the record has no eventSourceARN")]
+    NoEventSource,
+    /// The event source is not a Kinesis stream.
+    #[error("eventSourceARN {0:?} is not a Kinesis stream ARN")]
+    NotAStream(String),
+    /// A stream other than the prefix's three.
+    #[error("stream {stream:?} feeds no table: the streams are {}", known.join(", "))]
+    UnknownStream {
+        /// The record's stream.
+        stream: String,
+        /// The streams that feed a table.
+        known: [String; 3],
+    },
 }
 
-/// The stream name of `arn:aws:kinesis:<region>:<account>:stream/<name>` (an enhanced fan-out
-/// consumer's `…:stream/<name>/consumer/…` too).
-pub fn stream_name_of_arn(arn: &str) -> Option<&str> {
-    let mut parts = arn.splitn(6, ':');
-    let (arn_word, _partition, service) = (parts.next()?, parts.next()?, parts.next()?);
-    let resource = parts.nth(2)?;
-    if arn_word != "arn" || service != "kinesis" {
-        return None;
-    }
-    let name = resource.strip_prefix("stream/")?.split('/').next()?;
-    (!name.is_empty()).then_some(name)
+/// The table of a record from the stream in its `eventSourceARN`, among the streams of `names`.
+pub fn route(names: &Names, event_source_arn: Option<&str>) -> Result<Table, RouteError> {
+    let arn = event_source_arn.ok_or(RouteError::NoEventSource)?;
+    let stream = stream_name_of_arn(arn).ok_or_else(|| RouteError::NotAStream(arn.to_string()))?;
+    names
+        .table_of_stream(stream)
+        .ok_or_else(|| RouteError::UnknownStream { stream: stream.to_string(), known: names.streams().clone() })
 }
 
-/// Where a group of records goes: a table, or nowhere (their stream feeds no table).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Route {
-    Table(Table),
-    Unrouted,
-}
-
-impl Route {
-    fn folder(self) -> &'static str {
-        match self {
-            Route::Table(table) => table.name(),
-            Route::Unrouted => UNROUTED,
-        }
-    }
-}
-
-/// The records of one shard bound for one route, in event order.
+/// The records of one shard bound for one table (or, `None`, for none), in event order.
 #[derive(Debug)]
 struct Group {
     shard: String,
-    route: Route,
+    table: Option<Table>,
     /// The records' indices in the event, ascending.
     records: Vec<usize>,
-    /// For unrouted records, why (by position in `records`).
-    reasons: Vec<String>,
-}
-
-/// The kind of a refusal: a decoding problem, or a stream that feeds no table.
-#[derive(Debug, Clone, Copy, Serialize)]
-#[serde(untagged)]
-enum Kind {
-    Decode(RejectKind),
-    Route(&'static str),
-}
-
-/// One refused record, as a line of a `rejected/stream-processor/…` object.
-#[derive(Debug, Serialize)]
-struct RejectedRecord {
-    /// The stream it came from (from its eventSourceARN).
-    stream: Option<String>,
-    shard_id: String,
-    sequence_number: String,
-    kind: Kind,
-    reason: String,
-    /// The record's data as text (invalid UTF-8 replaced).
-    record: String,
+    /// For records bound for no table, why (by position in `records`).
+    reasons: Vec<RouteError>,
 }
 
 /// One object to write for one group.
@@ -178,50 +138,61 @@ pub struct BatchCounts {
 #[derive(Clone)]
 pub struct Processor {
     store: Arc<dyn ObjectStore>,
-    streams: StreamNames,
+    names: Names,
 }
 
 impl Processor {
-    /// A processor writing to `store`, accepting the streams of `streams`.
-    pub fn new(store: Arc<dyn ObjectStore>, streams: StreamNames) -> Self {
-        Self { store, streams }
+    /// A processor writing to `store`, accepting the streams of `names`.
+    pub fn new(store: Arc<dyn ObjectStore>, names: Names) -> Self {
+        Self { store, names }
     }
 
     /// Handles one Kinesis event: the Lambda handler.
-    pub async fn handle(&self, event: LambdaEvent<KinesisBatch>) -> anyhow::Result<KinesisEventResponse> {
+    pub async fn handle(&self, event: LambdaEvent<KinesisBatch>) -> Result<KinesisEventResponse, ProcessError> {
         let (response, counts) = self.process(event.payload).await?;
         log_counts(&counts);
         Ok(response)
     }
 
     /// Processes one batch: the response for Lambda and the counts.
-    pub async fn process(&self, event: KinesisBatch) -> anyhow::Result<(KinesisEventResponse, BatchCounts)> {
+    pub async fn process(&self, event: KinesisBatch) -> Result<(KinesisEventResponse, BatchCounts), ProcessError> {
         let mut counts = BatchCounts { records_in: event.records.len(), ..BatchCounts::default() };
         if event.records.is_empty() {
             return Ok((KinesisEventResponse::default(), counts));
         }
         // Shared with the cleaning task, which reads the records in place.
         let records = Arc::new(event.records);
-        let groups = Arc::new(group(&self.streams, &records));
+        let groups = Arc::new(group(&self.names, &records));
         let (writes, records_rejected) = {
             let (records, groups) = (records.clone(), groups.clone());
-            tokio::task::spawn_blocking(move || prepare(&groups, &records))
-                .await
-                .context("the cleaning task failed")??
+            tokio::task::spawn_blocking(move || prepare(&groups, &records)).await??
         };
         counts.records_rejected = records_rejected;
 
+        let failed_groups = self.store_all(writes, groups.len(), &mut counts).await;
+        let retry = records_to_retry(&groups, &failed_groups, records.len());
+        let mut response = KinesisEventResponse::default();
+        for (record, _) in records.iter().zip(retry).filter(|(_, retry)| *retry) {
+            response.add_failure(record.kinesis.sequence_number.clone());
+        }
+        counts.records_failed = response.batch_item_failures.len();
+        Ok((response, counts))
+    }
+
+    /// Writes every object, [`WRITE_CONCURRENCY`] at a time, counting what was stored; gives, per
+    /// group, whether one of its objects failed.
+    async fn store_all(&self, writes: Vec<Write>, groups: usize, counts: &mut BatchCounts) -> Vec<bool> {
         let store = self.store.as_ref();
-        let results: Vec<(Write, Result<(), anyhow::Error>)> = stream::iter(writes)
+        let results: Vec<(Write, Result<(), StoreError>)> = stream::iter(writes)
             .map(|mut write| async move {
                 let body = std::mem::take(&mut write.body);
-                let result = store.put(&write.key, body).await.with_context(|| format!("storing {}", write.key));
+                let result = store.put(&write.key, body).await;
                 (write, result)
             })
             .buffer_unordered(WRITE_CONCURRENCY)
             .collect()
             .await;
-        let mut failed_groups = vec![false; groups.len()];
+        let mut failed_groups = vec![false; groups];
         for (write, result) in results {
             match result {
                 Ok(()) => {
@@ -231,38 +202,28 @@ impl Processor {
                     }
                 }
                 Err(error) => {
-                    tracing::error!(
-                        error = %format!("{error:#}"),
-                        records = groups[write.group].records.len(),
-                        "write failed; its records are reported for retry"
-                    );
+                    tracing::error!(%error, key = write.key, "write failed; its records are reported for retry");
                     failed_groups[write.group] = true;
                 }
             }
         }
-        let retry = records_to_retry(&groups, &failed_groups, records.len());
-        let mut response = KinesisEventResponse::default();
-        for (record, _) in records.iter().zip(retry).filter(|(_, retry)| *retry) {
-            response.add_failure(record.kinesis.sequence_number.clone());
-        }
-        counts.records_failed = response.batch_item_failures.len();
-        Ok((response, counts))
+        failed_groups
     }
 }
 
-/// Splits the event's `records` by shard and route (by `streams`), keeping event order within each
-/// group.
-fn group(streams: &StreamNames, records: &[KinesisBatchRecord]) -> Vec<Group> {
-    let mut groups: BTreeMap<(&str, Route), Group> = BTreeMap::new();
+/// Splits the event's `records` by shard and table (by the streams of `names`), keeping event order
+/// within each group.
+fn group(names: &Names, records: &[KinesisBatchRecord]) -> Vec<Group> {
+    let mut groups: BTreeMap<(&str, Option<Table>), Group> = BTreeMap::new();
     for (index, record) in records.iter().enumerate() {
-        let (route, reason) = match streams.route(record.event_source_arn.as_deref()) {
-            Ok(table) => (Route::Table(table), None),
-            Err(reason) => (Route::Unrouted, Some(reason)),
+        let (table, reason) = match route(names, record.event_source_arn.as_deref()) {
+            Ok(table) => (Some(table), None),
+            Err(reason) => (None, Some(reason)),
         };
         let shard = record.shard();
-        let group = groups.entry((shard, route)).or_insert_with(|| Group {
+        let group = groups.entry((shard, table)).or_insert_with(|| Group {
             shard: shard.to_string(),
-            route,
+            table,
             records: Vec::new(),
             reasons: Vec::new(),
         });
@@ -272,96 +233,116 @@ fn group(streams: &StreamNames, records: &[KinesisBatchRecord]) -> Vec<Group> {
     groups.into_values().collect()
 }
 
-/// Decodes and cleans every group of `records`, giving the objects to write: one Parquet part per
-/// group with rows, one object of refused records per group with refusals; and the number of
-/// refusals.
-fn prepare(groups: &[Group], records: &[KinesisBatchRecord]) -> anyhow::Result<(Vec<Write>, usize)> {
+/// Decodes and cleans every group of `records`, giving the objects to write (one Parquet part per
+/// group with rows, one object of refused records per group with refusals) and the number of refusals.
+fn prepare(groups: &[Group], records: &[KinesisBatchRecord]) -> Result<(Vec<Write>, usize), ProcessError> {
     let mut writes = Vec::new();
     let mut records_rejected = 0;
     for (position, group) in groups.iter().enumerate() {
-        let of_group: Vec<&KinesisBatchRecord> = group.records.iter().map(|&index| &records[index]).collect();
-        let first_sequence_number = &of_group[0].kinesis.sequence_number;
-        let refusal = |index: usize, kind: Kind, reason: String, record: String| {
-            let arn = records[index].event_source_arn.as_deref();
-            let line = RejectedRecord {
-                stream: arn.map(|arn| stream_name_of_arn(arn).unwrap_or(arn).to_string()),
-                shard_id: group.shard.clone(),
-                sequence_number: records[index].kinesis.sequence_number.clone(),
-                kind,
-                reason,
-                record,
-            };
-            (index, line)
+        let first_sequence_number = &records[group.records[0]].kinesis.sequence_number;
+        let mut rejected = match group.table {
+            None => refuse_unrouted(group, records),
+            Some(table) => {
+                let cleaned = clean_group(table, group, records)?;
+                if let Some((body, rows)) = cleaned.part {
+                    let key = layout::stream_part_key(table, &group.shard, first_sequence_number);
+                    writes.push(Write { key, body, group: position, rows: Some((table, rows)) });
+                }
+                cleaned.rejected
+            }
         };
-        let mut rejected: Vec<(usize, RejectedRecord)> = Vec::new();
-        match group.route {
-            Route::Unrouted => {
-                for ((&index, record), reason) in group.records.iter().zip(&of_group).zip(&group.reasons) {
-                    let text = String::from_utf8_lossy(&record.kinesis.data.0).into_owned();
-                    rejected.push(refusal(index, Kind::Route("unknown_stream"), reason.clone(), text));
-                }
-            }
-            Route::Table(table) => {
-                let data: Vec<&[u8]> = of_group.iter().map(|record| record.kinesis.data.0.as_slice()).collect();
-                let decoded = decode_records(table, &data)
-                    .with_context(|| format!("decoding the {table} records of {}", group.shard))?;
-                let mut refused = vec![false; of_group.len()];
-                for refused_record in decoded.rejected {
-                    let at: usize = refused_record.source.parse().expect("records are named by position");
-                    refused[at] = true;
-                    let kind = Kind::Decode(refused_record.kind);
-                    rejected.push(refusal(group.records[at], kind, refused_record.reason, refused_record.record));
-                }
-                let cleaned = clean(table, decoded.frame)
-                    .with_context(|| format!("cleaning the {table} records of {}", group.shard))?;
-                let sequence_numbers: Vec<&str> = of_group
-                    .iter()
-                    .zip(&refused)
-                    .filter(|(_, refused)| !**refused)
-                    .map(|(record, _)| record.kinesis.sequence_number.as_str())
-                    .collect();
-                let part = with_lineage(cleaned.frame, &group.shard, &sequence_numbers)?;
-                let rows = part.height();
-                if rows > 0 {
-                    writes.push(Write {
-                        key: layout::stream_part_key(table.name(), &group.shard, first_sequence_number),
-                        body: parquet_bytes(&part, PART_COMPRESSION).context("writing a Parquet part")?,
-                        group: position,
-                        rows: Some((table, rows)),
-                    });
-                }
-            }
-        }
         if !rejected.is_empty() {
             rejected.sort_by_key(|(index, _)| *index);
-            let mut body = Vec::new();
-            for (_, line) in &rejected {
-                serde_json::to_writer(&mut body, line)?;
-                body.push(b'\n');
-            }
             records_rejected += rejected.len();
-            let name = format!("{}/{}-{first_sequence_number}", group.route.folder(), group.shard);
-            writes.push(Write {
-                key: layout::rejected_key(STAGE, &name),
-                body: body.into(),
-                group: position,
-                rows: None,
-            });
+            let body = RejectedRecord::to_json_lines(rejected.iter().map(|(_, record)| record)).into();
+            let key = layout::stream_rejected_key(group.table, &group.shard, first_sequence_number);
+            writes.push(Write { key, body, group: position, rows: None });
         }
     }
     Ok((writes, records_rejected))
 }
 
+/// The refusals of a group of records whose stream feeds no table, by index in the event.
+fn refuse_unrouted(group: &Group, records: &[KinesisBatchRecord]) -> Vec<(usize, RejectedRecord)> {
+    group
+        .records
+        .iter()
+        .zip(&group.reasons)
+        .map(|(&index, reason)| {
+            let record = &records[index];
+            let refusal = RejectedRecord {
+                stage: Stage::StreamProcessor,
+                table: None,
+                origin: origin_of(record),
+                kind: RejectKind::UnknownStream,
+                reason: reason.to_string(),
+                payload: Some(Payload::of_bytes(&record.kinesis.data.0)),
+            };
+            (index, refusal)
+        })
+        .collect()
+}
+
+/// What the records of one group bound for a table became.
+struct CleanedGroup {
+    /// The Parquet part and its rows, when any record was accepted.
+    part: Option<(Bytes, usize)>,
+    /// The refusals, by index in the event.
+    rejected: Vec<(usize, RejectedRecord)>,
+}
+
+/// Decodes and cleans the records of a group bound for `table`.
+fn clean_group(table: Table, group: &Group, records: &[KinesisBatchRecord]) -> Result<CleanedGroup, ProcessError> {
+    let polars_error = |step| {
+        let shard = group.shard.clone();
+        move |source| ProcessError::Polars { step, table, shard, source }
+    };
+    let data: Vec<&[u8]> = group.records.iter().map(|&index| records[index].kinesis.data.0.as_slice()).collect();
+    let decoded = decode_records(table, &data).map_err(polars_error("decoding"))?;
+    let mut refused = vec![false; data.len()];
+    let mut rejected = Vec::with_capacity(decoded.refused.len());
+    for refusal in decoded.refused {
+        refused[refusal.at] = true;
+        let index = group.records[refusal.at];
+        rejected.push((index, refusal.into_record(Stage::StreamProcessor, table, origin_of(&records[index]))));
+    }
+    let cleaned = clean(table, decoded.frame).map_err(polars_error("cleaning"))?;
+    let sequence_numbers: Vec<&str> = group
+        .records
+        .iter()
+        .zip(&refused)
+        .filter(|(_, refused)| !**refused)
+        .map(|(&index, _)| records[index].kinesis.sequence_number.as_str())
+        .collect();
+    let part =
+        with_lineage(cleaned.frame, &group.shard, &sequence_numbers).map_err(polars_error("adding lineage to"))?;
+    let rows = part.height();
+    let body = (rows > 0)
+        .then(|| parquet_bytes(&part, PART_COMPRESSION))
+        .transpose()
+        .map_err(polars_error("writing the Parquet part of"))?;
+    Ok(CleanedGroup { part: body.map(|body| (body, rows)), rejected })
+}
+
+/// Where a record was: its stream (from its `eventSourceARN`, or the ARN itself when it names no
+/// stream), shard and sequence number.
+fn origin_of(record: &KinesisBatchRecord) -> Origin {
+    let arn = record.event_source_arn.as_deref().unwrap_or_default();
+    Origin::Kinesis(StreamPosition {
+        stream: stream_name_of_arn(arn).unwrap_or(arn).to_string(),
+        shard_id: record.shard().to_string(),
+        sequence_number: record.kinesis.sequence_number.clone(),
+    })
+}
+
 /// Adds [`SHARD_ID_COLUMN`] and [`SEQUENCE_NUMBER_COLUMN`] to the cleaned rows of one group, whose
 /// records (those not refused, in order) have `sequence_numbers`.
-fn with_lineage(frame: DataFrame, shard: &str, sequence_numbers: &[&str]) -> anyhow::Result<DataFrame> {
-    anyhow::ensure!(
-        frame.height() == sequence_numbers.len(),
-        "cleaning gave {} rows for {} records of shard {shard}",
-        frame.height(),
-        sequence_numbers.len()
-    );
+fn with_lineage(frame: DataFrame, shard: &str, sequence_numbers: &[&str]) -> Result<DataFrame, PolarsError> {
     let rows = frame.height();
+    if rows != sequence_numbers.len() {
+        let message = format!("cleaning gave {rows} rows for {} records", sequence_numbers.len());
+        return Err(PolarsError::ShapeMismatch(message.into()));
+    }
     let mut frame = frame;
     frame.with_column(Column::new_scalar(SHARD_ID_COLUMN.into(), Scalar::from(PlSmallStr::from(shard)), rows))?;
     frame.with_column(Column::new(SEQUENCE_NUMBER_COLUMN.into(), sequence_numbers))?;
@@ -432,7 +413,7 @@ mod tests {
     fn a_retry_starts_where_no_group_is_split() {
         let span = |shard: &str, records: &[usize]| Group {
             shard: shard.to_string(),
-            route: Route::Table(Table::Pin),
+            table: Some(Table::Pin),
             records: records.to_vec(),
             reasons: Vec::new(),
         };
@@ -452,18 +433,16 @@ mod tests {
 
     #[test]
     fn streams_route_to_their_tables() {
-        let streams = StreamNames::new("0a1b");
+        let names = Names::new("0a1b");
         let arn = |name: &str| format!("arn:aws:kinesis:us-east-1:123456789012:stream/{name}");
-        assert_eq!(streams.route(Some(&arn("streaming-0a1b-pin"))), Ok(Table::Pin));
-        assert_eq!(streams.route(Some(&arn("streaming-0a1b-geo"))), Ok(Table::Geo));
-        assert_eq!(streams.route(Some(&arn("streaming-0a1b-user"))), Ok(Table::User));
-        let wrong = streams.route(Some(&arn("streaming-other-pin"))).unwrap_err();
-        assert!(wrong.contains("feeds no table") && wrong.contains("streaming-0a1b-user"), "{wrong}");
-        assert!(streams.route(None).unwrap_err().contains("no eventSourceARN"));
-        assert!(streams
-            .route(Some("arn:aws:sqs:us-east-1:123456789012:streaming-0a1b-pin"))
-            .unwrap_err()
-            .contains("not a Kinesis stream ARN"));
-        assert_eq!(stream_name_of_arn("arn:aws:kinesis:us-east-1:1:stream/s/consumer/c:1"), Some("s"));
+        assert_eq!(route(&names, Some(&arn("streaming-0a1b-pin"))), Ok(Table::Pin));
+        assert_eq!(route(&names, Some(&arn("streaming-0a1b-geo"))), Ok(Table::Geo));
+        assert_eq!(route(&names, Some(&arn("streaming-0a1b-user"))), Ok(Table::User));
+        let wrong = route(&names, Some(&arn("streaming-other-pin"))).unwrap_err();
+        assert!(matches!(&wrong, RouteError::UnknownStream { stream, .. } if stream == "streaming-other-pin"));
+        assert!(wrong.to_string().contains("feeds no table") && wrong.to_string().contains("streaming-0a1b-user"));
+        assert_eq!(route(&names, None), Err(RouteError::NoEventSource));
+        let sqs = "arn:aws:sqs:us-east-1:123456789012:streaming-0a1b-pin";
+        assert_eq!(route(&names, Some(sqs)), Err(RouteError::NotAStream(sqs.to_string())));
     }
 }

@@ -8,11 +8,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
-use pinpipe_core::batch::{transform, TransformOutput};
+use pinpipe_contract::Table;
 use pinpipe_core::clean::{clean, NullCounts};
-use pinpipe_core::decode::{decode, Decoded, RawSource};
+use pinpipe_core::decode::{decode, Decoded, Line, RawSource};
 use pinpipe_core::export::write_csv;
-use pinpipe_core::Table;
+use pinpipe_core::transform::{transform, TransformOutput};
 use polars::prelude::*;
 use serde_json::{json, Value};
 
@@ -91,7 +91,7 @@ pub fn source(name: &str, text: impl Into<String>) -> RawSource {
 }
 
 /// Decodes `text` (as the single input `test.jsonl`) as records of `table`.
-pub fn decode_text(table: Table, text: &str) -> Decoded {
+pub fn decode_text(table: Table, text: &str) -> Decoded<Line> {
     decode(table, &[source("test.jsonl", text)]).expect("decoding never fails as a whole")
 }
 
@@ -109,7 +109,7 @@ pub struct CleanedRecords {
 /// Decodes and cleans `records` of `table`; every record must be accepted.
 pub fn clean_records(table: Table, records: &[Value]) -> CleanedRecords {
     let decoded = decode_text(table, &lines(records));
-    assert_eq!(decoded.rejected, vec![], "every test record is meant to be accepted");
+    assert_eq!(decoded.refused, vec![], "every test record is meant to be accepted");
     let cleaned = clean(table, decoded.frame).expect("cleaning");
     CleanedRecords { frame: cleaned.frame, nulls: cleaned.nulls, invalid_values: decoded.invalid_values }
 }

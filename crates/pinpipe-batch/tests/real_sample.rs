@@ -1,12 +1,12 @@
 //! `batch::transform_dir` (what `pinpipe transform` runs) over the real sample, checked against the
-//! reference values of SPEC §5, and over a folder that lacks an input file.
+//! reference values of docs/SPEC.md §5, and over a folder that lacks an input file.
 
 use std::path::Path;
 
-use pinpipe_core::batch::transform_dir;
+use pinpipe_batch::transform_dir;
 use pinpipe_lake::testing::real_sample_dir;
 
-/// Every file `transform_dir` writes (SPEC §5 file names, plus the rejections and the manifest).
+/// Every file `transform_dir` writes (docs/SPEC.md §5 file names, plus the rejections and the manifest).
 const OUTPUT_FILES: [&str; 16] = [
     "cleaned_pin.csv",
     "cleaned_geo.csv",

@@ -1,5 +1,6 @@
-//! The batch-transform handler against a real S3 server (moto): raw objects in → Parquet results and
-//! a manifest out; runs with nothing new change nothing; a re-run of a date is byte-identical.
+//! The batch-transform handler over a local-folder lake and (feature `local-servers`) a real S3 server
+//! (moto): raw objects in → Parquet results and a manifest out; runs with nothing new change nothing;
+//! a re-run of a date is byte-identical.
 
 use std::io::Cursor;
 use std::sync::Arc;
@@ -7,9 +8,9 @@ use std::sync::Arc;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use bytes::Bytes;
 use lambda_runtime::{Context, LambdaEvent};
-use pinpipe_core::Table;
-use pinpipe_lake::testing::{fresh_s3_store, real_sample_dir, snapshot};
-use pinpipe_lake::{layout, ObjectStore};
+use pinpipe_contract::{layout, Origin, Payload, RejectKind, RejectedRecord, Stage, Table};
+use pinpipe_lake::testing::{real_sample_dir, snapshot};
+use pinpipe_lake::{LocalStore, ObjectStore};
 use polars::prelude::*;
 
 const SCHEDULED_EVENT: &str = include_str!("../../../events/batch-transform-scheduled.json");
@@ -44,8 +45,19 @@ async fn manifest_without_timings(store: &dyn ObjectStore, date: &str) -> serde_
 }
 
 #[tokio::test]
-async fn lands_results_incrementally_and_reruns_are_byte_identical() {
-    let store: Arc<dyn ObjectStore> = Arc::new(fresh_s3_store("batch").await);
+async fn lands_results_incrementally_and_reruns_are_byte_identical_on_a_folder() {
+    let folder = tempfile::tempdir().unwrap();
+    lands_results_incrementally_and_reruns_are_byte_identical(Arc::new(LocalStore::new(folder.path()))).await;
+}
+
+#[cfg(feature = "local-servers")]
+#[tokio::test]
+async fn lands_results_incrementally_and_reruns_are_byte_identical_on_s3() {
+    let store = pinpipe_lake::testing::fresh_s3_store("batch").await;
+    lands_results_incrementally_and_reruns_are_byte_identical(Arc::new(store)).await;
+}
+
+async fn lands_results_incrementally_and_reruns_are_byte_identical(store: Arc<dyn ObjectStore>) {
     // The real sample split into two objects per table; pin's second also holds a line that is not
     // JSON and an exact duplicate of its first record.
     for table in Table::ALL {
@@ -69,7 +81,7 @@ async fn lands_results_incrementally_and_reruns_are_byte_identical() {
     for table in [Table::Geo, Table::User] {
         assert_eq!(first.tables[&table].records_cleaned, 2178);
     }
-    // The reference values of SPEC §5, read back from the Parquet results.
+    // The reference values of docs/SPEC.md §5, read back from the Parquet results.
     let q5 = read_parquet(store.as_ref(), &layout::result_key("2026-11-25", "q5")).await;
     let groups: Vec<_> = q5.column("age_group").unwrap().str().unwrap().iter().flatten().collect();
     let medians: Vec<_> = q5.column("median_follower_count").unwrap().i32().unwrap().iter().flatten().collect();
@@ -79,12 +91,17 @@ async fn lands_results_incrementally_and_reruns_are_byte_identical() {
     assert_eq!(q3b.column("country").unwrap().str().unwrap().get(0), Some("Anguilla"));
     assert_eq!(first.results["q1"], 478);
     assert_eq!(store.list("results/2026-11-25/").await.unwrap().len(), 12, "11 results and the manifest");
-    let rejected = store.get(&layout::rejected_key("batch-transform", "2026-11-25/pin")).await.unwrap();
-    let rejected: serde_json::Value = serde_json::from_slice(rejected.trim_ascii_end()).unwrap();
-    assert_eq!(rejected["source"], layout::raw_key("test.pin", 0, 1000));
-    assert_eq!(rejected["line"], 1179);
-    assert_eq!(rejected["kind"], "not_json");
-    assert_eq!(rejected["record"], "this is not json");
+    let rejected = store.get(&layout::batch_rejected_key("2026-11-25", Table::Pin)).await.unwrap();
+    let rejected: Vec<RejectedRecord> = RejectedRecord::parse_lines(&rejected).map(Result::unwrap).collect();
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].stage, Stage::BatchTransform);
+    assert_eq!(rejected[0].table, Some(Table::Pin));
+    assert_eq!(rejected[0].origin, Origin::Line { source: layout::raw_key("test.pin", 0, 1000), line: 1179 });
+    assert_eq!(rejected[0].kind, RejectKind::NotJson);
+    assert_eq!(rejected[0].payload, Some(Payload::Text("this is not json".into())));
+    for table in [Table::Geo, Table::User] {
+        assert!(store.get(&layout::batch_rejected_key("2026-11-25", table)).await.is_err(), "{table}: none refused");
+    }
 
     // A later run with nothing new consumes nothing and leaves the cleaned data as it was.
     let cleaned_before = snapshot(store.as_ref(), layout::CLEANED_PREFIX).await;
@@ -126,10 +143,11 @@ async fn lands_results_incrementally_and_reruns_are_byte_identical() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&store.get(&layout::manifest_key("2026-11-27")).await.unwrap()).unwrap();
     assert_eq!(manifest["cleaned_rows_total"]["pin"], 2179);
-    let part = read_parquet(store.as_ref(), &layout::cleaned_part_key("pin", "2026-11-27")).await;
+    let part = read_parquet(store.as_ref(), &layout::cleaned_part_key(Table::Pin, "2026-11-27")).await;
     assert_eq!(part.column("ind").unwrap().i32().unwrap().get(0), Some(999_999));
 }
 
+#[cfg(feature = "local-servers")]
 #[tokio::test]
 async fn a_missing_bucket_is_a_clear_error_naming_it() {
     pinpipe_lake::testing::local_environment();

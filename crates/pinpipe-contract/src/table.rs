@@ -1,4 +1,5 @@
-//! The three source tables and the raw fields each record may carry (SPEC §1).
+//! The three source tables: the raw fields each record may carry (docs/SPEC.md §1), the columns of a
+//! cleaned table (§4) and the lineage columns of the stream tables (§3).
 
 use serde::{Deserialize, Serialize};
 
@@ -48,6 +49,14 @@ pub const KEY_COLUMN: &str = "ind";
 /// The column holding each raw record's 128-bit content hash, used to drop exact duplicates.
 pub const RAW_HASH_COLUMN: &str = "_raw_hash";
 
+/// The stream tables' lineage column naming the shard a row came from.
+pub const SHARD_ID_COLUMN: &str = "_shard_id";
+
+/// The stream tables' lineage column holding the Kinesis sequence number of a row's record: with
+/// [`SHARD_ID_COLUMN`], it names the record exactly, so readers can tell a redelivered record from
+/// an equal but distinct one.
+pub const SEQUENCE_NUMBER_COLUMN: &str = "_sequence_number";
+
 const PIN_FIELDS: &[Field] = &[
     Field { name: "index", alias: Some("ind"), kind: FieldKind::Key },
     field("unique_id", FieldKind::Text),
@@ -95,6 +104,36 @@ impl Table {
     /// The table with that name.
     pub fn from_name(name: &str) -> Option<Table> {
         Table::ALL.into_iter().find(|table| table.name() == name)
+    }
+
+    /// The cleaned columns, in docs/SPEC.md §4 order (a cleaned part adds [`RAW_HASH_COLUMN`]).
+    pub fn cleaned_columns(self) -> &'static [&'static str] {
+        match self {
+            Table::Pin => &[
+                "ind",
+                "unique_id",
+                "title",
+                "description",
+                "follower_count",
+                "poster_name",
+                "tag_list",
+                "is_image_or_video",
+                "image_src",
+                "save_location",
+                "category",
+            ],
+            Table::Geo => &["ind", "country", "coordinates", "timestamp"],
+            Table::User => &["ind", "user_name", "age", "date_joined"],
+        }
+    }
+
+    /// The cleaned columns that hold datetimes.
+    pub fn datetime_columns(self) -> &'static [&'static str] {
+        match self {
+            Table::Pin => &[],
+            Table::Geo => &["timestamp"],
+            Table::User => &["date_joined"],
+        }
     }
 
     /// The raw fields of this table's records, key first. The raw frame has one column per field,

@@ -1,0 +1,131 @@
+//! Reading a run's raw inputs: the raw objects of a lake that no other run consumed, or the three
+//! table files of a folder.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use pinpipe_contract::{layout, names, Table};
+use pinpipe_core::decode::{DistinctDecoded, DistinctLines, RawSource};
+use pinpipe_lake::{get_many, ObjectMeta, ObjectStore};
+
+use crate::error::BatchError;
+use crate::manifest::SkippedInput;
+
+/// Raw objects read at once from the store.
+pub(crate) const READ_CONCURRENCY: usize = 32;
+
+/// The raw inputs of a run, grouped by table, and the objects they came from.
+pub(crate) struct RawInputs {
+    pub sources: BTreeMap<Table, Vec<RawSource>>,
+    pub consumed: Vec<ObjectMeta>,
+    pub skipped: Vec<SkippedInput>,
+}
+
+/// Reads every raw object under `topics/` except those in `already_consumed` (same key and version).
+pub(crate) async fn read_raw_inputs(
+    store: &dyn ObjectStore,
+    already_consumed: &HashSet<(String, String)>,
+) -> Result<RawInputs, BatchError> {
+    let mut wanted: Vec<(Table, ObjectMeta)> = Vec::new();
+    let mut skipped = Vec::new();
+    for object in store.list(layout::RAW_PREFIX).await? {
+        if already_consumed.contains(&(object.key.clone(), object.version.clone())) {
+            continue;
+        }
+        let table = layout::parse_raw_key(&object.key)
+            .ok_or("not a raw object key (topics/<topic>/partition=<p>/<topic>+<p>+<offset>.json)")
+            .and_then(|raw| names::table_of_any_topic(&raw.topic).ok_or("its topic feeds no table (pin, geo, user)"));
+        match table {
+            Ok(table) => wanted.push((table, object)),
+            Err(reason) => skipped.push(SkippedInput { key: object.key, reason: reason.to_string() }),
+        }
+    }
+    let keys: Vec<String> = wanted.iter().map(|(_, object)| object.key.clone()).collect();
+    let bodies = get_many(store, &keys, READ_CONCURRENCY).await?;
+    let mut sources: BTreeMap<Table, Vec<RawSource>> = BTreeMap::new();
+    let mut consumed = Vec::with_capacity(wanted.len());
+    for ((table, object), bytes) in wanted.into_iter().zip(bodies) {
+        sources.entry(table).or_default().push(RawSource { name: object.key.clone(), bytes });
+        consumed.push(object);
+    }
+    Ok(RawInputs { sources, consumed, skipped })
+}
+
+/// Reads and decodes `<dir>/pin.jsonl`, `geo.jsonl` and `user.jsonl` (each must exist), block by
+/// block, keeping only distinct lines: memory holds a few blocks and the distinct lines, never a
+/// whole file. Gives the files read (as inputs) and each table's distinct records.
+pub(crate) fn read_table_files(dir: &Path) -> Result<(Vec<ObjectMeta>, BTreeMap<Table, DistinctDecoded>), BatchError> {
+    if !dir.is_dir() {
+        return Err(BatchError::NoInputFolder(dir.to_path_buf()));
+    }
+    let mut files = Vec::new();
+    for table in Table::ALL {
+        let path = dir.join(format!("{table}.jsonl"));
+        match File::open(&path) {
+            Ok(file) => files.push((table, path, file)),
+            Err(source) => return Err(BatchError::Io { path, source }),
+        }
+    }
+    let mut consumed = Vec::new();
+    let mut decoded = BTreeMap::new();
+    for (table, path, file) in files {
+        let name = path.display().to_string();
+        let (lines, size) =
+            read_distinct_lines(table, &name, file).map_err(|source| BatchError::Io { path, source })?;
+        decoded.insert(table, lines.finish()?);
+        consumed.push(ObjectMeta { key: name, size, version: String::new() });
+    }
+    Ok((consumed, decoded))
+}
+
+/// Bytes read at once from an input file.
+const READ_BLOCK: usize = 8 << 20;
+
+/// Feeds a file to a [`DistinctLines`] in blocks of whole lines, reading the next block on another
+/// thread while this one is hashed; returns the lines and the file's size.
+fn read_distinct_lines(table: Table, name: &str, mut file: File) -> std::io::Result<(DistinctLines, u64)> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(2);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut pending: Vec<u8> = Vec::new();
+            loop {
+                let mut block = Vec::with_capacity(READ_BLOCK + pending.len());
+                block.append(&mut pending);
+                let read = match (&mut file).take(READ_BLOCK as u64).read_to_end(&mut block) {
+                    Ok(read) => read,
+                    Err(error) => {
+                        let _ = sender.send(Err(error));
+                        return;
+                    }
+                };
+                if read == 0 {
+                    if !block.is_empty() && sender.send(Ok(block)).is_err() {
+                        return;
+                    }
+                    return;
+                }
+                // Only whole lines go out; the rest starts the next block.
+                match memchr::memrchr(b'\n', &block) {
+                    Some(newline) => {
+                        pending.extend_from_slice(&block[newline + 1..]);
+                        block.truncate(newline + 1);
+                        if sender.send(Ok(block)).is_err() {
+                            return;
+                        }
+                    }
+                    None => pending = block,
+                }
+            }
+        });
+        let mut lines = DistinctLines::new(table);
+        let (mut next_line, mut size) = (1u64, 0u64);
+        for block in receiver {
+            let block = block?;
+            size += block.len() as u64;
+            next_line = lines.push(name, &block, next_line);
+        }
+        Ok((lines, size))
+    })
+}

@@ -1,0 +1,17 @@
+//! The batch driver beside the pure data library: it feeds `pinpipe_core::transform` its raw inputs and
+//! writes what it computes (docs/SPEC.md §3, §5, §6).
+//!
+//! * [`run_batch`]: one daily run over the lake, what the `batch-transform` Lambda runs.
+//! * [`transform_dir`]: one run over local files, what `pinpipe transform` runs.
+//! * [`Manifest`]: the record of a run, written beside its results.
+
+mod error;
+mod files;
+mod inputs;
+mod lake;
+mod manifest;
+
+pub use error::BatchError;
+pub use files::transform_dir;
+pub use lake::{run_batch, BATCH_COMPRESSION};
+pub use manifest::{Manifest, SkippedInput};

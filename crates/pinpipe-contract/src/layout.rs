@@ -1,0 +1,207 @@
+//! Every key of the lake (docs/SPEC.md §3), built and parsed. Nothing else in pinpipe spells a key.
+//!
+//! | layer    | key                                                                              |
+//! |----------|----------------------------------------------------------------------------------|
+//! | raw      | `topics/<topic>/partition=<p>/<topic>+<p>+<first offset, 10 digits>.json`        |
+//! | cleaned  | `cleaned/<table>/run_date=<date>/part-00000.parquet`                             |
+//! | results  | `results/<date>/<query id>.parquet`, `results/<date>/manifest.json`              |
+//! | stream   | `stream/<table>/<shard id>-<first sequence number>.parquet`                      |
+//! | rejected | `rejected/batch-transform/<date>/<table>.jsonl`                                  |
+//! |          | `rejected/kafka-to-s3/<topic>/partition=<p>/<topic>+<p>+<first offset>.jsonl`    |
+//! |          | `rejected/stream-processor/<table or unrouted>/<shard id>-<first sequence number>.jsonl` |
+//! | state    | `state/batch-transform/consumed/<date>.json`, `state/local-runner/kinesis/<stream>/<shard id>` |
+
+use crate::names::is_kafka_topic_name;
+use crate::rejected::Stage;
+use crate::table::Table;
+
+/// Prefix of the raw layer (what the Kafka→S3 sink writes).
+pub const RAW_PREFIX: &str = "topics/";
+/// Prefix of the cleaned layer.
+pub const CLEANED_PREFIX: &str = "cleaned/";
+/// Prefix of the query results.
+pub const RESULTS_PREFIX: &str = "results/";
+/// Prefix of the stream tables.
+pub const STREAM_PREFIX: &str = "stream/";
+/// Prefix of refused records.
+pub const REJECTED_PREFIX: &str = "rejected/";
+/// Prefix of the batch transform's ledger of consumed raw objects.
+pub const CONSUMED_PREFIX: &str = "state/batch-transform/consumed/";
+
+/// The key of one raw object: a contiguous run of offsets of one topic partition.
+pub fn raw_key(topic: &str, partition: i64, first_offset: i64) -> String {
+    format!("{RAW_PREFIX}{topic}/partition={partition}/{topic}+{partition}+{first_offset:010}.json")
+}
+
+/// The parts of a raw key, as [`raw_key`] builds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawKey {
+    /// The Kafka topic.
+    pub topic: String,
+    /// The partition number.
+    pub partition: i64,
+    /// The offset of the object's first record.
+    pub first_offset: i64,
+}
+
+/// Parses a key written by [`raw_key`]; `None` for any other key.
+pub fn parse_raw_key(key: &str) -> Option<RawKey> {
+    let rest = key.strip_prefix(RAW_PREFIX)?;
+    let (topic, rest) = rest.split_once('/')?;
+    let (partition_dir, file) = rest.split_once('/')?;
+    let partition: i64 = partition_dir.strip_prefix("partition=")?.parse().ok()?;
+    let stem = file.strip_suffix(".json")?;
+    let (file_topic, numbers) = stem.rsplit_once('+').and_then(|(head, offset)| {
+        let (file_topic, file_partition) = head.rsplit_once('+')?;
+        (file_partition.parse::<i64>().ok()? == partition).then_some((file_topic, offset))
+    })?;
+    if file_topic != topic || numbers.len() < 10 {
+        return None;
+    }
+    Some(RawKey { topic: topic.to_string(), partition, first_offset: numbers.parse().ok()? })
+}
+
+/// Prefix of one cleaned table.
+pub fn cleaned_table_prefix(table: Table) -> String {
+    format!("{CLEANED_PREFIX}{table}/")
+}
+
+/// The cleaned part a batch run of `run_date` (`YYYY-MM-DD`) writes for one table.
+pub fn cleaned_part_key(table: Table, run_date: &str) -> String {
+    format!("{CLEANED_PREFIX}{table}/run_date={run_date}/part-00000.parquet")
+}
+
+/// The run date of a key written by [`cleaned_part_key`].
+pub fn run_date_of_cleaned_part(key: &str) -> Option<&str> {
+    let (_, rest) = key.split_once("/run_date=")?;
+    rest.split_once('/').map(|(date, _)| date)
+}
+
+/// One query's result for a run date.
+pub fn result_key(run_date: &str, query_id: &str) -> String {
+    format!("{RESULTS_PREFIX}{run_date}/{query_id}.parquet")
+}
+
+/// The manifest of a batch run.
+pub fn manifest_key(run_date: &str) -> String {
+    format!("{RESULTS_PREFIX}{run_date}/manifest.json")
+}
+
+/// The ledger of raw objects a batch run of `run_date` consumed.
+pub fn consumed_key(run_date: &str) -> String {
+    format!("{CONSUMED_PREFIX}{run_date}.json")
+}
+
+/// The run date of a key written by [`consumed_key`].
+pub fn run_date_of_consumed(key: &str) -> Option<&str> {
+    key.strip_prefix(CONSUMED_PREFIX)?.strip_suffix(".json")
+}
+
+/// The prefix of one stage's refused records.
+pub fn rejected_prefix(stage: Stage) -> String {
+    format!("{REJECTED_PREFIX}{stage}/")
+}
+
+/// The records of `table` the batch run of `run_date` refused.
+pub fn batch_rejected_key(run_date: &str, table: Table) -> String {
+    format!("{REJECTED_PREFIX}{}/{run_date}/{table}.jsonl", Stage::BatchTransform)
+}
+
+/// The records the landing function refused from the run of `topic` partition `partition` starting at
+/// `first_offset`: the raw key's path under `rejected/kafka-to-s3/`, so a redelivery rewrites it too. A
+/// name that is no Kafka topic name (never from MSK) is hex-encoded so that it cannot shape the key.
+pub fn landing_rejected_key(topic: &str, partition: i64, first_offset: i64) -> String {
+    let topic = if is_kafka_topic_name(topic) {
+        topic.to_string()
+    } else {
+        let hex: String = topic.bytes().map(|b| format!("{b:02x}")).collect();
+        format!("invalid-topic-{hex}")
+    };
+    format!(
+        "{REJECTED_PREFIX}{}/{topic}/partition={partition}/{topic}+{partition}+{first_offset:010}.jsonl",
+        Stage::KafkaToS3
+    )
+}
+
+/// The folder of `rejected/stream-processor/` for records whose stream feeds no table.
+pub const UNROUTED: &str = "unrouted";
+
+/// The records of one shard's batch the stream processor refused, by the table they were meant for
+/// (`None`: their stream feeds no table) and the batch's first sequence number.
+pub fn stream_rejected_key(table: Option<Table>, shard_id: &str, first_sequence_number: &str) -> String {
+    let folder = table.map_or(UNROUTED, Table::name);
+    format!("{REJECTED_PREFIX}{}/{folder}/{shard_id}-{first_sequence_number}.jsonl", Stage::StreamProcessor)
+}
+
+/// A stream-table part, named from the shard and the first sequence number so a retried batch rewrites it.
+pub fn stream_part_key(table: Table, shard_id: &str, first_sequence_number: &str) -> String {
+    format!("{STREAM_PREFIX}{table}/{shard_id}-{first_sequence_number}.parquet")
+}
+
+/// The table of a key written by [`stream_part_key`]; `None` for any other key.
+pub fn table_of_stream_part(key: &str) -> Option<Table> {
+    let (table, file) = key.strip_prefix(STREAM_PREFIX)?.split_once('/')?;
+    file.ends_with(".parquet").then_some(())?;
+    Table::from_name(table)
+}
+
+/// Where the local runner keeps how far it has read a Kinesis shard.
+pub fn kinesis_checkpoint_key(stream: &str, shard_id: &str) -> String {
+    format!("state/local-runner/kinesis/{stream}/{shard_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_key_matches_the_kafka_connect_layout() {
+        assert_eq!(raw_key("p.pin", 3, 42), "topics/p.pin/partition=3/p.pin+3+0000000042.json");
+    }
+
+    #[test]
+    fn raw_key_round_trips_and_other_keys_do_not_parse() {
+        let key = raw_key("12a.geo", 0, 12_345_678_901);
+        assert_eq!(
+            parse_raw_key(&key),
+            Some(RawKey { topic: "12a.geo".into(), partition: 0, first_offset: 12_345_678_901 })
+        );
+        assert_eq!(parse_raw_key("topics/p.pin/partition=1/p.pin+2+0000000000.json"), None);
+        assert_eq!(parse_raw_key("topics/p.pin/partition=1/other+1+0000000000.json"), None);
+        assert_eq!(parse_raw_key("topics/p.pin/partition=1/p.pin+1+12.json"), None);
+        assert_eq!(parse_raw_key("cleaned/pin/x.json"), None);
+    }
+
+    #[test]
+    fn rejected_keys_name_their_stage_and_origin() {
+        assert_eq!(batch_rejected_key("2026-11-25", Table::Geo), "rejected/batch-transform/2026-11-25/geo.jsonl");
+        assert_eq!(
+            landing_rejected_key("p.pin", 3, 42),
+            "rejected/kafka-to-s3/p.pin/partition=3/p.pin+3+0000000042.jsonl"
+        );
+        assert_eq!(
+            landing_rejected_key("a/b", 0, 0),
+            "rejected/kafka-to-s3/invalid-topic-612f62/partition=0/invalid-topic-612f62+0+0000000000.jsonl"
+        );
+        assert_eq!(stream_rejected_key(Some(Table::Pin), "s0", "7"), "rejected/stream-processor/pin/s0-7.jsonl");
+        assert_eq!(stream_rejected_key(None, "s0", "7"), "rejected/stream-processor/unrouted/s0-7.jsonl");
+        assert_eq!(rejected_prefix(Stage::KafkaToS3), "rejected/kafka-to-s3/");
+    }
+
+    #[test]
+    fn stream_parts_name_their_table() {
+        let key = stream_part_key(Table::User, "shardId-000000000001", "4959");
+        assert_eq!(key, "stream/user/shardId-000000000001-4959.parquet");
+        assert_eq!(table_of_stream_part(&key), Some(Table::User));
+        assert_eq!(table_of_stream_part("stream/clicks/s-1.parquet"), None);
+        assert_eq!(table_of_stream_part("stream/pin/_delta_log/0.json"), None);
+        assert_eq!(kinesis_checkpoint_key("streaming-p-pin", "s0"), "state/local-runner/kinesis/streaming-p-pin/s0");
+    }
+
+    #[test]
+    fn run_dates_are_read_back_from_keys() {
+        assert_eq!(run_date_of_cleaned_part(&cleaned_part_key(Table::Pin, "2026-11-25")), Some("2026-11-25"));
+        assert_eq!(run_date_of_consumed(&consumed_key("2026-11-25")), Some("2026-11-25"));
+        assert_eq!(run_date_of_consumed("state/other/2026-11-25.json"), None);
+    }
+}

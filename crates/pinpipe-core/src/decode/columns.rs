@@ -1,0 +1,157 @@
+//! Building one table's raw frame: each accepted record's key, field values and record hash appended
+//! to typed column builders, values of the wrong JSON type counted as invalid.
+
+use std::collections::BTreeMap;
+
+use pinpipe_contract::table::{FieldKind, Table, KEY_COLUMN, RAW_HASH_COLUMN};
+use polars::prelude::*;
+use xxhash_rust::xxh3::Xxh3;
+
+use super::record::{parse_record, Posted, Refusal};
+use super::{Decoded, Refused};
+
+/// Column builders for one table's raw frame.
+pub(super) struct ColumnBuilders {
+    table: Table,
+    keys: PrimitiveChunkedBuilder<Int32Type>,
+    columns: Vec<ColumnBuilder>,
+    hashes: BinaryChunkedBuilder,
+    invalid: Vec<u64>,
+}
+
+enum ColumnBuilder {
+    Text(StringChunkedBuilder),
+    Integer(PrimitiveChunkedBuilder<Int32Type>),
+    Float(PrimitiveChunkedBuilder<Float64Type>),
+}
+
+impl ColumnBuilders {
+    pub(super) fn new(table: Table, capacity: usize) -> Self {
+        let fields = table.fields();
+        let columns = fields[1..]
+            .iter()
+            .map(|field| {
+                let name = PlSmallStr::from_static(field.name);
+                match field.kind {
+                    FieldKind::Text => ColumnBuilder::Text(StringChunkedBuilder::new(name, capacity)),
+                    FieldKind::Integer => ColumnBuilder::Integer(PrimitiveChunkedBuilder::new(name, capacity)),
+                    FieldKind::Float => ColumnBuilder::Float(PrimitiveChunkedBuilder::new(name, capacity)),
+                    FieldKind::Key => unreachable!("only the first field is the key"),
+                }
+            })
+            .collect();
+        ColumnBuilders {
+            table,
+            keys: PrimitiveChunkedBuilder::new(KEY_COLUMN.into(), capacity),
+            columns,
+            hashes: BinaryChunkedBuilder::new(RAW_HASH_COLUMN.into(), capacity),
+            invalid: vec![0; fields.len()],
+        }
+    }
+
+    /// Decodes one line into the builders, or says why it is refused. A value whose JSON type its
+    /// field cannot hold counts `weight` times (the record stands for that many identical lines).
+    pub(super) fn push_line(&mut self, line: &[u8], weight: u64) -> Result<(), Refusal> {
+        let (key, values) = parse_record(self.table.fields(), line)?;
+        let mut hasher = Xxh3::new();
+        self.keys.append_value(key);
+        hasher.update(&key.to_le_bytes());
+        for (i, (value, column)) in values[1..].iter().zip(&mut self.columns).enumerate() {
+            value.hash_into(&mut hasher);
+            if !column.push(value) {
+                self.invalid[i + 1] += weight;
+            }
+        }
+        self.hashes.append_value(hasher.digest128().to_le_bytes());
+        Ok(())
+    }
+
+    /// Decodes one record, or files it in `refused` with where it was (`at`, made only then) and why.
+    pub(super) fn push_or_reject<P>(&mut self, record: &[u8], at: impl FnOnce() -> P, refused: &mut Vec<Refused<P>>) {
+        if let Err(refusal) = self.push_line(record, 1) {
+            refused.push(Refused::new(at(), refusal, record));
+        }
+    }
+
+    /// The decoded frame of everything pushed, with the records refused along the way.
+    pub(super) fn into_decoded<P>(self, refused: Vec<Refused<P>>) -> PolarsResult<Decoded<P>> {
+        let invalid_values = self.invalid_counts();
+        Ok(Decoded { frame: self.finish()?, refused, invalid_values })
+    }
+
+    fn invalid_counts(&self) -> BTreeMap<String, u64> {
+        let fields = self.table.fields();
+        self.invalid
+            .iter()
+            .zip(fields)
+            .filter(|(count, _)| **count > 0)
+            .map(|(count, field)| (field.name.to_string(), *count))
+            .collect()
+    }
+
+    pub(super) fn finish(self) -> PolarsResult<DataFrame> {
+        let mut columns = Vec::with_capacity(self.columns.len() + 2);
+        columns.push(self.keys.finish().into_column());
+        columns.extend(self.columns.into_iter().map(ColumnBuilder::finish));
+        columns.push(self.hashes.finish().into_column());
+        DataFrame::new_infer_height(columns)
+    }
+}
+
+impl ColumnBuilder {
+    /// Appends one value; false when its JSON type does not fit the column (NULL is appended).
+    fn push(&mut self, value: &Posted<'_>) -> bool {
+        match self {
+            ColumnBuilder::Text(builder) => match value {
+                Posted::Null => builder.append_null(),
+                Posted::Text(text) => builder.append_value(text.as_ref()),
+                Posted::Int(v) => builder.append_value(v.to_string()),
+                Posted::UInt(v) => builder.append_value(v.to_string()),
+                Posted::Float(v) => builder.append_value(format!("{v:?}")),
+                Posted::Bool(v) => builder.append_value(v.to_string()),
+                Posted::Nested(_) => {
+                    builder.append_null();
+                    return false;
+                }
+            },
+            ColumnBuilder::Integer(builder) => {
+                let parsed = match value {
+                    Posted::Null => {
+                        builder.append_null();
+                        return true;
+                    }
+                    Posted::Int(v) => i32::try_from(*v).ok(),
+                    Posted::Text(text) => text.trim().parse().ok(),
+                    Posted::Float(v) if v.fract() == 0.0 && v.abs() <= i32::MAX as f64 => Some(*v as i32),
+                    _ => None,
+                };
+                builder.append_option(parsed);
+                return parsed.is_some();
+            }
+            ColumnBuilder::Float(builder) => {
+                let parsed = match value {
+                    Posted::Null => {
+                        builder.append_null();
+                        return true;
+                    }
+                    Posted::Int(v) => Some(*v as f64),
+                    Posted::UInt(v) => Some(*v as f64),
+                    Posted::Float(v) => Some(*v),
+                    Posted::Text(text) => text.trim().parse().ok().filter(|v: &f64| v.is_finite()),
+                    _ => None,
+                };
+                builder.append_option(parsed);
+                return parsed.is_some();
+            }
+        }
+        true
+    }
+
+    fn finish(self) -> Column {
+        match self {
+            ColumnBuilder::Text(builder) => builder.finish().into_column(),
+            ColumnBuilder::Integer(builder) => builder.finish().into_column(),
+            ColumnBuilder::Float(builder) => builder.finish().into_column(),
+        }
+    }
+}
