@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use clap::{Args, ValueEnum};
-use pinpipe_local::{Paths, RunOptions, Services, Stack, StackOptions};
+use pinpipe_local::{LocalError, Paths, RunOptions, RunSummary, Services, Stack, StackOptions};
 
 /// The file marking a lake folder `pinpipe run` made, which a later run may empty.
 const LAKE_MARKER: &str = ".pinpipe-lake";
@@ -195,6 +195,21 @@ pub async fn run(args: RunArgs, started: Instant) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What one periodic batch run of `pinpipe serve` did, or why it failed.
+fn report_batch(stack: &Stack, result: Result<RunSummary, LocalError>, batch_every: u64) {
+    match result {
+        Ok(summary) => {
+            let cleaned: u64 = summary.tables.values().map(|table| table.records_cleaned).sum();
+            let (landing, streaming) = stack.status();
+            println!(
+                "batch {}: {} raw objects of the day, {cleaned} records cleaned; {} records landed, {} streamed since start",
+                summary.run_date, summary.inputs_consumed, landing.records_delivered, streaming.records_delivered
+            );
+        }
+        Err(error) => eprintln!("{error} (it runs again in {batch_every} s)"),
+    }
+}
+
 /// `pinpipe serve`: runs until Ctrl-C, the batch every `--batch-every` seconds.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let options = args.stack.options(false, args.port)?;
@@ -212,21 +227,28 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         stack.names.prefix()
     );
     let mut every = tokio::time::interval(Duration::from_secs(args.batch_every.max(1)));
+    // A batch that takes longer than the period is followed by a whole period, not by a burst of runs.
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     every.tick().await;
+    // One Ctrl-C listener for the whole life of the server, so that a signal arriving during a batch
+    // run is not lost; a run it interrupts is abandoned, which is safe: a run writes each object whole,
+    // its ledger after its cleaned parts, and the next run of its date redoes it.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
-            _ = every.tick() => match stack.run_batch(chrono::Utc::now()).await {
-                Ok(summary) => {
-                    let cleaned: u64 = summary.tables.values().map(|table| table.records_cleaned).sum();
-                    let (landing, streaming) = stack.status();
-                    println!(
-                        "batch {}: {} raw objects of the day, {cleaned} records cleaned; {} records landed, {} streamed since start",
-                        summary.run_date, summary.inputs_consumed, landing.records_delivered, streaming.records_delivered
-                    );
+            biased;
+            _ = &mut interrupted => break,
+            _ = every.tick() => {
+                tokio::select! {
+                    biased;
+                    _ = &mut interrupted => {
+                        eprintln!("interrupted during a batch run: the run is abandoned (the next run of its date redoes it)");
+                        break;
+                    }
+                    result = stack.run_batch(chrono::Utc::now()) => report_batch(&stack, result, args.batch_every),
                 }
-                Err(error) => eprintln!("{error} (it runs again in {} s)", args.batch_every),
-            },
+            }
         }
     }
     eprintln!("stopping: delivering what is stored, then exiting");

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{assert_envelope, call, put_stream};
+use common::{assert_envelope, put_stream};
 use pinpipe_ingest::error::codes;
 use pinpipe_ingest::testing::{create_streams, local_ingest, read_stream, unique_prefix};
 use pinpipe_ingest::wire::MAX_KINESIS_RECORD_BYTES;
@@ -113,8 +113,10 @@ async fn a_stream_missing_from_kinesis_stores_nothing_and_says_so() {
     assert!(missing.is_err(), "the stream was created");
 }
 
+/// Every refusal's envelope is checked without Kinesis (`api.rs`, whose ports fail the test when a
+/// refused request reaches them); here moto shows that a refused request leaves no trace.
 #[tokio::test]
-async fn stream_errors_answer_their_envelopes() {
+async fn unknown_streams_are_not_created_and_refused_requests_store_nothing() {
     let prefix = unique_prefix("streamerr");
     let (api, kinesis) = local_ingest(&prefix, None).await;
     let stream = api.names().streams()[0].clone();
@@ -122,55 +124,16 @@ async fn stream_errors_answer_their_envelopes() {
 
     let unknown = format!("streaming-{prefix}-comments");
     let (status, answer) = put_stream(&api, &unknown, "record", r#"{"Data":{},"PartitionKey":"p"}"#).await;
-    let message = assert_envelope(status, &answer, 404, codes::UNKNOWN_STREAM as u64);
-    assert!(message.contains(&unknown), "{message}");
+    assert_envelope(status, &answer, 404, codes::UNKNOWN_STREAM as u64);
     let exists = kinesis.client().describe_stream_summary().stream_name(&unknown).send().await;
     assert!(exists.is_err(), "an unknown stream was created");
 
-    let (status, _, answer) = call(
-        &api,
-        "PUT",
-        &format!("/streams/{stream}/record"),
-        Some("text/plain"),
-        br#"{"Data":{},"PartitionKey":"p"}"#,
-    )
-    .await;
-    assert_envelope(status, &answer, 415, codes::UNSUPPORTED_MEDIA_TYPE as u64);
-    let (status, _, answer) =
-        call(&api, "POST", &format!("/streams/{stream}/records"), Some("application/json"), b"{}").await;
-    assert_envelope(status, &answer, 405, codes::METHOD_NOT_ALLOWED as u64);
-    for (route, body, status_code, code, named) in [
-        ("record", "{\"Data\":", 400, codes::BAD_JSON, "not valid JSON"),
-        ("record", r#"{"PartitionKey":"p"}"#, 422, codes::NO_VALUE, "no `Data`"),
-        ("record", r#"{"Data":{}}"#, 422, codes::BAD_PARTITION_KEY, "no `PartitionKey`"),
-        (
-            "record",
-            r#"{"StreamName":"elsewhere","Data":{},"PartitionKey":"p"}"#,
-            422,
-            codes::STREAM_NAME_MISMATCH,
-            "elsewhere",
-        ),
-        (
-            "records",
-            r#"{"records":[{"data":{},"partition-key":"p"},{"data":{}}]}"#,
-            422,
-            codes::BAD_PARTITION_KEY,
-            "records[1] has no `partition-key`",
-        ),
-        (
-            "records",
-            r#"{"records":[{"data":{},"partition-key":"p"},{"partition-key":"q"}]}"#,
-            422,
-            codes::NO_VALUE,
-            "records[1] has no `data`",
-        ),
-        ("records", r#"{"records":{}}"#, 422, codes::NO_RECORDS, "not an array"),
-    ] {
+    for (route, body) in
+        [("record", r#"{"Data":{}}"#), ("records", r#"{"records":[{"data":{},"partition-key":"p"},{"data":{}}]}"#)]
+    {
         let (status, answer) = put_stream(&api, &stream, route, body).await;
-        let message = assert_envelope(status, &answer, status_code, code as u64);
-        assert!(message.contains(named), "{body}: {message}");
+        assert_envelope(status, &answer, 422, codes::BAD_PARTITION_KEY as u64);
     }
-    // Nothing refused reached the stream.
     assert!(read_stream(&kinesis, &stream).await.is_empty());
 }
 

@@ -115,62 +115,29 @@ fn topic_exists(bootstrap: &str, topic: &str) -> bool {
     metadata.topics().iter().any(|known| known.name() == topic)
 }
 
+/// Every refusal's envelope is checked without a broker (`api.rs`, whose ports fail the test when a
+/// refused request reaches them); here the broker shows that a refused request leaves no trace.
 #[tokio::test]
-async fn every_error_case_answers_its_envelope() {
+async fn unknown_topics_are_not_created_and_refused_requests_produce_nothing() {
     let (api, names) = api("errors", 1).await;
     let topic = names.topics()[2].clone();
-    let post = |body: &'static str| {
-        let api = &api;
-        let topic = topic.clone();
-        async move { post_topic(api, &topic, body).await }
-    };
 
-    // Unknown topics are refused and never created.
     let unknown = format!("{}.comments", names.prefix());
     let (status, answer) = post_topic(&api, &unknown, r#"{"records":[{"value":{}}]}"#).await;
-    let message = assert_envelope(status, &answer, 404, codes::UNKNOWN_TOPIC as u64);
-    assert!(message.contains(&unknown) && message.contains(&names.topics()[0]), "{message}");
+    assert_envelope(status, &answer, 404, codes::UNKNOWN_TOPIC as u64);
     let bootstrap = kafka_bootstrap();
     let check = bootstrap.clone();
     assert!(!tokio::task::spawn_blocking(move || topic_exists(&check, &unknown)).await.unwrap());
 
-    // Wrong content type, no content type.
-    for content_type in [Some("application/vnd.kafka.binary.v2+json"), Some("text/plain"), None] {
-        let (status, _, answer) =
-            call(&api, "POST", &format!("/topics/{topic}"), content_type, br#"{"records":[{"value":{}}]}"#).await;
-        assert_envelope(status, &answer, 415, codes::UNSUPPORTED_MEDIA_TYPE as u64);
-    }
-    // Not JSON.
-    let (status, answer) = post(r#"{"records":[{"value":{}}"#).await;
-    let message = assert_envelope(status, &answer, 400, codes::BAD_JSON as u64);
-    assert!(message.contains("not valid JSON"), "{message}");
-    // Malformed records, each named.
-    for (body, code, named) in [
-        (r#"{"value":{}}"#, codes::NO_RECORDS, "`records` is missing"),
-        (r#"{"records":[]}"#, codes::NO_RECORDS, "`records` is empty"),
-        (r#"{"records":[{"value":{}},{"key":"k"}]}"#, codes::NO_VALUE, "records[1] has no `value`"),
-        (r#"{"records":[{"value":{}},{"value":null}]}"#, codes::NO_VALUE, "records[1] has no `value`"),
-        (r#"{"records":[{"value":[]}]}"#, codes::BAD_VALUE_ARRAY, "records[0].value is an empty array"),
-        (r#"{"records":[{"value":[{},{},null]}]}"#, codes::BAD_VALUE_ARRAY, "records[0].value[2] is null"),
-        (r#"{"records":[{"value":{},"partition":-3}]}"#, codes::BAD_PARTITION, "records[0].partition is -3"),
+    for (body, status_code, code) in [
+        (r#"{"records":[{"value":{}}"#, 400, codes::BAD_JSON),
+        (r#"{"records":[{"value":{}},{"value":null}]}"#, 422, codes::NO_VALUE),
     ] {
-        let (status, answer) = post(body).await;
-        let message = assert_envelope(status, &answer, 422, code as u64);
-        assert!(message.contains(named), "{body}: {message}");
+        let (status, answer) = post_topic(&api, &topic, body).await;
+        assert_envelope(status, &answer, status_code, code as u64);
     }
-    // Too large.
-    let big = format!(r#"{{"records":[{{"value":{{}}}},{{"value":"{}"}}]}}"#, "x".repeat(1_000_001));
-    let (status, answer) = post_topic(&api, &topic, &big).await;
-    let message = assert_envelope(status, &answer, 422, codes::RECORD_TOO_LARGE as u64);
-    assert!(message.starts_with("records[1] is too large"), "{message}");
-    // Wrong method, no route.
-    let (status, _, answer) = call(&api, "GET", &format!("/topics/{topic}"), None, b"").await;
-    assert_envelope(status, &answer, 405, codes::METHOD_NOT_ALLOWED as u64);
-    let (status, _, answer) = call(&api, "POST", "/consumers/x", None, b"").await;
-    assert_envelope(status, &answer, 404, codes::NO_ROUTE as u64);
-
-    // None of the refused requests produced anything: the first record of the topic is the next good one.
-    let (status, answer) = post(r#"{"records":[{"value":{"ok":true}}]}"#).await;
+    // The first record of the topic is the next good one.
+    let (status, answer) = post_topic(&api, &topic, r#"{"records":[{"value":{"ok":true}}]}"#).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(offsets(&answer), [(0, 0)]);
     assert_eq!(read_topic(&bootstrap, &topic, 0, 0, 1).await[0].value, r#"{"ok":true}"#);

@@ -62,6 +62,12 @@ pub async fn fresh_s3_store(test: &str) -> S3Store {
     S3Store::new(client, bucket)
 }
 
+/// A store over a bucket that does not exist on the local S3 server: every write fails.
+pub async fn missing_s3_store() -> S3Store {
+    local_environment();
+    S3Store::new(S3Store::client_from_env().await, unique_bucket("absent"))
+}
+
 /// A new, empty folder for a benchmark's folder lake (`name` and the process id in its name): in
 /// `/dev/shm` where there is one, so that the `fsync` of [`crate::LocalStore`]'s writes costs
 /// nothing and a benchmark measures its CPU rather than the disk (S3 is not a local disk either);

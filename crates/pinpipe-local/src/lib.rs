@@ -25,6 +25,7 @@ pub mod report;
 pub mod run;
 pub mod stack;
 
+pub use batch_transform::RunSummary;
 pub use error::{DeliveryError, FeedError, LocalError};
 pub use run::{run, Paths, RunOptions, RunReport};
 pub use stack::{Services, Stack, StackOptions};

@@ -150,11 +150,7 @@ async fn lands_results_incrementally_and_reruns_are_byte_identical(store: Arc<dy
 #[cfg(feature = "local-servers")]
 #[tokio::test]
 async fn a_missing_bucket_is_a_clear_error_naming_it() {
-    pinpipe_lake::testing::local_environment();
-    let missing = pinpipe_lake::S3Store::new(
-        pinpipe_lake::S3Store::client_from_env().await,
-        pinpipe_lake::testing::unique_bucket("absent"),
-    );
+    let missing = pinpipe_lake::testing::missing_s3_store().await;
     let name = missing.location();
     let error = batch_transform::handle(Arc::new(missing), scheduled_at("2026-11-25T01:30:00Z")).await.unwrap_err();
     let message = format!("{error:#}");

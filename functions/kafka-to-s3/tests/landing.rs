@@ -192,11 +192,7 @@ async fn a_batch_of_the_largest_lambda_payload_lands_whole() {
 #[cfg(feature = "local-servers")]
 #[tokio::test]
 async fn an_s3_failure_fails_the_invocation() {
-    pinpipe_lake::testing::local_environment();
-    let missing = pinpipe_lake::S3Store::new(
-        pinpipe_lake::S3Store::client_from_env().await,
-        pinpipe_lake::testing::unique_bucket("absent"),
-    );
+    let missing = pinpipe_lake::testing::missing_s3_store().await;
     let name = missing.location();
     let store: Arc<dyn ObjectStore> = Arc::new(missing);
     let error = deliver(&store, sample_event("kafka-to-s3-pin")).await.unwrap_err();

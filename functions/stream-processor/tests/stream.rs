@@ -285,11 +285,7 @@ async fn a_batch_of_ten_thousand_generated_records_lands_in_one_part() {
 #[cfg(feature = "local-servers")]
 #[tokio::test]
 async fn an_s3_failure_is_answered_with_batch_item_failures() {
-    pinpipe_lake::testing::local_environment();
-    let missing = pinpipe_lake::S3Store::new(
-        pinpipe_lake::S3Store::client_from_env().await,
-        pinpipe_lake::testing::unique_bucket("absent"),
-    );
+    let missing = pinpipe_lake::testing::missing_s3_store().await;
     let store: Arc<dyn ObjectStore> = Arc::new(missing);
     // Nothing could be stored: every record is reported, in order, so Lambda retries from the first.
     for name in ["stream-processor-user", "stream-processor-bad-records", "stream-processor-wrong-stream"] {
