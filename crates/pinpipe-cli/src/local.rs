@@ -1,5 +1,6 @@
 //! `pinpipe run` and `pinpipe serve`: the whole pipeline on this machine (see `pinpipe_local`).
 
+use std::future::Future as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -212,6 +213,16 @@ fn report_batch(stack: &Stack, result: Result<RunSummary, LocalError>, batch_eve
 
 /// `pinpipe serve`: runs until Ctrl-C, the batch every `--batch-every` seconds.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // One Ctrl-C listener for the whole life of the server, installed before anything else (polling the
+    // future once installs it), so that no signal is lost: one arriving during a batch run abandons the
+    // run, which is safe (a run writes each object whole, its ledger after its cleaned parts, and the
+    // next run of its date redoes it).
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    let installed = std::future::poll_fn(|context| std::task::Poll::Ready(interrupted.as_mut().poll(context))).await;
+    if installed.is_ready() {
+        bail!("cannot listen for Ctrl-C: {installed:?}");
+    }
     let options = args.stack.options(false, args.port)?;
     let lake = args.stack.lake_description(&options);
     let stack = Stack::start(options).await?;
@@ -230,11 +241,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // A batch that takes longer than the period is followed by a whole period, not by a burst of runs.
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     every.tick().await;
-    // One Ctrl-C listener for the whole life of the server, so that a signal arriving during a batch
-    // run is not lost; a run it interrupts is abandoned, which is safe: a run writes each object whole,
-    // its ledger after its cleaned parts, and the next run of its date redoes it.
-    let interrupted = tokio::signal::ctrl_c();
-    tokio::pin!(interrupted);
     loop {
         tokio::select! {
             biased;

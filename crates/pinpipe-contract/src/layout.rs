@@ -4,12 +4,12 @@
 //! |----------|----------------------------------------------------------------------------------|
 //! | raw      | `topics/<topic>/partition=<p>/<topic>+<p>+<first offset, 10 digits>.json`        |
 //! | cleaned  | `cleaned/<table>/run_date=<date>/part-00000.parquet`                             |
-//! | results  | `results/<date>/<query id>.parquet`, `results/<date>/manifest.json`              |
+//! | results  | `results/<date>/<query id>.parquet`, `results/<date>/manifest.json`, `results/<date>/report.html` |
 //! | stream   | `stream/<table>/<shard id>-<first sequence number>.parquet`                      |
 //! | rejected | `rejected/batch-transform/<date>/<table>.jsonl`                                  |
 //! |          | `rejected/kafka-to-s3/<topic>/partition=<p>/<topic>+<p>+<first offset>.jsonl`    |
 //! |          | `rejected/stream-processor/<table or unrouted>/<shard id>-<first sequence number>.jsonl` |
-//! | state    | `state/batch-transform/consumed/<date>.json`, `state/local-runner/kinesis/<stream>/<shard id>` |
+//! | state    | `state/batch-transform/consumed/<date>.json`, `state/local-runner/kinesis/<stream>/<shard id>`, `state/local-runner/journal.jsonl` |
 
 use crate::names::is_kafka_topic_name;
 use crate::rejected::Stage;
@@ -87,6 +87,17 @@ pub fn manifest_key(run_date: &str) -> String {
     format!("{RESULTS_PREFIX}{run_date}/manifest.json")
 }
 
+/// The run date of a key written by [`manifest_key`]: each run date of the lake has one.
+pub fn run_date_of_manifest(key: &str) -> Option<&str> {
+    let date = key.strip_prefix(RESULTS_PREFIX)?.strip_suffix("/manifest.json")?;
+    (!date.is_empty() && !date.contains('/')).then_some(date)
+}
+
+/// The report of a batch run: one self-contained HTML page of its results and counts.
+pub fn report_key(run_date: &str) -> String {
+    format!("{RESULTS_PREFIX}{run_date}/report.html")
+}
+
 /// The ledger of raw objects a batch run of `run_date` consumed.
 pub fn consumed_key(run_date: &str) -> String {
     format!("{CONSUMED_PREFIX}{run_date}.json")
@@ -145,6 +156,10 @@ pub fn table_of_stream_part(key: &str) -> Option<Table> {
     Table::from_name(table)
 }
 
+/// The journal of the local runner's embedded topics and streams (`pinpipe serve` with no servers): what
+/// they acknowledged and what was taken since, replayed after a crash. A file of the lake folder.
+pub const LOCAL_RUNNER_JOURNAL: &str = "state/local-runner/journal.jsonl";
+
 /// Where the local runner keeps how far it has read a Kinesis shard.
 pub fn kinesis_checkpoint_key(stream: &str, shard_id: &str) -> String {
     format!("state/local-runner/kinesis/{stream}/{shard_id}")
@@ -196,6 +211,17 @@ mod tests {
         assert_eq!(table_of_stream_part("stream/clicks/s-1.parquet"), None);
         assert_eq!(table_of_stream_part("stream/pin/_delta_log/0.json"), None);
         assert_eq!(kinesis_checkpoint_key("streaming-p-pin", "s0"), "state/local-runner/kinesis/streaming-p-pin/s0");
+    }
+
+    #[test]
+    fn a_run_keeps_its_results_manifest_and_report_together() {
+        assert_eq!(result_key("2026-11-25", "q1"), "results/2026-11-25/q1.parquet");
+        assert_eq!(manifest_key("2026-11-25"), "results/2026-11-25/manifest.json");
+        assert_eq!(report_key("2026-11-25"), "results/2026-11-25/report.html");
+        assert_eq!(run_date_of_manifest(&manifest_key("2026-11-25")), Some("2026-11-25"));
+        assert_eq!(run_date_of_manifest(&report_key("2026-11-25")), None);
+        assert_eq!(run_date_of_manifest("results/a/b/manifest.json"), None);
+        assert_eq!(run_date_of_manifest("results//manifest.json"), None);
     }
 
     #[test]

@@ -59,6 +59,9 @@ pub enum FeedError {
         /// The shard.
         shard: String,
     },
+    /// A commit or checkpoint of the embedded topics and streams could not be journaled.
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
 }
 
 impl FeedError {
@@ -118,6 +121,9 @@ pub enum LocalError {
         /// The rule it breaks.
         source: PrefixError,
     },
+    /// The journal of the embedded topics and streams cannot be opened or replayed.
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
     /// The lake folder could not be created.
     #[error("creating the lake folder {}: {source}", .path.display())]
     LakeFolder {

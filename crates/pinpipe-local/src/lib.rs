@@ -2,7 +2,8 @@
 //!
 //! Only the adapters differ from AWS; the handlers are the Lambda functions' own:
 //! * the ingestion API ([`pinpipe_ingest::Ingest`]) served over HTTP on loopback;
-//! * topics and streams either embedded in the process ([`memory`]) or on real protocol servers on
+//! * topics and streams either embedded in the process ([`memory`], kept across crashes by their
+//!   [`journal`]) or on real protocol servers on
 //!   loopback ([`kafka_feed`]: a Kafka-protocol broker read by a consumer group; [`kinesis_feed`]:
 //!   moto's Kinesis read through shard iterators);
 //! * the event-source loops ([`delivery`]) play Lambda's event-source mappings: they turn what the
@@ -18,6 +19,7 @@ pub mod accounting;
 pub mod delivery;
 pub mod error;
 pub mod feed;
+pub mod journal;
 pub mod kafka_feed;
 pub mod kinesis_feed;
 pub mod memory;

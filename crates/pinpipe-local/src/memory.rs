@@ -3,9 +3,12 @@
 //! [`StreamFeed`]) over in-process logs.
 //!
 //! A log holds what is produced and not yet committed by its one consumer; committed records are
-//! dropped, as they are in the lake by then. Offsets of a partition continue from a given start (the
-//! lake's end, so a restarted `serve` never reuses an offset and never overwrites a raw object);
-//! sequence numbers start from the clock, so they only grow across restarts too.
+//! dropped, as they are in the lake by then. With a [`Journal`] (as `pinpipe run` and `serve` use
+//! them), a record is acknowledged and handed over only once it is on disk, commits and checkpoints
+//! are kept there too, and a restart replays what was not committed: nothing acknowledged is lost to a
+//! crash. Offsets of a partition continue after the highest ever issued (by the journal, or the lake's
+//! end), so a restarted `serve` never reuses an offset and never overwrites a raw object; sequence
+//! numbers continue after the highest issued and from the clock, so they only grow across restarts too.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,6 +23,7 @@ use tokio::sync::Notify;
 
 use crate::error::FeedError;
 use crate::feed::{compare_sequence_numbers, Resume, ShardRecord, StreamFeed, TopicFeed, TopicMessage};
+use crate::journal::{Entry, Journal, Replayed};
 
 /// The largest record taken, as Kafka's and Kinesis's default limit (1 MiB).
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
@@ -51,17 +55,37 @@ async fn wait_for_records(notify: &Notify, wait: Duration, pending: impl Fn() ->
     }
 }
 
+/// A record and the number of its journal entry (0 without a journal): it is handed over once that
+/// entry is on disk.
+type Journaled<T> = (u64, T);
+
+/// Whether a record journaled as entry `entry` may be handed over.
+fn durable(journal: Option<&Journal>, entry: u64) -> bool {
+    journal.is_none_or(|journal| journal.is_durable(entry))
+}
+
 /// One partition: its next offset and its uncommitted records.
 #[derive(Default)]
 struct PartitionLog {
     next_offset: i64,
-    records: VecDeque<TopicMessage>,
+    records: VecDeque<Journaled<TopicMessage>>,
 }
 
 struct TopicsInner {
     partitions: Mutex<BTreeMap<String, Vec<PartitionLog>>>,
     notify: Notify,
     round_robin: AtomicUsize,
+    journal: Option<Arc<Journal>>,
+}
+
+impl TopicsInner {
+    /// The records on disk, not yet committed.
+    fn pending(&self) -> u64 {
+        let journal = self.journal.as_deref();
+        let partitions = lock(&self.partitions);
+        let logs = partitions.values().flatten();
+        logs.map(|log| log.records.iter().take_while(|(entry, _)| durable(journal, *entry)).count() as u64).sum()
+    }
 }
 
 /// Embedded Kafka topics: a [`TopicProducer`] for the API and, through [`MemoryTopics::feed`], a
@@ -73,15 +97,45 @@ pub struct MemoryTopics {
 
 impl MemoryTopics {
     /// `topics` with `partitions` partitions each, each partition's offsets starting at the value
-    /// `start_offsets` gives for `(topic, partition)`, else 0.
+    /// `start_offsets` gives for `(topic, partition)`, else 0; without a journal.
     pub fn new(topics: &[String], partitions: i32, start_offsets: &BTreeMap<(String, i32), i64>) -> Self {
+        Self::build(topics, partitions, start_offsets, None, &Replayed::default())
+    }
+
+    /// As [`MemoryTopics::new`], journaled in `journal`, holding again what `replayed` says was not
+    /// committed, and continuing each partition after the highest offset either knows of.
+    pub fn journaled(
+        topics: &[String],
+        partitions: i32,
+        start_offsets: &BTreeMap<(String, i32), i64>,
+        journal: Arc<Journal>,
+        replayed: &Replayed,
+    ) -> Self {
+        Self::build(topics, partitions, start_offsets, Some(journal), replayed)
+    }
+
+    fn build(
+        topics: &[String],
+        partitions: i32,
+        start_offsets: &BTreeMap<(String, i32), i64>,
+        journal: Option<Arc<Journal>>,
+        replayed: &Replayed,
+    ) -> Self {
         let partitions = topics
             .iter()
             .map(|topic| {
-                let logs = (0..partitions.max(1))
-                    .map(|partition| PartitionLog {
-                        next_offset: start_offsets.get(&(topic.clone(), partition)).copied().unwrap_or(0),
-                        records: VecDeque::new(),
+                let replayed_partitions = replayed.next_offsets.keys().filter(|(of, _)| of == topic);
+                let count = replayed_partitions.map(|(_, partition)| partition + 1).fold(partitions.max(1), i32::max);
+                let logs = (0..count)
+                    .map(|partition| {
+                        let key = (topic.clone(), partition);
+                        let start = start_offsets.get(&key).copied().unwrap_or(0);
+                        let issued = replayed.next_offsets.get(&key).copied().unwrap_or(0);
+                        let left = replayed.topics.get(&key).into_iter().flatten();
+                        PartitionLog {
+                            next_offset: start.max(issued),
+                            records: left.map(|message| (0, message.clone())).collect(),
+                        }
                     })
                     .collect();
                 (topic.clone(), logs)
@@ -92,6 +146,7 @@ impl MemoryTopics {
                 partitions: Mutex::new(partitions),
                 notify: Notify::new(),
                 round_robin: AtomicUsize::new(0),
+                journal,
             }),
         }
     }
@@ -101,8 +156,14 @@ impl MemoryTopics {
         MemoryTopicFeed { inner: self.inner.clone() }
     }
 
-    fn append(&self, topic: &str, record: &TopicRecord, timestamp_ms: i64) -> Result<Offset, ProduceError> {
-        let mut partitions = lock(&self.inner.partitions);
+    /// Gives `record` the next offset of its partition in `partitions`: the message to keep, or why not.
+    fn assign(
+        &self,
+        partitions: &mut BTreeMap<String, Vec<PartitionLog>>,
+        topic: &str,
+        record: &TopicRecord,
+        timestamp_ms: i64,
+    ) -> Result<TopicMessage, ProduceError> {
         let logs = partitions.get_mut(topic).ok_or_else(|| ProduceError::UnknownTopic(topic.to_string()))?;
         if record.value.len() > MAX_RECORD_BYTES {
             return Err(ProduceError::TooLarge(format!(
@@ -122,23 +183,47 @@ impl MemoryTopics {
         let log = &mut logs[partition];
         let offset = log.next_offset;
         log.next_offset += 1;
-        log.records.push_back(TopicMessage {
+        Ok(TopicMessage {
             topic: topic.to_string(),
             partition: partition as i32,
             offset,
             timestamp_ms,
             key: record.key.clone(),
             value: Some(record.value.clone()),
-        });
-        Ok(Offset { partition: partition as i32, offset })
+        })
     }
 }
 
 #[async_trait]
 impl TopicProducer for MemoryTopics {
+    /// Assigns offsets and journals the records in one step (so the journal keeps the offsets' order),
+    /// then answers once they are on disk; they are handed over from then on.
     async fn produce(&self, topic: &str, records: &[TopicRecord]) -> Vec<Result<Offset, ProduceError>> {
         let timestamp_ms = now_ms();
-        let results = records.iter().map(|record| self.append(topic, record, timestamp_ms)).collect();
+        let journal = self.inner.journal.as_deref();
+        let (results, entry) = {
+            let mut partitions = lock(&self.inner.partitions);
+            let messages: Vec<Result<TopicMessage, ProduceError>> =
+                records.iter().map(|record| self.assign(&mut partitions, topic, record, timestamp_ms)).collect();
+            let kept = messages.iter().flatten();
+            let entry = journal.map_or(0, |journal| journal.append(kept.clone().map(Entry::produced)));
+            for message in kept {
+                let logs = partitions.get_mut(topic).expect("assigned in this topic");
+                logs[message.partition as usize].records.push_back((entry, message.clone()));
+            }
+            let offsets = messages
+                .into_iter()
+                .map(|message| message.map(|message| Offset { partition: message.partition, offset: message.offset }));
+            (offsets.collect::<Vec<_>>(), entry)
+        };
+        if let Some(journal) = journal {
+            if let Err(error) = journal.flush_through(entry).await {
+                let unavailable = |result: Result<Offset, ProduceError>| {
+                    result.and_then(|_| Err(ProduceError::Unavailable(error.to_string())))
+                };
+                return results.into_iter().map(unavailable).collect();
+            }
+        }
         self.inner.notify.notify_waiters();
         results
     }
@@ -147,12 +232,6 @@ impl TopicProducer for MemoryTopics {
 /// The landing loop's view of [`MemoryTopics`].
 pub struct MemoryTopicFeed {
     inner: Arc<TopicsInner>,
-}
-
-impl MemoryTopicFeed {
-    fn pending(&self) -> u64 {
-        lock(&self.inner.partitions).values().flatten().map(|log| log.records.len() as u64).sum()
-    }
 }
 
 #[async_trait]
@@ -164,17 +243,19 @@ impl TopicFeed for MemoryTopicFeed {
         wait: Duration,
         window: Duration,
     ) -> Result<Vec<TopicMessage>, FeedError> {
-        if !wait_for_records(&self.inner.notify, wait, || self.pending() > 0).await {
+        if !wait_for_records(&self.inner.notify, wait, || self.inner.pending() > 0).await {
             return Ok(Vec::new());
         }
-        if (self.pending() as usize) < max_records {
+        if (self.inner.pending() as usize) < max_records {
             tokio::time::sleep(window).await;
         }
+        let journal = self.inner.journal.as_deref();
         let partitions = lock(&self.inner.partitions);
         let mut batch = Vec::new();
         let mut bytes = 0;
         'logs: for log in partitions.values().flatten() {
-            for message in &log.records {
+            let on_disk = log.records.iter().take_while(|(entry, _)| durable(journal, *entry));
+            for (_, message) in on_disk {
                 let size = message.value.as_ref().map_or(0, Vec::len);
                 if batch.len() == max_records || (!batch.is_empty() && bytes + size > max_bytes) {
                     break 'logs;
@@ -186,13 +267,27 @@ impl TopicFeed for MemoryTopicFeed {
         Ok(batch)
     }
 
+    /// Journals the commit (on disk before the records are dropped), then drops the records.
     async fn commit(&mut self, batch: &[TopicMessage]) -> Result<(), FeedError> {
+        if let Some(journal) = &self.inner.journal {
+            let mut through: BTreeMap<(&str, i32), i64> = BTreeMap::new();
+            for message in batch {
+                let last = through.entry((&message.topic, message.partition)).or_insert(message.offset);
+                *last = (*last).max(message.offset);
+            }
+            let entries = through.into_iter().map(|((topic, partition), offset)| Entry::Committed {
+                topic: topic.to_string(),
+                partition,
+                offset,
+            });
+            journal.flush_through(journal.append(entries)).await?;
+        }
         let mut partitions = lock(&self.inner.partitions);
         for message in batch {
             if let Some(log) =
                 partitions.get_mut(&message.topic).and_then(|logs| logs.get_mut(message.partition as usize))
             {
-                while log.records.front().is_some_and(|front| front.offset <= message.offset) {
+                while log.records.front().is_some_and(|(_, front)| front.offset <= message.offset) {
                     log.records.pop_front();
                 }
             }
@@ -201,16 +296,27 @@ impl TopicFeed for MemoryTopicFeed {
     }
 
     async fn lag(&mut self) -> Result<u64, FeedError> {
-        Ok(self.pending())
+        Ok(self.inner.pending())
     }
 }
 
 struct StreamsInner {
     /// Per stream, its shards' untaken records.
-    shards: Mutex<BTreeMap<String, Vec<VecDeque<ShardRecord>>>>,
+    shards: Mutex<BTreeMap<String, Vec<VecDeque<Journaled<ShardRecord>>>>>,
     notify: Notify,
     /// The next sequence number.
     next_sequence: Mutex<u128>,
+    journal: Option<Arc<Journal>>,
+}
+
+impl StreamsInner {
+    /// The records on disk, not yet taken.
+    fn pending(&self) -> u64 {
+        let journal = self.journal.as_deref();
+        let streams = lock(&self.shards);
+        let shards = streams.values().flatten();
+        shards.map(|shard| shard.iter().take_while(|(entry, _)| durable(journal, *entry)).count() as u64).sum()
+    }
 }
 
 /// Embedded Kinesis streams: a [`StreamWriter`] for the API and, through [`MemoryStreams::feed`], a
@@ -225,16 +331,45 @@ pub fn shard_id(index: usize) -> String {
     format!("shardId-{index:012}")
 }
 
+/// The index of a shard named by [`shard_id`].
+fn shard_index(shard: &str) -> Option<usize> {
+    shard.strip_prefix("shardId-")?.parse().ok()
+}
+
 impl MemoryStreams {
-    /// `streams` with `shards` shards each.
+    /// `streams` with `shards` shards each, without a journal.
     pub fn new(streams: &[String], shards: usize) -> Self {
-        let shards = streams.iter().map(|stream| (stream.clone(), vec![VecDeque::new(); shards.max(1)])).collect();
+        Self::build(streams, shards, None, &Replayed::default())
+    }
+
+    /// As [`MemoryStreams::new`], journaled in `journal`, holding again what `replayed` says was not
+    /// taken, and continuing after the highest sequence number issued.
+    pub fn journaled(streams: &[String], shards: usize, journal: Arc<Journal>, replayed: &Replayed) -> Self {
+        Self::build(streams, shards, Some(journal), replayed)
+    }
+
+    fn build(streams: &[String], shards: usize, journal: Option<Arc<Journal>>, replayed: &Replayed) -> Self {
+        let shards = streams
+            .iter()
+            .map(|stream| {
+                let mut logs = vec![VecDeque::new(); shards.max(1)];
+                for ((of, shard), records) in &replayed.streams {
+                    let Some(index) = shard_index(shard).filter(|_| of == stream) else { continue };
+                    if index >= logs.len() {
+                        logs.resize(index + 1, VecDeque::new());
+                    }
+                    logs[index].extend(records.iter().map(|record| (0, record.clone())));
+                }
+                (stream.clone(), logs)
+            })
+            .collect();
         let micros = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_micros());
         Self {
             inner: Arc::new(StreamsInner {
                 shards: Mutex::new(shards),
                 notify: Notify::new(),
-                next_sequence: Mutex::new(micros * 1_000_000),
+                next_sequence: Mutex::new((micros * 1_000_000).max(replayed.last_sequence)),
+                journal,
             }),
         }
     }
@@ -244,8 +379,45 @@ impl MemoryStreams {
         MemoryStreamFeed { inner: self.inner.clone(), next_shard: 0 }
     }
 
-    fn append(&self, stream: &str, record: &StreamRecord, arrival_ms: i64) -> Result<Stored, RecordFailure> {
+    /// Stores each of `records` (or says why not), journaled as one group: the results, and the number
+    /// of the group's journal entry.
+    fn append_all(
+        &self,
+        stream: &str,
+        records: &[StreamRecord],
+        arrival_ms: i64,
+    ) -> (Vec<Result<Stored, RecordFailure>>, u64) {
+        let journal = self.inner.journal.as_deref();
         let mut streams = lock(&self.inner.shards);
+        let stored: Vec<Result<ShardRecord, RecordFailure>> =
+            records.iter().map(|record| self.assign(&mut streams, stream, record, arrival_ms)).collect();
+        let kept = stored.iter().flatten();
+        let entry = journal.map_or(0, |journal| journal.append(kept.clone().map(Entry::stored)));
+        let shards = streams.get_mut(stream);
+        if let Some(shards) = shards {
+            for record in kept {
+                let index = shard_index(&record.shard).expect("a shard named by shard_id");
+                shards[index].push_back((entry, record.clone()));
+            }
+        }
+        let results = stored.into_iter().map(|record| {
+            record.map(|record| Stored {
+                sequence_number: record.sequence_number,
+                shard_id: record.shard,
+                encryption_type: None,
+            })
+        });
+        (results.collect(), entry)
+    }
+
+    /// Gives `record` its shard and the next sequence number: the record to keep, or why not.
+    fn assign(
+        &self,
+        streams: &mut BTreeMap<String, Vec<VecDeque<Journaled<ShardRecord>>>>,
+        stream: &str,
+        record: &StreamRecord,
+        arrival_ms: i64,
+    ) -> Result<ShardRecord, RecordFailure> {
         let Some(shards) = streams.get_mut(stream) else {
             return Err(RecordFailure {
                 error_code: "ResourceNotFoundException".into(),
@@ -264,16 +436,22 @@ impl MemoryStreams {
             *next += 1;
             format!("{:056}", *next)
         };
-        let shard = shard_id(index);
-        shards[index].push_back(ShardRecord {
+        Ok(ShardRecord {
             stream: stream.to_string(),
-            shard: shard.clone(),
-            sequence_number: sequence_number.clone(),
+            shard: shard_id(index),
+            sequence_number,
             partition_key: record.partition_key.clone(),
             data: record.data.clone(),
             arrival_ms,
-        });
-        Ok(Stored { sequence_number, shard_id: shard, encryption_type: None })
+        })
+    }
+
+    /// Answers once the journal entry `entry` is on disk (at once without a journal).
+    async fn flushed(&self, entry: u64) -> Result<(), StreamError> {
+        if let Some(journal) = &self.inner.journal {
+            journal.flush_through(entry).await.map_err(|error| StreamError::Unavailable(error.to_string()))?;
+        }
+        Ok(())
     }
 
     fn known(&self, stream: &str) -> Result<(), StreamError> {
@@ -289,10 +467,11 @@ impl MemoryStreams {
 impl StreamWriter for MemoryStreams {
     async fn put_record(&self, stream: &str, record: &StreamRecord) -> Result<Stored, StreamError> {
         self.known(stream)?;
-        let stored =
-            self.append(stream, record, now_ms()).map_err(|failure| StreamError::Invalid(failure.error_message));
+        let (mut results, entry) = self.append_all(stream, std::slice::from_ref(record), now_ms());
+        let stored = results.remove(0).map_err(|failure| StreamError::Invalid(failure.error_message))?;
+        self.flushed(entry).await?;
         self.inner.notify.notify_waiters();
-        stored
+        Ok(stored)
     }
 
     async fn put_records(
@@ -307,8 +486,8 @@ impl StreamWriter for MemoryStreams {
                 records.len()
             )));
         }
-        let arrival_ms = now_ms();
-        let results = records.iter().map(|record| self.append(stream, record, arrival_ms)).collect();
+        let (results, entry) = self.append_all(stream, records, now_ms());
+        self.flushed(entry).await?;
         self.inner.notify.notify_waiters();
         Ok(results)
     }
@@ -320,31 +499,32 @@ pub struct MemoryStreamFeed {
     next_shard: usize,
 }
 
-impl MemoryStreamFeed {
-    fn pending(&self) -> u64 {
-        lock(&self.inner.shards).values().flatten().map(|shard| shard.len() as u64).sum()
-    }
-}
-
 #[async_trait]
 impl StreamFeed for MemoryStreamFeed {
     async fn poll(&mut self, max_records: usize, wait: Duration) -> Result<Vec<ShardRecord>, FeedError> {
-        if !wait_for_records(&self.inner.notify, wait, || self.pending() > 0).await {
+        if !wait_for_records(&self.inner.notify, wait, || self.inner.pending() > 0).await {
             return Ok(Vec::new());
         }
+        let journal = self.inner.journal.as_deref();
         let streams = lock(&self.inner.shards);
-        let shards: Vec<&VecDeque<ShardRecord>> = streams.values().flatten().collect();
+        let shards: Vec<&VecDeque<Journaled<ShardRecord>>> = streams.values().flatten().collect();
         for turn in 0..shards.len() {
             let index = (self.next_shard + turn) % shards.len();
-            if !shards[index].is_empty() {
+            let on_disk = shards[index].iter().take_while(|(entry, _)| durable(journal, *entry));
+            let batch: Vec<ShardRecord> = on_disk.take(max_records).map(|(_, record)| record.clone()).collect();
+            if !batch.is_empty() {
                 self.next_shard = index + 1;
-                return Ok(shards[index].iter().take(max_records).cloned().collect());
+                return Ok(batch);
             }
         }
         Ok(Vec::new())
     }
 
+    /// Journals the checkpoint (on disk before the records are dropped), then drops what it took.
     async fn checkpoint(&mut self, stream: &str, shard: &str, resume: Resume) -> Result<(), FeedError> {
+        if let Some(journal) = &self.inner.journal {
+            journal.flush_through(journal.append([Entry::checkpoint(stream, shard, &resume)])).await?;
+        }
         let mut streams = lock(&self.inner.shards);
         let records = streams
             .get_mut(stream)
@@ -355,7 +535,7 @@ impl StreamFeed for MemoryStreamFeed {
                 Resume::After(sequence_number) => (sequence_number, true),
                 Resume::At(sequence_number) => (sequence_number, false),
             };
-            while let Some(front) = records.front() {
+            while let Some((_, front)) = records.front() {
                 let order = compare_sequence_numbers(&front.sequence_number, through);
                 if order.is_lt() || (inclusive && order.is_eq()) {
                     records.pop_front();
@@ -368,7 +548,7 @@ impl StreamFeed for MemoryStreamFeed {
     }
 
     async fn lag(&mut self) -> Result<u64, FeedError> {
-        Ok(self.pending())
+        Ok(self.inner.pending())
     }
 }
 

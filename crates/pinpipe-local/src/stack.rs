@@ -22,6 +22,7 @@ use crate::accounting::inventory;
 use crate::delivery::{landing_loop, stream_loop, Batching, LoopStatus};
 use crate::error::LocalError;
 use crate::feed::{StreamFeed, TopicFeed};
+use crate::journal::{Journal, JournalError};
 use crate::kafka_feed::KafkaFeed;
 use crate::kinesis_feed::KinesisFeed;
 use crate::memory::{MemoryStreams, MemoryTopics};
@@ -245,8 +246,15 @@ async fn embedded(names: &Names, lake: &PathBuf, options: &StackOptions) -> Resu
     }
     let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(lake));
     let start_offsets = lake_end_offsets(store.as_ref(), names).await?;
-    let topics = MemoryTopics::new(names.topics(), options.partitions, &start_offsets);
-    let streams = MemoryStreams::new(names.streams(), options.shards);
+    let folder = lake.clone();
+    let (journal, replayed) =
+        tokio::task::spawn_blocking(move || Journal::open(&folder)).await.map_err(|error| {
+            LocalError::Journal(JournalError::Io { path: lake.clone(), source: std::io::Error::other(error) })
+        })??;
+    let journal = Arc::new(journal);
+    let topics =
+        MemoryTopics::journaled(names.topics(), options.partitions, &start_offsets, journal.clone(), &replayed);
+    let streams = MemoryStreams::journaled(names.streams(), options.shards, journal, &replayed);
     Ok(Adapters {
         store,
         producer: Arc::new(topics.clone()),
