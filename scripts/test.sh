@@ -37,7 +37,12 @@ machete=.services/cargo-machete/bin/cargo-machete
 [[ -x $machete ]] || cargo install --quiet --locked --root .services/cargo-machete cargo-machete --version 0.9.2
 "$machete"
 
-step "tests (unit, integration, end to end; --all-features turns on the tests against the local servers)"
+step "a headless browser for the report's browser test (Debian's chromium; without it that one test is skipped)"
+command -v chromium >/dev/null \
+    || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    || echo "could not install chromium (apt-get, as root): the report's browser test will say it skipped" >&2
+
+step "tests (unit, integration, end to end; --all-features turns on the tests against the local servers and the browser)"
 cargo test --workspace --all-features --locked
 
 step "the four Lambda functions under cargo-lambda (watch + invoke, one per trigger type)"

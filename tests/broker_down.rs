@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use pinpipe_emulate::post::{post, Ack, ErrorCode, FailReason, Mode, PostOptions, PostSummary};
 use pinpipe_ingest::testing::PrivateBroker;
-use pinpipe_local::accounting::{inventory, Accounts};
+use pinpipe_local::accounting::{inventory, settle};
 use pinpipe_local::Stack;
 
 use common::local_stack;
@@ -58,7 +58,7 @@ async fn acknowledged_records_survive_a_broker_restart() {
     let summaries: Vec<&PostSummary> = [&before, &during].into_iter().chain(&after).collect();
     let acks: Vec<Ack> = summaries.iter().flat_map(|summary| summary.acks.clone()).collect();
     let sent = summaries.iter().map(|summary| summary.sent).sum();
-    let accounts = Accounts::settle(sent, &acks, &held, 0);
+    let accounts = settle(sent, &acks, &held, 0);
     let acknowledged: u64 = summaries.iter().map(|summary| summary.acknowledged).sum();
     assert!(acknowledged >= 900, "{accounts:?}");
     assert_eq!((accounts.acknowledged, accounts.lost, accounts.doubled), (acknowledged, 0, 0), "{accounts:?}");

@@ -46,6 +46,36 @@ pub enum BatchError {
     /// The canonical CSVs could not be written.
     #[error(transparent)]
     Export(#[from] ExportError),
+    /// The run's report could not be made.
+    #[error("the report: {0}")]
+    Report(#[from] pinpipe_report::ReportError),
+    /// The lake holds no run (no `results/<date>/manifest.json`).
+    #[error("{0} holds no batch run (no results/<date>/manifest.json)")]
+    NoRun(String),
+    /// The lake holds no run of the date asked for.
+    #[error("{location} holds no batch run of {run_date} (no results/{run_date}/manifest.json)")]
+    NoRunOf {
+        /// The lake.
+        location: String,
+        /// The run date asked for.
+        run_date: String,
+    },
+    /// A query result of a run cannot be read.
+    #[error("the result {key} cannot be read: {source}")]
+    ResultPart {
+        /// The result's key.
+        key: String,
+        /// What is wrong with it.
+        source: PolarsError,
+    },
+    /// A refused record of a run is not a rejected line (docs/SPEC.md §3).
+    #[error("a line of {key} is not a rejected record: {source}")]
+    RejectedLine {
+        /// The object's key.
+        key: String,
+        /// What is wrong with it.
+        source: serde_json::Error,
+    },
     /// A task of the run panicked or was cancelled.
     #[error("a task of the batch run failed: {0}")]
     Task(#[from] tokio::task::JoinError),

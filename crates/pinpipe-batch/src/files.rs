@@ -12,9 +12,13 @@ use crate::error::BatchError;
 use crate::inputs::{read_raw_inputs, read_table_files};
 use crate::lake::json_bytes;
 use crate::manifest::{Manifest, Timings};
+use crate::report::render_run;
 
-/// The batch computation over local files, writing the 14 canonical CSVs, `rejected.jsonl` and
-/// `manifest.json` into `out`.
+/// The report's file name in the output folder of [`transform_dir`].
+pub const REPORT_FILE: &str = "report.html";
+
+/// The batch computation over local files, writing the 14 canonical CSVs, `rejected.jsonl`,
+/// `manifest.json` and the run's report ([`REPORT_FILE`]) into `out`.
 ///
 /// `input` holds `pin.jsonl`, `geo.jsonl` and `user.jsonl`, or is a lake folder with `topics/`.
 pub async fn transform_dir(input: &Path, out: &Path) -> Result<Manifest, BatchError> {
@@ -47,6 +51,10 @@ pub async fn transform_dir(input: &Path, out: &Path) -> Result<Manifest, BatchEr
     let mut manifest = Manifest::of("offline".to_string(), consumed, skipped, &output);
     manifest.timings_ms = timings.finish();
     let manifest_path = out.join("manifest.json");
-    tokio::fs::write(&manifest_path, json_bytes(&manifest)).await.map_err(io_error(manifest_path.clone()))?;
+    let manifest_json = json_bytes(&manifest);
+    tokio::fs::write(&manifest_path, &manifest_json).await.map_err(io_error(manifest_path.clone()))?;
+    let report_path = out.join(REPORT_FILE);
+    let report = render_run(&input.display().to_string(), &manifest_json, &output.results, &output.rejected)?;
+    tokio::fs::write(&report_path, report).await.map_err(io_error(report_path.clone()))?;
     Ok(manifest)
 }

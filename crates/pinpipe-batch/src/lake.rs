@@ -14,6 +14,7 @@ use polars::prelude::*;
 use crate::error::BatchError;
 use crate::inputs::{read_raw_inputs, READ_CONCURRENCY};
 use crate::manifest::{Manifest, Timings};
+use crate::report::render_run;
 
 /// How the daily batch compresses its Parquet (`cleaned/`, `results/`): zstd, for objects written
 /// once a day and read many times.
@@ -24,7 +25,8 @@ pub const BATCH_COMPRESSION: ParquetCompression = ParquetCompression::Zstd(None)
 /// It reads every raw object that no run of another date consumed (an object rewritten since it was
 /// consumed counts as new: its records are read again and duplicates dropped), writes its cleaned rows
 /// to `cleaned/<table>/run_date=<date>/`, records what it consumed in a ledger, and recomputes every
-/// query over all cleaned data. Running a date again therefore replaces that date's own outputs with
+/// query over all cleaned data, then writes the manifest and the report (`results/<date>/report.html`).
+/// Running a date again therefore replaces that date's own outputs with
 /// the same bytes: re-runs and backfills never double or lose data.
 pub async fn run_batch(store: Arc<dyn ObjectStore>, run_date: NaiveDate) -> Result<Manifest, BatchError> {
     let mut timings = Timings::start();
@@ -43,7 +45,11 @@ pub async fn run_batch(store: Arc<dyn ObjectStore>, run_date: NaiveDate) -> Resu
     write_outputs(store.as_ref(), &date, &output, &inputs.consumed).await?;
     let mut manifest = Manifest::of(date.clone(), inputs.consumed, inputs.skipped, &output);
     manifest.timings_ms = timings.finish();
-    store.put(&layout::manifest_key(&date), json_bytes(&manifest).into()).await?;
+    let manifest_json = json_bytes(&manifest);
+    store.put(&layout::manifest_key(&date), manifest_json.clone().into()).await?;
+    // The report last: the data it shows is written whatever happens to it.
+    let report = render_run(&store.location(), &manifest_json, &output.results, &output.rejected)?;
+    store.put(&layout::report_key(&date), report.into()).await?;
     Ok(manifest)
 }
 

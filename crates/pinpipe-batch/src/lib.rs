@@ -4,14 +4,17 @@
 //! * [`run_batch`]: one daily run over the lake, what the `batch-transform` Lambda runs.
 //! * [`transform_dir`]: one run over local files, what `pinpipe transform` runs.
 //! * [`Manifest`]: the record of a run, written beside its results.
+//! * [`report`]: the run's HTML report (`pinpipe_report`), written beside its results by both, and
+//!   made again from a lake's results ([`report::read_run`]).
 
 mod error;
 mod files;
 mod inputs;
 mod lake;
 mod manifest;
+pub mod report;
 
 pub use error::BatchError;
-pub use files::transform_dir;
+pub use files::{transform_dir, REPORT_FILE};
 pub use lake::{run_batch, BATCH_COMPRESSION};
 pub use manifest::{Manifest, SkippedInput};

@@ -6,8 +6,9 @@ use std::path::Path;
 use pinpipe_batch::transform_dir;
 use pinpipe_lake::testing::real_sample_dir;
 
-/// Every file `transform_dir` writes (docs/SPEC.md §5 file names, plus the rejections and the manifest).
-const OUTPUT_FILES: [&str; 16] = [
+/// Every file `transform_dir` writes (docs/SPEC.md §5 file names, plus the rejections, the manifest
+/// and the report).
+const OUTPUT_FILES: [&str; 17] = [
     "cleaned_pin.csv",
     "cleaned_geo.csv",
     "cleaned_user.csv",
@@ -24,6 +25,7 @@ const OUTPUT_FILES: [&str; 16] = [
     "q9_median_follower_by_post_year_age_group.csv",
     "manifest.json",
     "rejected.jsonl",
+    "report.html",
 ];
 
 fn read(dir: &Path, name: &str) -> String {
@@ -47,7 +49,7 @@ async fn real_sample_gives_the_spec_reference_values() {
     written.sort();
     let mut expected: Vec<String> = OUTPUT_FILES.iter().map(|name| name.to_string()).collect();
     expected.sort();
-    assert_eq!(written, expected, "exactly the 14 CSVs, manifest.json and rejected.jsonl");
+    assert_eq!(written, expected, "exactly the 14 CSVs, manifest.json, rejected.jsonl and report.html");
 
     assert_eq!(
         read(out.path(), "q5_median_follower_by_age_group.csv"),
@@ -73,6 +75,19 @@ async fn real_sample_gives_the_spec_reference_values() {
     }
     assert_eq!(manifest["results"]["q1"], 478);
     assert_eq!(manifest["results"]["q3b"], 1);
+    // The report reads the manifest as the document of docs/SPEC.md §6: every field, none renamed.
+    let read_back = pinpipe_report::RunManifest::from_json(read(out.path(), "manifest.json").as_bytes()).unwrap();
+    assert_eq!(serde_json::to_value(&read_back).unwrap(), manifest);
+
+    // The report shows every query (a chart, or q3b's figure, and its full table) and the counts.
+    let report = read(out.path(), "report.html");
+    for query in pinpipe_core::queries::QUERIES {
+        assert!(report.contains(&format!("<article class=\"query\" id=\"{}\">", query.id)), "{}", query.id);
+    }
+    assert_eq!(report.matches("<figure class=\"chart\"><svg ").count(), 11, "10 query charts and the quality chart");
+    assert!(report.contains("<span class=\"answer\">Anguilla</span>") && report.contains("15,000,000"));
+    assert!(report.contains("478 rows") && report.contains("No record was refused."));
+    assert!(!report.contains("<script src") && !report.contains("<link "), "nothing is loaded from elsewhere");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use clap::{Args, ValueEnum};
+use pinpipe_local::report::RunReportPage;
 use pinpipe_local::{LocalError, Paths, RunOptions, RunSummary, Services, Stack, StackOptions};
 
 /// The file marking a lake folder `pinpipe run` made, which a later run may empty.
@@ -143,6 +144,10 @@ pub async fn run(args: RunArgs, started: Instant) -> anyhow::Result<()> {
         fresh_lake(lake)?;
     }
     let lake = args.stack.lake_description(&stack);
+    let lake_folder = match &stack.services {
+        Services::Embedded { lake } => Some(lake.clone()),
+        Services::Local { .. } => None,
+    };
     let options = RunOptions {
         paths: match args.mode {
             PathsArg::Batch => Paths::Batch,
@@ -173,7 +178,11 @@ pub async fn run(args: RunArgs, started: Instant) -> anyhow::Result<()> {
         }
         println!();
     }
-    print!("{}", pinpipe_local::report::render(&report.results));
+    if !report.results.is_empty() {
+        let rows: Vec<String> =
+            report.results.iter().map(|(id, _, frame)| format!("{id} {}", frame.height())).collect();
+        println!("query results (rows): {}", rows.join(", "));
+    }
     let accounts = &report.accounts;
     println!(
         "\naccounts: {} posted, {} acknowledged, {} landed raw, {} cleaned, {} streamed, {} rejected, {} lost, {} doubled",
@@ -186,6 +195,10 @@ pub async fn run(args: RunArgs, started: Instant) -> anyhow::Result<()> {
         accounts.lost,
         accounts.doubled
     );
+    match &report.report {
+        Some(page) => println!("report: {}", run_report_path(page, lake_folder.as_deref())?.display()),
+        None => println!("report: none (no batch ran on the stream path alone)"),
+    }
     let mut line = serde_json::to_value(accounts)?;
     line["lake"] = lake.into();
     line["wall_seconds"] = ((started.elapsed().as_secs_f64() * 100.0).round() / 100.0).into();
@@ -194,6 +207,17 @@ pub async fn run(args: RunArgs, started: Instant) -> anyhow::Result<()> {
         bail!("{} records lost and {} doubled", accounts.lost, accounts.doubled);
     }
     Ok(())
+}
+
+/// Where the report of a run can be opened: in the lake folder, or (the lake being a bucket) in a
+/// copy written to the current folder as `pinpipe report` would.
+fn run_report_path(page: &RunReportPage, lake_folder: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(folder) = lake_folder {
+        return Ok(folder.join(&page.key));
+    }
+    let path = crate::report::default_report_path(&page.run_date);
+    std::fs::write(&path, &page.html).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
 }
 
 /// What one periodic batch run of `pinpipe serve` did, or why it failed.
@@ -257,6 +281,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         }
     }
-    eprintln!("stopping: delivering what is stored, then exiting");
-    Ok(stack.shutdown(Duration::from_secs(30)).await?)
+    eprintln!("stopping: no new requests; delivering what is stored for up to {SERVE_DRAIN:?}");
+    match stack.shutdown(SERVE_DRAIN).await {
+        // What is left is kept: in the journal (embedded) or in the servers' topics and streams, and
+        // delivered on the next start.
+        Err(LocalError::Unfinished(_)) => {
+            eprintln!("stopped; what was not delivered yet is kept and delivered at the next start");
+            Ok(())
+        }
+        result => Ok(result?),
+    }
 }
+
+/// How long `pinpipe serve` goes on delivering after Ctrl-C: short, so that it stops within 2 s; what
+/// it does not deliver is not lost.
+const SERVE_DRAIN: Duration = Duration::from_millis(1_500);

@@ -1,6 +1,7 @@
 //! `pinpipe`: the command line of the pipeline.
 
 mod local;
+mod report;
 
 use std::path::PathBuf;
 
@@ -70,9 +71,14 @@ enum Command {
     },
     /// Run the whole pipeline once on this machine: the ingestion API on 127.0.0.1, topics and
     /// streams, the landing and stream functions fed as Lambda feeds them, the emulator posting
-    /// --rows posts through the API, then the batch transform; prints the query results and the
-    /// accounts, the last line as JSON.
+    /// --rows posts through the API, then the batch transform; writes the run's HTML report (query
+    /// results, data quality, accounts) and prints its path, then the accounts, the last line as JSON.
     Run(local::RunArgs),
+    /// Write the HTML report of a batch run from a lake folder or a deployed lake bucket: every query
+    /// as a chart and a table, the data-quality counts with examples of refused records.
+    ///
+    /// The page is self-contained (it opens offline). Without --date, the latest run the lake holds.
+    Report(report::ReportArgs),
     /// Start the same pipeline and keep it up until interrupted: post to the printed API URL with
     /// any client; what is acknowledged lands within seconds and the batch runs periodically.
     Serve(local::ServeArgs),
@@ -100,11 +106,26 @@ async fn transform(input: &std::path::Path, out: &std::path::Path) -> anyhow::Re
         );
     }
     println!(
-        "wrote 14 CSVs, rejected.jsonl and manifest.json to {} in {} ms",
+        "wrote 14 CSVs, rejected.jsonl, manifest.json and {} to {} in {} ms",
+        pinpipe_batch::REPORT_FILE,
         out.display(),
         manifest.timings_ms.get("total").copied().unwrap_or_default()
     );
+    println!("report: {}", out.join(pinpipe_batch::REPORT_FILE).display());
     Ok(())
+}
+
+/// The progress bar of `pinpipe emulate --dump` on the terminal (hidden when stderr is not one).
+fn dump_progress(rows: usize) -> indicatif::ProgressBar {
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(rows as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("writing posts {wide_bar} {pos}/{len} ({per_sec}, eta {eta})")
+            .expect("a valid template"),
+    );
+    bar
 }
 
 #[tokio::main]
@@ -141,10 +162,18 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Run(args) => local::run(args, started).await?,
+        Command::Report(args) => report::report(args).await?,
         Command::Serve(args) => local::serve(args).await?,
         Command::Emulate { dump, rows, seed, .. } => {
             let dump = dump.expect("clap requires --dump or --api");
-            let summary = tokio::task::spawn_blocking(move || pinpipe_emulate::dump(&dump, rows, seed)).await??;
+            let bar = dump_progress(rows);
+            let follower = bar.clone();
+            let summary = tokio::task::spawn_blocking(move || {
+                pinpipe_emulate::dump_with_progress(&dump, rows, seed, |written| follower.set_position(written as u64))
+            })
+            .await;
+            bar.finish_and_clear();
+            let summary = summary??;
             println!(
                 "wrote {} posts ({} distinct, {} bytes) to {}",
                 summary.rows,

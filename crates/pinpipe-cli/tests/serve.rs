@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use pinpipe_contract::Names;
 use pinpipe_emulate::post::{post, Ack, Mode, PostOptions, PostSummary};
-use pinpipe_local::accounting::{inventory, Accounts};
+use pinpipe_local::accounting::{inventory, settle, Accounts};
 
 /// How long the server may take to exit after the signal.
 const STOP_WITHIN: Duration = Duration::from_secs(2);
@@ -150,15 +150,23 @@ async fn kill_9_mid_load_loses_no_acknowledged_record_and_issues_no_position_twi
     }
     assert!(rounds_with_acks >= 4, "the server acknowledged records before most kills");
 
-    // A last start replays the journal; Ctrl-C then delivers everything stored and exits.
+    // A last start replays the journal and delivers what was not committed; then Ctrl-C stops it.
     let (mut child, lines) = spawn_with_lines(serve(free_port()));
     wait_for(&lines, "pinpipe API on", Duration::from_secs(60));
+    let store = pinpipe_lake::LocalStore::new(lake.path());
+    let names = Names::new("crash");
+    let delivered = Instant::now();
+    let mut accounts = Accounts::default();
+    while delivered.elapsed() < Duration::from_secs(180) {
+        accounts = settle(posted, &acks, &inventory(&store, &names).await.unwrap(), 0);
+        if accounts.lost == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     let (_, status) = interrupt(&mut child);
     assert!(status.success(), "{status}");
 
-    let store = pinpipe_lake::LocalStore::new(lake.path());
-    let held = inventory(&store, &Names::new("crash")).await.unwrap();
-    let accounts = Accounts::settle(posted, &acks, &held, 0);
     // Two acknowledgements naming one position count as a loss too: no position was issued twice.
     assert_eq!(accounts.lost, 0, "{accounts:?}");
     let mut positions: Vec<&Ack> = acks.iter().collect();

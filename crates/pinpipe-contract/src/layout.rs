@@ -10,6 +10,7 @@
 //! |          | `rejected/kafka-to-s3/<topic>/partition=<p>/<topic>+<p>+<first offset>.jsonl`    |
 //! |          | `rejected/stream-processor/<table or unrouted>/<shard id>-<first sequence number>.jsonl` |
 //! | state    | `state/batch-transform/consumed/<date>.json`, `state/local-runner/kinesis/<stream>/<shard id>`, `state/local-runner/journal.jsonl` |
+//! | failed   | `aws/lambda/<trigger UUID>/<shard or partition>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<UUID>` (named by Lambda, see [`FAILED_PREFIX`]) |
 
 use crate::names::is_kafka_topic_name;
 use crate::rejected::Stage;
@@ -27,6 +28,18 @@ pub const STREAM_PREFIX: &str = "stream/";
 pub const REJECTED_PREFIX: &str = "rejected/";
 /// Prefix of the batch transform's ledger of consumed raw objects.
 pub const CONSUMED_PREFIX: &str = "state/batch-transform/consumed/";
+/// Prefix of the failed-invocation records: the Kinesis and MSK batches a trigger gave up on (after its
+/// retries, or past its maximum record age), kept whole by the triggers' S3 on-failure destination.
+///
+/// Lambda writes these objects itself and takes no prefix for them, so the prefix is Lambda's own:
+/// `aws/lambda/<event source mapping UUID>/<shard id or partition>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<random UUID>`
+/// (UTC). Each object is one JSON invocation record: `requestContext` (`condition`, e.g.
+/// `RetryAttemptsExhausted` or `RecordAgeExceeded`, and `approximateInvokeCount`), `responseContext`
+/// (the function's error), `timestamp`, `KinesisBatchInfo` or `KafkaBatchInfo` (the stream and shard or
+/// the topic partitions, the first and last sequence numbers or offsets) and `payload`: the
+/// invocation's whole event as a JSON string, which is what a replay sends again. Nothing in pinpipe
+/// writes under this prefix; only Lambda does (docs/SPEC.md §3).
+pub const FAILED_PREFIX: &str = "aws/lambda/";
 
 /// The key of one raw object: a contiguous run of offsets of one topic partition.
 pub fn raw_key(topic: &str, partition: i64, first_offset: i64) -> String {

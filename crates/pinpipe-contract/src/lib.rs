@@ -4,9 +4,11 @@
 //! * [`table`]: the three source tables, their raw fields and their cleaned and lineage columns (SPEC §1, §4).
 //! * [`names`]: topic and stream names from the naming prefix, and which table each feeds (SPEC §2).
 //! * [`layout`]: every key of the lake, built and parsed (SPEC §3).
+//! * [`accounts`]: the accounts of a `pinpipe run`.
 //! * [`rejected`]: the one schema of a refused record, shared by every stage (SPEC §3), and the typed
 //!   positions of Kafka and Kinesis records.
 
+pub mod accounts;
 pub mod layout;
 pub mod names;
 pub mod rejected;

@@ -49,17 +49,34 @@ pub struct DumpSummary {
     pub files: [PathBuf; 3],
 }
 
+/// Posts written between two calls of [`dump_with_progress`]'s `progress`.
+pub const DUMP_PROGRESS_EVERY: usize = 50_000;
+
 /// Writes the first `rows` posts of [`Generator::new`]`(seed)` to `pin.jsonl`, `geo.jsonl` and
 /// `user.jsonl` in `dir` (created if missing; existing files are replaced): one record per line,
 /// `\n` line ends, as [`crate::json_text`] writes them. The same seed gives identical bytes.
 pub fn dump(dir: &Path, rows: usize, seed: u64) -> Result<DumpSummary, DumpError> {
+    dump_with_progress(dir, rows, seed, |_| {})
+}
+
+/// [`dump`], calling `progress` with the posts written so far every [`DUMP_PROGRESS_EVERY`] posts
+/// and once at the end (`pinpipe emulate --dump` draws a progress bar with it).
+pub fn dump_with_progress(
+    dir: &Path,
+    rows: usize,
+    seed: u64,
+    mut progress: impl FnMut(usize),
+) -> Result<DumpSummary, DumpError> {
     fs::create_dir_all(dir).map_err(|error| DumpError::Create { path: dir.to_path_buf(), error })?;
     let files = Table::ALL.map(|table| dir.join(table_file_name(table)));
     let mut writers = files.iter().map(|path| create(path)).collect::<Result<Vec<_>, _>>()?;
     let mut generator = Generator::new(seed);
     let mut drawn = vec![false; generator.tables().posts().len()];
     let mut bytes = 0;
-    for _ in 0..rows {
+    for written in 0..rows {
+        if written % DUMP_PROGRESS_EVERY == 0 && written > 0 {
+            progress(written);
+        }
         let row = generator.next_row();
         drawn[row] = true;
         for ((writer, line), path) in writers.iter_mut().zip(generator.tables().lines(row)).zip(&files) {
@@ -70,6 +87,7 @@ pub fn dump(dir: &Path, rows: usize, seed: u64) -> Result<DumpSummary, DumpError
     for (writer, path) in writers.iter_mut().zip(&files) {
         writer.flush().map_err(|error| DumpError::Write { path: path.clone(), error })?;
     }
+    progress(rows);
     Ok(DumpSummary { rows, distinct_rows: drawn.iter().filter(|&&seen| seen).count(), bytes, files })
 }
 

@@ -27,7 +27,7 @@ mod tables;
 mod time;
 mod vocab;
 
-pub use dump::{dump, table_file_name, DumpError, DumpSummary};
+pub use dump::{dump, dump_with_progress, table_file_name, DumpError, DumpSummary, DUMP_PROGRESS_EVERY};
 pub use generator::Generator;
 pub use records::{json_text, Geo, Pin, Post, User};
 pub use tables::{SourceTables, SOURCE_ROWS};

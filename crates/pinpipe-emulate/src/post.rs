@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use hdrhistogram::Histogram;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use pinpipe_contract::{Names, Table};
 use serde::Deserialize;
 use serde_json::Value;
@@ -114,6 +114,9 @@ pub struct PostOptions {
     pub source: Option<PathBuf>,
     /// Draw a progress bar on the terminal.
     pub progress: bool,
+    /// With `progress`: draw the bar among these bars (`pinpipe run` shows posting, delivery and the
+    /// batch together) rather than alone.
+    pub progress_group: Option<MultiProgress>,
     /// How long one request may take.
     pub timeout: Duration,
     /// Keep where each acknowledged record was stored ([`PostSummary::acks`]), for accounting.
@@ -135,6 +138,7 @@ impl PostOptions {
             prefix: "pinpipe".to_string(),
             source: None,
             progress: false,
+            progress_group: None,
             timeout: Duration::from_secs(30),
             keep_acks: false,
         }
@@ -699,7 +703,7 @@ pub async fn post(options: &PostOptions) -> Result<PostSummary, PostError> {
         .pool_max_idle_per_host(options.concurrency)
         .build()
         .map_err(PostError::Client)?;
-    let bar = progress_bar(options.progress, rows as u64 * Table::ALL.len() as u64);
+    let bar = progress_bar(options, rows as u64 * Table::ALL.len() as u64);
     let jobs = Jobs::new(source, options, base, rows);
     let mut tally = Tally::new(rows, options.keep_acks);
     let start = tokio::time::Instant::now();
@@ -749,19 +753,26 @@ fn check_options(options: &PostOptions) -> Result<String, PostError> {
     Ok(base)
 }
 
-/// A progress bar of `total` records on the terminal, or a hidden one.
-fn progress_bar(visible: bool, total: u64) -> ProgressBar {
-    if !visible {
+/// A progress bar of `total` records on the terminal (in the options' group, if any), or a hidden one.
+fn progress_bar(options: &PostOptions, total: u64) -> ProgressBar {
+    if !options.progress {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} records ({per_sec}, eta {eta}) {msg}",
+            "{prefix:>18} {spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} records ({per_sec}, eta {eta}) {msg}",
         )
         .expect("a valid template"),
     );
-    bar
+    bar.set_prefix(match options.mode {
+        Mode::Batch => "posting (topics)",
+        Mode::Stream => "posting (streams)",
+    });
+    match &options.progress_group {
+        Some(group) => group.add(bar),
+        None => bar,
+    }
 }
 
 /// The summary of a run as its answers come in.

@@ -333,6 +333,20 @@ fn dump_is_byte_identical_for_a_seed_and_matches_the_generator() {
     assert_eq!(summaries[0].files, files);
 }
 
+#[test]
+fn a_dump_reports_its_progress_and_writes_the_same_bytes() {
+    let rows = 2 * pinpipe_emulate::DUMP_PROGRESS_EVERY + 7;
+    let (plain, watched) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    dump(plain.path(), rows, SEED).unwrap();
+    let mut reported = Vec::new();
+    pinpipe_emulate::dump_with_progress(watched.path(), rows, SEED, |written| reported.push(written)).unwrap();
+    let every = pinpipe_emulate::DUMP_PROGRESS_EVERY;
+    assert_eq!(reported, [every, 2 * every, rows]);
+    for name in ["pin.jsonl", "geo.jsonl", "user.jsonl"] {
+        assert!(fs::read(plain.path().join(name)).unwrap() == fs::read(watched.path().join(name)).unwrap(), "{name}");
+    }
+}
+
 /// A field name and the test of its JSON type.
 type Field = (&'static str, fn(&Value) -> bool);
 

@@ -19,6 +19,9 @@ pub struct ApiError {
 pub mod codes {
     /// 400: the body is not JSON (or not UTF-8).
     pub const BAD_JSON: u32 = 40001;
+    /// 400: the body could not be read whole: the client closed the connection before sending all of it,
+    /// or sent a malformed chunked encoding (the HTTP server, `crate::server`).
+    pub const BODY_UNREADABLE: u32 = 40002;
     /// 404: no route has this path.
     pub const NO_ROUTE: u32 = 40400;
     /// 404: the topic is not one of the prefix's three, or does not exist in the Kafka cluster.
@@ -30,6 +33,12 @@ pub mod codes {
     pub const UNKNOWN_PARTITION: u32 = 40402;
     /// 405: the route exists but not with this method.
     pub const METHOD_NOT_ALLOWED: u32 = 40501;
+    /// 408: the body did not arrive whole within the server's body read timeout
+    /// (`crate::server::BODY_READ_TIMEOUT`, 30 s); the connection is closed.
+    pub const BODY_TIMEOUT: u32 = 40801;
+    /// 413: the body is larger than the server takes (`crate::server::MAX_BODY_BYTES`, 6 MiB, a
+    /// synchronous Lambda invocation's payload limit); the connection is closed.
+    pub const BODY_TOO_LARGE: u32 = 41301;
     /// 415: the content type is not one the route accepts.
     pub const UNSUPPORTED_MEDIA_TYPE: u32 = 41501;
     /// 422: a record is larger than Kafka or Kinesis takes.
@@ -51,6 +60,10 @@ pub mod codes {
     /// 422: Kinesis refused the records as invalid (`InvalidArgumentException`, `ValidationException`);
     /// nothing of that call was stored, and sending the same records again fails the same way.
     pub const KINESIS_REFUSED: u32 = 42208;
+    /// 422: the request holds more records than one request takes
+    /// ([`crate::wire::MAX_RECORDS_PER_REQUEST`]; on the topic route each element of an array `value`
+    /// counts); nothing is stored.
+    pub const TOO_MANY_RECORDS: u32 = 42209;
     /// 500: a fault of the API itself.
     pub const INTERNAL: u32 = 50001;
     /// 503: the Kafka brokers or the Kinesis stream could not take the records (or Kafka is not configured);
@@ -113,6 +126,10 @@ mod tests {
         assert_eq!(error.envelope(), r#"{"error_code":40401,"message":"topic \"x\" is unknown"}"#);
         for code in [
             codes::BAD_JSON,
+            codes::BODY_UNREADABLE,
+            codes::BODY_TIMEOUT,
+            codes::BODY_TOO_LARGE,
+            codes::TOO_MANY_RECORDS,
             codes::NO_ROUTE,
             codes::UNKNOWN_TOPIC,
             codes::UNKNOWN_STREAM,

@@ -152,18 +152,23 @@ impl Ingest {
                 ),
                 APPLICATION_JSON,
             ),
-            Some(route) => {
-                let content_type = match route {
-                    Route::Topic(_) => KAFKA_V2_JSON,
-                    _ => APPLICATION_JSON,
-                };
-                match self.route(route, &request, &mut counts).await {
-                    Ok(response) => response,
-                    Err(error) => IngestResponse::error(&error, content_type),
-                }
-            }
+            Some(route) => match self.route(route, &request, &mut counts).await {
+                Ok(response) => response,
+                Err(error) => IngestResponse::error(&error, error_content_type(Some(route))),
+            },
         };
         log_request(&request, route.as_ref(), &counts, &response, started);
+        response
+    }
+
+    /// The answer to a request the HTTP server refuses before its body is read whole (too large,
+    /// truncated, too slow; see [`crate::server`]): `error` in the envelope, with the content type of the
+    /// route's errors, logged like every request. `request.body` is not looked at.
+    pub fn refuse(&self, request: IngestRequest<'_>, error: &ApiError) -> IngestResponse {
+        let started = Instant::now();
+        let route = Route::of(request.path);
+        let response = IngestResponse::error(error, error_content_type(route.as_ref()));
+        log_request(&request, route.as_ref(), &Counts::default(), &response, started);
         response
     }
 
@@ -294,6 +299,14 @@ impl Ingest {
             }
         }
         Ok(put_records_answer(&results, &checked, call_error.as_ref()))
+    }
+}
+
+/// The content type of an error answer: the REST proxy's on the topic route, JSON elsewhere.
+fn error_content_type(route: Option<&Route<'_>>) -> &'static str {
+    match route {
+        Some(Route::Topic(_)) => KAFKA_V2_JSON,
+        _ => APPLICATION_JSON,
     }
 }
 

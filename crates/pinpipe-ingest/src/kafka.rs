@@ -25,6 +25,19 @@ use crate::ports::{Offset, ProduceError, TopicProducer, TopicRecord};
 const OAUTH_PRINCIPAL: &str = "pinpipe-ingest";
 /// How long fetching AWS credentials for a token may take.
 const CREDENTIALS_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest wait between two attempts to reconnect to a broker (librdkafka's
+/// `reconnect.backoff.max.ms`, 10 s by default). It also bounds how late a record waiting for a broker
+/// that is down fails: librdkafka (2.12) notices an expired `message.timeout.ms` of a record queued for
+/// a broker only when that broker's thread wakes up, and while the broker is down the thread sleeps
+/// until its next reconnect attempt (the expiry it computes for the queued records is dropped in
+/// `rd_kafka_broker_toppar_msgq_scan`). With the default backoff (100 ms doubling to 10 s) a 3 s
+/// delivery timeout took 8 to 11 s to fail; with this cap a request answers within the delivery timeout
+/// and this much.
+pub const RECONNECT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// How long handing a record to librdkafka may wait while its queue is full (100,000 records or 1 GiB
+/// waiting): then the brokers are far behind and the record fails (503) rather than eat into the
+/// delivery timeout, which starts once the record is queued.
+pub const QUEUE_FULL_WAIT: Duration = Duration::from_secs(1);
 
 /// The librdkafka client context: supplies MSK IAM tokens when the brokers ask for them.
 pub struct IngestContext {
@@ -225,6 +238,9 @@ impl KafkaProducer {
             .set("linger.ms", "1")
             .set("message.timeout.ms", &timeout_ms)
             .set("request.timeout.ms", &timeout_ms)
+            // See RECONNECT_BACKOFF_MAX: a record waiting for a dead broker fails at the delivery timeout, not
+            // up to 10 s later.
+            .set("reconnect.backoff.max.ms", RECONNECT_BACKOFF_MAX.as_millis().to_string())
             // A topic that does not exist fails its records quickly instead of at the delivery timeout.
             .set("topic.metadata.propagation.max.ms", "1000");
         let iam = match self.config.auth {
@@ -265,7 +281,7 @@ impl TopicProducer for KafkaProducer {
                 return records.iter().map(|_| Err(ProduceError::Unavailable(reason.clone()))).collect();
             }
         };
-        let queue_timeout = Timeout::After(self.config.delivery_timeout);
+        let queue_timeout = Timeout::After(self.config.delivery_timeout.min(QUEUE_FULL_WAIT));
         let sends = records.iter().map(|record| {
             let mut message = FutureRecord::<[u8], [u8]>::to(topic).payload(&record.value[..]);
             if let Some(key) = &record.key {
@@ -303,6 +319,11 @@ impl TopicProducer for KafkaProducer {
                     *slot = None;
                 }
             }
+        }
+        // Dropping the last handle of a producer purges it, flushes for up to 500 ms and joins its
+        // polling thread: not on the runtime's threads, and not in the answer's time.
+        if Arc::strong_count(&producer) == 1 {
+            tokio::task::spawn_blocking(move || drop(producer));
         }
         results
     }

@@ -27,6 +27,11 @@ pub const MAX_KAFKA_RECORD_BYTES: usize = 1_000_000;
 pub const MAX_KINESIS_RECORD_BYTES: usize = 1 << 20;
 /// The longest Kinesis partition key, in Unicode characters.
 pub const MAX_PARTITION_KEY_CHARS: usize = 256;
+/// The most records one request takes, on the topic route (each element of an array `value` counts)
+/// and on `PutRecords`: the answer lists every record, so this bounds the answer (and the memory a
+/// request takes) whatever the body packs into its 6 MiB. A request with more is refused whole (422,
+/// [`codes::TOO_MANY_RECORDS`]).
+pub const MAX_RECORDS_PER_REQUEST: usize = 10_000;
 
 /// Where a record sits in a request: `records[i]`, or `records[i].value[j]` for an element of an
 /// array value.
@@ -90,11 +95,34 @@ fn records_array<'a>(body: &'a RawValue, what: &str) -> Result<Vec<&'a RawValue>
 /// naming the record), so nothing is produced.
 pub fn parse_produce(body: &[u8]) -> Result<Vec<(RecordRef, TopicRecord)>, ApiError> {
     let body = parse_body(body)?;
+    let records = records_array(body, "records")?;
+    check_record_count(records.len(), None)?;
     let mut out = Vec::new();
-    for (index, raw) in records_array(body, "records")?.into_iter().enumerate() {
+    for (index, raw) in records.into_iter().enumerate() {
         push_produce_entry(index, raw, &mut out)?;
+        check_record_count(out.len(), Some(index))?;
     }
     Ok(out)
+}
+
+/// 422 when a request holds more than [`MAX_RECORDS_PER_REQUEST`] records: `count` records, or (on
+/// the topic route, `at` the entry being counted) at least `count` so far.
+fn check_record_count(count: usize, at: Option<usize>) -> Result<(), ApiError> {
+    if count <= MAX_RECORDS_PER_REQUEST {
+        return Ok(());
+    }
+    let held = match at {
+        None => format!("{count} records"),
+        Some(index) => format!(
+            "more than {MAX_RECORDS_PER_REQUEST} records (records[0] to records[{index}] hold {count}, each element of an array `value` counting as one)"
+        ),
+    };
+    Err(ApiError::unprocessable(
+        codes::TOO_MANY_RECORDS,
+        format!(
+            "the request holds {held}: a request takes at most {MAX_RECORDS_PER_REQUEST} records; send them in several requests"
+        ),
+    ))
 }
 
 /// Checks entry `index` of `records` and adds its records to `out`: its `value`, or each element of
@@ -291,6 +319,7 @@ pub fn parse_put_records(body: &[u8], stream: &str) -> Result<Vec<Result<StreamR
     let parsed: Body = serde_json::from_str(body.get())
         .map_err(|err| ApiError::unprocessable(codes::NO_RECORDS, format!("the body is malformed: {err}")))?;
     check_stream_name(parsed.stream_name, stream)?;
+    check_record_count(records.len(), None)?;
     let mut out = Vec::with_capacity(records.len());
     for (index, raw) in records.into_iter().enumerate() {
         let at = format!("records[{index}]");

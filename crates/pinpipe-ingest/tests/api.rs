@@ -275,3 +275,55 @@ async fn the_emulator_counts_refused_and_unreachable_records_by_reason() {
 
     assert!(post(&PostOptions::new("ftp://127.0.0.1/", Mode::Batch, 1)).await.is_err());
 }
+
+#[tokio::test]
+async fn more_records_than_a_request_takes_are_refused_whole_with_422() {
+    use pinpipe_ingest::wire::MAX_RECORDS_PER_REQUEST;
+    let (api, names) = refusing("toomany");
+    let topic = &names.topics()[0];
+    // The body of the report: 491,666 records of {"value":1} in 5.9 MB.
+    let body = format!(r#"{{"records":[{}]}}"#, vec![r#"{"value":1}"#; 491_666].join(","));
+    let (status, answer) = post_topic(&api, topic, &body).await;
+    let message = assert_envelope(status, &answer, 422, codes::TOO_MANY_RECORDS as u64);
+    assert_eq!(
+        message,
+        "the request holds 491666 records: a request takes at most 10000 records; send them in several requests"
+    );
+    // Elements of array values count: 5,000 + 5,000 + 1.
+    let half = vec!["{}"; MAX_RECORDS_PER_REQUEST / 2].join(",");
+    let body = format!(r#"{{"records":[{{"value":[{half}]}},{{"value":[{half}]}},{{"value":{{}}}}]}}"#);
+    let (status, answer) = post_topic(&api, topic, &body).await;
+    let message = assert_envelope(status, &answer, 422, codes::TOO_MANY_RECORDS as u64);
+    assert_eq!(
+        message,
+        "the request holds more than 10000 records (records[0] to records[2] hold 10001, each element of an array `value` counting as one): a request takes at most 10000 records; send them in several requests"
+    );
+    // PutRecords.
+    let stream = &names.streams()[0];
+    let body = format!(
+        r#"{{"records":[{}]}}"#,
+        vec![r#"{"data":{},"partition-key":"p"}"#; MAX_RECORDS_PER_REQUEST + 1].join(",")
+    );
+    let (status, answer) = put_stream(&api, stream, "records", &body).await;
+    let message = assert_envelope(status, &answer, 422, codes::TOO_MANY_RECORDS as u64);
+    assert_eq!(
+        message,
+        "the request holds 10001 records: a request takes at most 10000 records; send them in several requests"
+    );
+
+    // Exactly the limit is taken, on both routes.
+    let api = Ingest::new(
+        names.clone(),
+        Some(Arc::new(pinpipe_ingest::testing::AckingProducer::default())),
+        Some(Arc::new(pinpipe_ingest::testing::AckingWriter::default())),
+    );
+    let body = format!(r#"{{"records":[{{"value":[{half}]}},{{"value":[{half}]}}]}}"#);
+    let (status, answer) = post_topic(&api, topic, &body).await;
+    assert_eq!(status, 200, "{}", &answer.to_string()[..200]);
+    assert_eq!(answer["offsets"].as_array().unwrap().len(), MAX_RECORDS_PER_REQUEST);
+    let body =
+        format!(r#"{{"records":[{}]}}"#, vec![r#"{"data":{},"partition-key":"p"}"#; MAX_RECORDS_PER_REQUEST].join(","));
+    let (status, answer) = put_stream(&api, stream, "records", &body).await;
+    assert_eq!(status, 200, "{}", &answer.to_string()[..200]);
+    assert_eq!(answer["Records"].as_array().unwrap().len(), MAX_RECORDS_PER_REQUEST);
+}

@@ -10,12 +10,12 @@ use std::collections::HashMap;
 use std::io::Cursor;
 
 use bytes::Bytes;
+pub use pinpipe_contract::accounts::Accounts;
 use pinpipe_contract::table::{SEQUENCE_NUMBER_COLUMN, SHARD_ID_COLUMN};
 use pinpipe_contract::{layout, Names, Origin, RejectedRecord, StreamPosition, Table, TopicPosition};
 use pinpipe_emulate::post::Ack;
 use pinpipe_lake::{get_many, ObjectStore};
 use polars::prelude::{ParquetReader, SerReader};
-use serde::{Deserialize, Serialize};
 
 use crate::error::LocalError;
 
@@ -126,64 +126,41 @@ async fn count_refused_records(store: &dyn ObjectStore, inventory: &mut LakeInve
     Ok(())
 }
 
-/// The accounts of a run: the last line `pinpipe run` prints.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Accounts {
-    /// Records sent to the API.
-    pub posted: u64,
-    /// Records the API acknowledged as stored.
-    pub acknowledged: u64,
-    /// Records in the raw layer.
-    pub landed_raw: u64,
-    /// Records the batch cleaned in this run.
-    pub cleaned: u64,
-    /// Rows of the stream tables.
-    pub streamed: u64,
-    /// Records refused by any stage (with their reasons in `rejected/`).
-    pub rejected: u64,
-    /// Acknowledged records the lake does not hold.
-    pub lost: u64,
-    /// Extra copies of records the lake holds more than once.
-    pub doubled: u64,
-}
-
-impl Accounts {
-    /// Settles `acks` against `inventory`, position by position: a position acknowledged more often
-    /// than the lake holds it lost the difference (two acknowledgements naming one position mean the
-    /// store gave two records one identity and kept one), and one held more often than acknowledged
-    /// (at least once) is doubled by the difference.
-    pub fn settle(posted: u64, acks: &[Ack], inventory: &LakeInventory, cleaned: u64) -> Self {
-        let mut acked_topic: HashMap<TopicPosition, u32> = HashMap::new();
-        let mut acked_stream: HashMap<StreamPosition, u32> = HashMap::new();
-        for ack in acks {
-            match ack {
-                Ack::Topic { topic, partition, offset } => {
-                    let position =
-                        TopicPosition { topic: topic.clone(), partition: i64::from(*partition), offset: *offset };
-                    *acked_topic.entry(position).or_insert(0) += 1
-                }
-                Ack::Stream { stream, shard, sequence_number } => {
-                    let position = StreamPosition {
-                        stream: stream.clone(),
-                        shard_id: shard.clone(),
-                        sequence_number: sequence_number.clone(),
-                    };
-                    *acked_stream.entry(position).or_insert(0) += 1
-                }
+/// Settles `acks` against `inventory`, position by position: a position acknowledged more often
+/// than the lake holds it lost the difference (two acknowledgements naming one position mean the
+/// store gave two records one identity and kept one), and one held more often than acknowledged
+/// (at least once) is doubled by the difference.
+pub fn settle(posted: u64, acks: &[Ack], inventory: &LakeInventory, cleaned: u64) -> Accounts {
+    let mut acked_topic: HashMap<TopicPosition, u32> = HashMap::new();
+    let mut acked_stream: HashMap<StreamPosition, u32> = HashMap::new();
+    for ack in acks {
+        match ack {
+            Ack::Topic { topic, partition, offset } => {
+                let position =
+                    TopicPosition { topic: topic.clone(), partition: i64::from(*partition), offset: *offset };
+                *acked_topic.entry(position).or_insert(0) += 1
+            }
+            Ack::Stream { stream, shard, sequence_number } => {
+                let position = StreamPosition {
+                    stream: stream.clone(),
+                    shard_id: shard.clone(),
+                    sequence_number: sequence_number.clone(),
+                };
+                *acked_stream.entry(position).or_insert(0) += 1
             }
         }
-        let (topic_lost, topic_doubled) = compare(&acked_topic, &inventory.topic_records);
-        let (stream_lost, stream_doubled) = compare(&acked_stream, &inventory.stream_records);
-        Self {
-            posted,
-            acknowledged: acks.len() as u64,
-            landed_raw: inventory.landed_raw,
-            cleaned,
-            streamed: inventory.streamed,
-            rejected: inventory.rejected,
-            lost: topic_lost + stream_lost,
-            doubled: topic_doubled + stream_doubled,
-        }
+    }
+    let (topic_lost, topic_doubled) = compare(&acked_topic, &inventory.topic_records);
+    let (stream_lost, stream_doubled) = compare(&acked_stream, &inventory.stream_records);
+    Accounts {
+        posted,
+        acknowledged: acks.len() as u64,
+        landed_raw: inventory.landed_raw,
+        cleaned,
+        streamed: inventory.streamed,
+        rejected: inventory.rejected,
+        lost: topic_lost + stream_lost,
+        doubled: topic_doubled + stream_doubled,
     }
 }
 
@@ -221,7 +198,7 @@ mod tests {
         };
         // Two acknowledgements of stream record 8, which the lake holds once: one of them was lost.
         let acks = [topic(0), topic(1), topic(2), stream("7"), stream("8"), stream("8"), stream("9")];
-        let accounts = Accounts::settle(8, &acks, &inventory, 3);
+        let accounts = settle(8, &acks, &inventory, 3);
         assert_eq!(
             accounts,
             Accounts {

@@ -214,6 +214,9 @@ pub enum LocalError {
     /// The `batch-transform` handler failed.
     #[error("the batch run failed: {0}")]
     Batch(#[from] BatchError),
+    /// The run's report could not be read back from the lake or made.
+    #[error("the run's report: {0}")]
+    Report(#[source] BatchError),
     /// The loops did not finish delivering before the shutdown's deadline.
     #[error("the pipeline did not finish delivering within {0:?}; what is left stays in the topics and streams")]
     Unfinished(Duration),

@@ -12,7 +12,8 @@
 //! * [`stack`] assembles them, and runs the `batch-transform` handler on a scheduled event;
 //! * [`run`] posts emulated records through the API, waits until they are delivered, runs the batch
 //!   and settles the accounts ([`accounting`]): what was acknowledged, landed, cleaned, streamed,
-//!   refused, lost or doubled; [`report`] prints the query results;
+//!   refused, lost or doubled; [`report`] rewrites the run date's report (`pinpipe_report`) with the
+//!   accounts; progress bars on the terminal show posting, delivery and the batch;
 //! * [`error`] holds the typed errors of each: [`FeedError`], [`DeliveryError`], [`LocalError`].
 
 pub mod accounting;
@@ -23,6 +24,7 @@ pub mod journal;
 pub mod kafka_feed;
 pub mod kinesis_feed;
 pub mod memory;
+mod progress;
 pub mod report;
 pub mod run;
 pub mod stack;

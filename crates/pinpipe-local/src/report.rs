@@ -1,49 +1,48 @@
-//! The query results of a run, read back from the lake (`results/<date>/<query>.parquet`) and
-//! printed as tables.
+//! The report of a `pinpipe run`: the batch's report of the run date (`results/<date>/report.html`,
+//! made by `pinpipe_report`) made again from the lake with the run's accounts and phase timings, and
+//! the query results read back from the lake.
 
-use std::io::Cursor;
+use std::time::Duration;
 
 use pinpipe_contract::layout;
-use pinpipe_core::queries::QUERIES;
 use pinpipe_lake::ObjectStore;
-use polars::prelude::{DataFrame, ParquetReader, SerReader};
+use pinpipe_report::RunFacts;
+use polars::prelude::DataFrame;
 
+use crate::accounting::Accounts;
 use crate::error::LocalError;
 
-/// What each query answers, for the tables' titles (docs/SPEC.md §5).
-const QUESTIONS: [&str; 11] = [
-    "most popular category per country",
-    "posts per category per post year, 2018-2022",
-    "most popular category per post year",
-    "user(s) with most followers per country",
-    "country with the most-followed user",
-    "most popular category per age group",
-    "median follower count per age group",
-    "users joined per year, 2015-2020",
-    "median follower count by join year",
-    "median follower count by age group and join year",
-    "median follower count by age group and post year",
-];
-
-/// The results of the run of `run_date`: per query, its id, question and rows.
-pub async fn results(store: &dyn ObjectStore, run_date: &str) -> Result<Vec<(String, String, DataFrame)>, LocalError> {
-    let mut out = Vec::new();
-    for (query, question) in QUERIES.iter().zip(QUESTIONS) {
-        let key = layout::result_key(run_date, query.id);
-        let bytes = store.get(&key).await?;
-        let frame = ParquetReader::new(Cursor::new(bytes))
-            .finish()
-            .map_err(|source| LocalError::Polars { what: format!("reading {key}"), source })?;
-        out.push((query.id.to_string(), question.to_string(), frame));
-    }
-    Ok(out)
+/// The report a run wrote.
+#[derive(Debug, Clone)]
+pub struct RunReportPage {
+    /// The run date.
+    pub run_date: String,
+    /// Its key in the lake (`results/<date>/report.html`).
+    pub key: String,
+    /// The page.
+    pub html: String,
 }
 
-/// The tables as text: a title per query, then its rows (long tables shortened by Polars).
-pub fn render(results: &[(String, String, DataFrame)]) -> String {
-    results
-        .iter()
-        .map(|(id, question, frame)| format!("{id}: {question} ({} rows)\n{frame}\n", frame.height()))
-        .collect::<Vec<_>>()
-        .join("\n")
+/// Reads the batch run of `run_date` back from the lake in `store` and rewrites its report with
+/// `accounts` and `phases`; returns the query results (id, title, rows) and the report.
+pub async fn write_run_report(
+    store: &dyn ObjectStore,
+    run_date: &str,
+    accounts: &Accounts,
+    phases: &[(String, Duration)],
+) -> Result<(Vec<(String, String, DataFrame)>, RunReportPage), LocalError> {
+    let run = pinpipe_batch::report::read_run(store, Some(run_date)).await.map_err(LocalError::Report)?;
+    let facts = RunFacts { accounts: *accounts, phases: phases.to_vec() };
+    let html = run.render(&store.location(), Some(&facts)).map_err(LocalError::Report)?;
+    let key = layout::report_key(run_date);
+    store.put(&key, html.clone().into()).await?;
+    let results = run
+        .results
+        .into_iter()
+        .map(|(query, frame)| {
+            let title = pinpipe_report::query_text(query.id).map_or(query.id, |text| text.title);
+            (query.id.to_string(), title.to_string(), frame)
+        })
+        .collect();
+    Ok((results, RunReportPage { run_date: run_date.to_string(), key, html }))
 }

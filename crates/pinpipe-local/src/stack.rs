@@ -186,6 +186,11 @@ impl Stack {
         (self.landing.borrow().clone(), self.streaming.borrow().clone())
     }
 
+    /// The landing and the stream loop's status as each step publishes it (for progress bars).
+    pub fn status_updates(&self) -> (watch::Receiver<LoopStatus>, watch::Receiver<LoopStatus>) {
+        (self.landing.clone(), self.streaming.clone())
+    }
+
     /// Waits until both loops have delivered everything stored before this call, or `timeout` passes.
     pub async fn wait_until_delivered(&self, timeout: Duration) -> Result<(), LocalError> {
         let since = Instant::now();

@@ -19,6 +19,22 @@ async fn an_embedded_run_lands_streams_and_cleans_every_record_once() {
     assert_eq!(accounts.cleaned, batch.tables.values().map(|table| table.records_cleaned).sum::<u64>());
     assert!(accounts.cleaned > 0 && accounts.cleaned <= 1_200);
     assert_eq!(report.results.len(), 11);
+
+    // The run date's report in the lake is the run's: the batch's results and counts, and the accounts.
+    let page = report.report.as_ref().expect("the batch ran, so there is a report");
+    assert_eq!(page.key, layout::report_key(&batch.run_date));
+    let stored = std::fs::read_to_string(lake.path().join(&page.key)).unwrap();
+    assert_eq!(stored, page.html);
+    assert!(
+        stored.contains("<section id=\"run\">")
+            && stored.contains("Every acknowledged record is in the lake exactly once.")
+    );
+    assert!(stored.contains("<td>acknowledged</td><td class=\"num\">2,400</td>"), "the accounts are shown");
+    let phases: Vec<&str> = report.phases.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(phases, ["posting", "delivery", "batch", "accounts"]);
+    for phase in phases {
+        assert!(stored.contains(&format!("<td>{phase}</td>")), "{phase}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,11 @@ use pinpipe_batch::{BatchError, Manifest};
 use pinpipe_contract::{layout, Table};
 use pinpipe_core::quality::TableQuality;
 use pinpipe_lake::ObjectStore;
+use pinpipe_metrics::Metrics;
 use serde::Serialize;
+
+/// The function's name when `AWS_LAMBDA_FUNCTION_NAME` is not set (the binary's name).
+pub const FUNCTION: &str = "batch-transform";
 
 /// What the function answers: the run's counts and where its manifest is.
 #[derive(Debug, Serialize)]
@@ -38,19 +42,58 @@ pub async fn handle(
     store: Arc<dyn ObjectStore>,
     event: LambdaEvent<EventBridgeEvent>,
 ) -> Result<RunSummary, BatchError> {
+    handle_measured(store, event).await.map(|(summary, _)| summary)
+}
+
+/// [`handle`], and the run's metrics for the function's `main` to emit (none when it fails: Lambda
+/// counts the error, and the retried run reports its records).
+pub async fn handle_measured(
+    store: Arc<dyn ObjectStore>,
+    event: LambdaEvent<EventBridgeEvent>,
+) -> Result<(RunSummary, Metrics), BatchError> {
     let run_date = run_date_of(&event.payload);
     if event.payload.time.is_none() {
         tracing::warn!(%run_date, "the event has no time; running for today's date");
     }
     let manifest = pinpipe_batch::run_batch(store, run_date).await?;
     log_manifest(&manifest);
-    Ok(RunSummary {
+    let metrics = metrics_of(&manifest, &pinpipe_metrics::function_name(FUNCTION));
+    let summary = RunSummary {
         manifest_key: layout::manifest_key(&manifest.run_date),
         inputs_consumed: manifest.inputs.len(),
         run_date: manifest.run_date,
         tables: manifest.tables,
         results: manifest.results,
-    })
+    };
+    Ok((summary, metrics))
+}
+
+/// The metrics of a run: its records in, cleaned, dropped as duplicates and refused (in all and by
+/// kind), the share refused, and the raw objects and bytes it read.
+pub fn metrics_of(manifest: &Manifest, function: &str) -> Metrics {
+    use pinpipe_metrics::{
+        label, BYTES_IN, DUPLICATES_DROPPED, INPUTS_CONSUMED, KIND_DIMENSION, RECORDS_CLEANED, RECORDS_IN,
+        RECORDS_REJECTED, REJECTED_SHARE,
+    };
+    let tables = manifest.tables.values();
+    let records_in: u64 = tables.clone().map(|counts| counts.records_in).sum();
+    let rejected: u64 = tables.clone().map(TableQuality::rejected_total).sum();
+    let share = if records_in == 0 { 0.0 } else { 100.0 * rejected as f64 / records_in as f64 };
+    let mut metrics = Metrics::new(function);
+    metrics
+        .put(RECORDS_IN, records_in)
+        .put(RECORDS_CLEANED, tables.clone().map(|counts| counts.records_cleaned).sum::<u64>())
+        .put(DUPLICATES_DROPPED, tables.clone().map(|counts| counts.duplicates_dropped).sum::<u64>())
+        .put(RECORDS_REJECTED, rejected)
+        .put(REJECTED_SHARE, share)
+        .put(INPUTS_CONSUMED, manifest.inputs.len())
+        .put(BYTES_IN, manifest.inputs.iter().map(|input| input.size).sum::<u64>());
+    for counts in tables {
+        for (kind, count) in &counts.rejected {
+            metrics.put_by(RECORDS_REJECTED, KIND_DIMENSION, label(kind), *count);
+        }
+    }
+    metrics
 }
 
 fn log_manifest(manifest: &Manifest) {
@@ -73,4 +116,43 @@ fn log_manifest(manifest: &Manifest) {
         timings_ms = %serde_json::to_string(&manifest.timings_ms).unwrap_or_default(),
         "batch run complete"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use pinpipe_contract::RejectKind;
+    use pinpipe_lake::ObjectMeta;
+
+    use super::*;
+
+    #[test]
+    fn a_runs_metrics_add_up_its_tables_and_give_the_share_refused() {
+        let mut manifest = Manifest::default();
+        let mut pin = TableQuality::default();
+        (pin.records_in, pin.records_cleaned, pin.duplicates_dropped) = (8, 5, 1);
+        pin.rejected.insert(RejectKind::NotJson, 2);
+        let mut geo = TableQuality::default();
+        (geo.records_in, geo.records_cleaned) = (2, 1);
+        geo.rejected.insert(RejectKind::NotJson, 1);
+        manifest.tables = BTreeMap::from([(Table::Pin, pin), (Table::Geo, geo)]);
+        let input = |size| ObjectMeta { key: "topics/p.pin/x".into(), size, version: "v".into() };
+        manifest.inputs = vec![input(100), input(28)];
+        let lines: Vec<serde_json::Value> = metrics_of(&manifest, "pinpipe-batch-transform")
+            .to_lines(0)
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let totals = &lines[0];
+        assert_eq!(totals["Function"], "pinpipe-batch-transform");
+        let count = |name: &str| totals[name].as_u64().unwrap();
+        assert_eq!([count("RecordsIn"), count("RecordsCleaned"), count("DuplicatesDropped")], [10, 6, 1]);
+        assert_eq!([count("RecordsRejected"), count("InputsConsumed"), count("BytesIn")], [3, 2, 128]);
+        assert_eq!(totals["RejectedShare"], 30.0);
+        // One line per kind, summed over the tables.
+        assert_eq!(lines.len(), 2);
+        assert_eq!((lines[1]["Kind"].as_str(), lines[1]["RecordsRejected"].as_u64()), (Some("not_json"), Some(3)));
+        // An empty run refuses nothing.
+        let empty = metrics_of(&Manifest::default(), "f");
+        assert_eq!(empty.get(pinpipe_metrics::REJECTED_SHARE), Some(pinpipe_metrics::MetricValue::Float(0.0)));
+    }
 }

@@ -7,12 +7,16 @@ use pinpipe_lake::{config, ObjectStore, S3Store};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    pinpipe_metrics::log::init();
     let bucket = config::lake_bucket()?;
     let store: Arc<dyn ObjectStore> = Arc::new(S3Store::from_env(&bucket).await);
     run(service_fn(move |event| {
         let store = store.clone();
-        async move { batch_transform::handle(store, event).await.map_err(Error::from) }
+        async move {
+            let (summary, metrics) = batch_transform::handle_measured(store, event).await?;
+            metrics.emit();
+            Ok::<_, Error>(summary)
+        }
     }))
     .await
 }

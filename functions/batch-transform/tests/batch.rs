@@ -90,7 +90,10 @@ async fn lands_results_incrementally_and_reruns_are_byte_identical(store: Arc<dy
     let q3b = read_parquet(store.as_ref(), &layout::result_key("2026-11-25", "q3b")).await;
     assert_eq!(q3b.column("country").unwrap().str().unwrap().get(0), Some("Anguilla"));
     assert_eq!(first.results["q1"], 478);
-    assert_eq!(store.list("results/2026-11-25/").await.unwrap().len(), 12, "11 results and the manifest");
+    assert_eq!(store.list("results/2026-11-25/").await.unwrap().len(), 13, "11 results, the manifest, the report");
+    let report = String::from_utf8(store.get(&layout::report_key("2026-11-25")).await.unwrap().to_vec()).unwrap();
+    assert!(report.contains("<span class=\"answer\">Anguilla</span>"), "the report shows the results");
+    assert!(report.contains("Examples of <code>not_json</code> in pin (1 of 1)"), "and the refused line");
     let rejected = store.get(&layout::batch_rejected_key("2026-11-25", Table::Pin)).await.unwrap();
     let rejected: Vec<RejectedRecord> = RejectedRecord::parse_lines(&rejected).map(Result::unwrap).collect();
     assert_eq!(rejected.len(), 1);
@@ -123,7 +126,8 @@ async fn lands_results_incrementally_and_reruns_are_byte_identical(store: Arc<dy
     assert_eq!(snapshot(store.as_ref(), layout::CLEANED_PREFIX).await, cleaned_before);
     let results_after = snapshot(store.as_ref(), "results/2026-11-25/").await;
     for (key, bytes) in &results_before {
-        if !key.ends_with("manifest.json") {
+        // The manifest and the report hold the run's timings, the one thing a re-run may change.
+        if !key.ends_with("manifest.json") && !key.ends_with("report.html") {
             assert_eq!(Some(bytes), results_after.get(key), "{key} differs after a re-run");
         }
     }

@@ -7,12 +7,16 @@ use pinpipe_ingest::{Ingest, IngestConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    pinpipe_metrics::log::init();
     let config = IngestConfig::from_env()?;
     let ingest = Arc::new(Ingest::from_config(&config).await);
     run(service_fn(move |request| {
         let ingest = ingest.clone();
-        async move { ingest_api::handle(&ingest, request).await }
+        async move {
+            let (response, metrics) = ingest_api::handle_measured(&ingest, request).await?;
+            metrics.emit();
+            Ok::<_, Error>(response)
+        }
     }))
     .await
 }

@@ -28,10 +28,14 @@ use lambda_runtime::LambdaEvent;
 use pinpipe_contract::names::{is_kafka_topic_name, table_of_any_topic};
 use pinpipe_contract::{layout, Origin, Payload, RejectKind, RejectedRecord, Stage, Table, TopicPosition};
 use pinpipe_lake::{ObjectStore, StoreError};
+use pinpipe_metrics::Metrics;
 use serde::Serialize;
 
 /// S3 puts in flight at once.
 pub const WRITE_CONCURRENCY: usize = 16;
+
+/// The function's name when `AWS_LAMBDA_FUNCTION_NAME` is not set (the binary's name).
+pub const FUNCTION: &str = "kafka-to-s3";
 
 /// What the function answers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -62,6 +66,10 @@ pub struct Plan {
     pub objects: Vec<PlannedObject>,
     /// The counts.
     pub summary: LandingSummary,
+    /// Refused records by kind of refusal.
+    pub rejected_by_kind: BTreeMap<RejectKind, usize>,
+    /// Bytes of the raw objects (not of the objects of refused records).
+    pub bytes_landed: usize,
 }
 
 /// Works out every object `event` lands: pure, so the same event always gives the same objects.
@@ -114,7 +122,11 @@ fn plan_run(plan: &mut Plan, topic: &str, partition: i64, run: &[&KafkaRecord], 
             }),
         }
     }
+    for refusal in &rejected {
+        *plan.rejected_by_kind.entry(refusal.kind).or_insert(0) += 1;
+    }
     if landed_count > 0 {
+        plan.bytes_landed += landed.len();
         plan.objects.push(PlannedObject { key: layout::raw_key(topic, partition, first_offset), body: landed.into() });
         plan.summary.objects_written += 1;
         plan.summary.records_landed += landed_count;
@@ -215,8 +227,18 @@ pub async fn write(store: &dyn ObjectStore, objects: Vec<PlannedObject>) -> Resu
 
 /// Handles one MSK event against the lake in `store`.
 pub async fn handle(store: Arc<dyn ObjectStore>, event: LambdaEvent<KafkaEvent>) -> Result<LandingSummary, StoreError> {
+    handle_measured(store, event).await.map(|(summary, _)| summary)
+}
+
+/// [`handle`], and the invocation's metrics for the function's `main` to emit (none when it fails:
+/// Lambda counts the error, and the retry reports the batch).
+pub async fn handle_measured(
+    store: Arc<dyn ObjectStore>,
+    event: LambdaEvent<KafkaEvent>,
+) -> Result<(LandingSummary, Metrics), StoreError> {
     let records_in: usize = event.payload.records.values().map(Vec::len).sum();
-    let Plan { objects, summary } = plan(&event.payload);
+    let oldest_timestamp_ms = oldest_timestamp_ms(&event.payload);
+    let Plan { objects, summary, rejected_by_kind, bytes_landed } = plan(&event.payload);
     if let Err(error) = write(store.as_ref(), objects).await {
         tracing::error!(
             records_in,
@@ -240,7 +262,58 @@ pub async fn handle(store: Arc<dyn ObjectStore>, event: LambdaEvent<KafkaEvent>)
         records_rejected = summary.records_rejected,
         "batch landed"
     );
-    Ok(summary)
+    let landing = Landing { records_in, summary: &summary, rejected_by_kind: &rejected_by_kind, bytes_landed };
+    let metrics = landing.metrics(&pinpipe_metrics::function_name(FUNCTION), oldest_timestamp_ms, now_ms());
+    Ok((summary, metrics))
+}
+
+/// What one landed event did, for its metrics.
+struct Landing<'a> {
+    records_in: usize,
+    summary: &'a LandingSummary,
+    rejected_by_kind: &'a BTreeMap<RejectKind, usize>,
+    bytes_landed: usize,
+}
+
+impl Landing<'_> {
+    /// The metrics of `function`'s invocation at `now_ms`, whose oldest record was stamped
+    /// `oldest_timestamp_ms`.
+    fn metrics(&self, function: &str, oldest_timestamp_ms: Option<i64>, now_ms: i64) -> Metrics {
+        use pinpipe_metrics::{
+            label, BYTES_LANDED, DUPLICATES_DROPPED, KIND_DIMENSION, OBJECTS_WRITTEN, RECORDS_IN, RECORDS_LANDED,
+            RECORDS_REJECTED, RECORD_AGE,
+        };
+        let summary = self.summary;
+        let mut metrics = Metrics::new(function);
+        metrics
+            .put(RECORDS_IN, self.records_in)
+            .put(RECORDS_LANDED, summary.records_landed)
+            .put(RECORDS_REJECTED, summary.records_rejected)
+            // An offset delivered twice in one event is landed once.
+            .put(DUPLICATES_DROPPED, self.records_in.saturating_sub(summary.records_landed + summary.records_rejected))
+            .put(OBJECTS_WRITTEN, summary.objects_written + summary.rejected_objects)
+            .put(BYTES_LANDED, self.bytes_landed);
+        if let Some(oldest) = oldest_timestamp_ms {
+            metrics.put(RECORD_AGE, u64::try_from(now_ms.saturating_sub(oldest)).unwrap_or(0));
+        }
+        for (kind, count) in self.rejected_by_kind {
+            metrics.put_by(RECORDS_REJECTED, KIND_DIMENSION, label(kind), *count);
+        }
+        metrics
+    }
+}
+
+/// The Kafka timestamp (milliseconds since the epoch) of the event's oldest record; records without
+/// one (Kafka's -1) are passed over.
+fn oldest_timestamp_ms(event: &KafkaEvent) -> Option<i64> {
+    event.records.values().flatten().map(|record| record.timestamp.0.timestamp_millis()).filter(|&ms| ms > 0).min()
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -268,6 +341,53 @@ mod tests {
         assert_eq!(payload_as_received(Some(&latin1)).unwrap().to_bytes().unwrap(), b"{\"a\": \"\xe9\"}");
         assert_eq!(payload_as_received(Some("%%%")), Some(Payload::Text("%%%".into())));
         assert_eq!(payload_as_received(None), None);
+    }
+
+    #[test]
+    fn the_metrics_count_what_the_plan_lands_and_refuses() {
+        let record = |offset: i64, value: Option<&str>, timestamp_ms: i64| {
+            let mut record = KafkaRecord::default();
+            record.topic = Some("p.pin".to_string());
+            record.offset = offset;
+            record.value = value.map(b64);
+            record.timestamp = serde_json::from_value(serde_json::json!(timestamp_ms)).unwrap();
+            record
+        };
+        let mut event = KafkaEvent::default();
+        let records = vec![
+            record(0, Some(r#"{"ind": 1}"#), 1_000),
+            record(1, Some("{oops"), 2_000),
+            record(1, Some("{oops"), 2_000),
+            record(2, None, 0),
+        ];
+        event.records.insert("p.pin-0".to_string(), records);
+        let plan = plan(&event);
+        assert_eq!(plan.bytes_landed, r#"{"ind": 1}"#.len() + 1);
+        assert_eq!(plan.rejected_by_kind, BTreeMap::from([(RejectKind::NotJson, 1), (RejectKind::MissingValue, 1)]));
+        let landing = Landing {
+            records_in: 4,
+            summary: &plan.summary,
+            rejected_by_kind: &plan.rejected_by_kind,
+            bytes_landed: 11,
+        };
+        let metrics = landing.metrics("pinpipe-kafka-to-s3", oldest_timestamp_ms(&event), 61_000);
+        let lines: Vec<serde_json::Value> =
+            metrics.to_lines(0).lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+        let totals = &lines[0];
+        assert_eq!(totals["Function"], "pinpipe-kafka-to-s3");
+        assert_eq!(
+            [totals["RecordsIn"].clone(), totals["RecordsLanded"].clone(), totals["RecordsRejected"].clone()],
+            [4, 1, 2]
+        );
+        assert_eq!(totals["DuplicatesDropped"], 1);
+        assert_eq!(totals["ObjectsWritten"], 2);
+        assert_eq!(totals["BytesLanded"], 11);
+        assert_eq!(totals["RecordAge"], 60_000, "the oldest stamped record, a minute old");
+        let kinds: Vec<(&str, u64)> = lines[1..]
+            .iter()
+            .map(|line| (line["Kind"].as_str().unwrap(), line["RecordsRejected"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(kinds, [("not_json", 1), ("missing_value", 1)]);
     }
 
     #[test]

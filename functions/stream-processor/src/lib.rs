@@ -36,6 +36,7 @@ use pinpipe_core::clean::clean;
 use pinpipe_core::decode::decode_records;
 use pinpipe_core::export::parquet_bytes;
 use pinpipe_lake::{ObjectStore, StoreError};
+use pinpipe_metrics::Metrics;
 use polars::prelude::{Column, DataFrame, ParquetCompression, PlSmallStr, PolarsError, Scalar};
 use serde::Serialize;
 
@@ -48,6 +49,9 @@ pub const PART_COMPRESSION: ParquetCompression = ParquetCompression::Snappy;
 
 /// S3 puts in flight at once.
 pub const WRITE_CONCURRENCY: usize = 8;
+
+/// The function's name when `AWS_LAMBDA_FUNCTION_NAME` is not set (the binary's name).
+pub const FUNCTION: &str = "stream-processor";
 
 /// Why a batch could not be processed at all (an S3 failure is not one: it is answered with
 /// `batchItemFailures`).
@@ -128,6 +132,10 @@ pub struct BatchCounts {
     pub rows_stored: BTreeMap<Table, usize>,
     /// Records refused (written to `rejected/`).
     pub records_rejected: usize,
+    /// Records refused, by kind of refusal.
+    pub rejected_by_kind: BTreeMap<RejectKind, usize>,
+    /// Bytes of the records' data.
+    pub bytes_in: usize,
     /// Records reported in `batchItemFailures`.
     pub records_failed: usize,
     /// Objects written.
@@ -149,25 +157,36 @@ impl Processor {
 
     /// Handles one Kinesis event: the Lambda handler.
     pub async fn handle(&self, event: LambdaEvent<KinesisBatch>) -> Result<KinesisEventResponse, ProcessError> {
+        self.handle_measured(event).await.map(|(response, _)| response)
+    }
+
+    /// [`Processor::handle`], and the invocation's metrics for the function's `main` to emit (none
+    /// when it fails: Lambda counts the error, and the retry reports the batch).
+    pub async fn handle_measured(
+        &self,
+        event: LambdaEvent<KinesisBatch>,
+    ) -> Result<(KinesisEventResponse, Metrics), ProcessError> {
         let (response, counts) = self.process(event.payload).await?;
         log_counts(&counts);
-        Ok(response)
+        Ok((response, counts.metrics(&pinpipe_metrics::function_name(FUNCTION))))
     }
 
     /// Processes one batch: the response for Lambda and the counts.
     pub async fn process(&self, event: KinesisBatch) -> Result<(KinesisEventResponse, BatchCounts), ProcessError> {
-        let mut counts = BatchCounts { records_in: event.records.len(), ..BatchCounts::default() };
+        let bytes_in = event.records.iter().map(|record| record.kinesis.data.0.len()).sum();
+        let mut counts = BatchCounts { records_in: event.records.len(), bytes_in, ..BatchCounts::default() };
         if event.records.is_empty() {
             return Ok((KinesisEventResponse::default(), counts));
         }
         // Shared with the cleaning task, which reads the records in place.
         let records = Arc::new(event.records);
         let groups = Arc::new(group(&self.names, &records));
-        let (writes, records_rejected) = {
+        let (writes, rejected_by_kind) = {
             let (records, groups) = (records.clone(), groups.clone());
             tokio::task::spawn_blocking(move || prepare(&groups, &records)).await??
         };
-        counts.records_rejected = records_rejected;
+        counts.records_rejected = rejected_by_kind.values().sum();
+        counts.rejected_by_kind = rejected_by_kind;
 
         let failed_groups = self.store_all(writes, groups.len(), &mut counts).await;
         let retry = records_to_retry(&groups, &failed_groups, records.len());
@@ -233,11 +252,14 @@ fn group(names: &Names, records: &[KinesisBatchRecord]) -> Vec<Group> {
     groups.into_values().collect()
 }
 
+/// The objects to write for a batch, and its refusals by kind.
+type Prepared = (Vec<Write>, BTreeMap<RejectKind, usize>);
+
 /// Decodes and cleans every group of `records`, giving the objects to write (one Parquet part per
-/// group with rows, one object of refused records per group with refusals) and the number of refusals.
-fn prepare(groups: &[Group], records: &[KinesisBatchRecord]) -> Result<(Vec<Write>, usize), ProcessError> {
+/// group with rows, one object of refused records per group with refusals) and the refusals by kind.
+fn prepare(groups: &[Group], records: &[KinesisBatchRecord]) -> Result<Prepared, ProcessError> {
     let mut writes = Vec::new();
-    let mut records_rejected = 0;
+    let mut rejected_by_kind = BTreeMap::new();
     for (position, group) in groups.iter().enumerate() {
         let first_sequence_number = &records[group.records[0]].kinesis.sequence_number;
         let mut rejected = match group.table {
@@ -253,13 +275,15 @@ fn prepare(groups: &[Group], records: &[KinesisBatchRecord]) -> Result<(Vec<Writ
         };
         if !rejected.is_empty() {
             rejected.sort_by_key(|(index, _)| *index);
-            records_rejected += rejected.len();
+            for (_, refusal) in &rejected {
+                *rejected_by_kind.entry(refusal.kind).or_insert(0) += 1;
+            }
             let body = RejectedRecord::to_json_lines(rejected.iter().map(|(_, record)| record)).into();
             let key = layout::stream_rejected_key(group.table, &group.shard, first_sequence_number);
             writes.push(Write { key, body, group: position, rows: None });
         }
     }
-    Ok((writes, records_rejected))
+    Ok((writes, rejected_by_kind))
 }
 
 /// The refusals of a group of records whose stream feeds no table, by index in the event.
@@ -388,6 +412,28 @@ fn records_to_retry(groups: &[Group], failed_groups: &[bool], records: usize) ->
     retry
 }
 
+impl BatchCounts {
+    /// The metrics of the batch, for the function named `function`.
+    pub fn metrics(&self, function: &str) -> Metrics {
+        use pinpipe_metrics::{
+            label, BYTES_IN, KIND_DIMENSION, OBJECTS_WRITTEN, RECORDS_CLEANED, RECORDS_IN, RECORDS_REJECTED,
+            RECORDS_RETRIED,
+        };
+        let mut metrics = Metrics::new(function);
+        metrics
+            .put(RECORDS_IN, self.records_in)
+            .put(RECORDS_CLEANED, self.rows_stored.values().sum::<usize>())
+            .put(RECORDS_REJECTED, self.records_rejected)
+            .put(RECORDS_RETRIED, self.records_failed)
+            .put(OBJECTS_WRITTEN, self.objects_written)
+            .put(BYTES_IN, self.bytes_in);
+        for (kind, count) in &self.rejected_by_kind {
+            metrics.put_by(RECORDS_REJECTED, KIND_DIMENSION, label(kind), *count);
+        }
+        metrics
+    }
+}
+
 fn log_counts(counts: &BatchCounts) {
     for (table, rows) in &counts.rows_stored {
         tracing::info!(%table, rows_stored = rows, "stream rows appended");
@@ -429,6 +475,32 @@ mod tests {
         assert_eq!(retried(&[false, true, false, false]), [0, 1, 2, 3, 4, 5, 6]);
         // Shards are independent.
         assert_eq!(retried(&[false, false, false, true]), [7, 8]);
+    }
+
+    #[test]
+    fn the_metrics_carry_the_counts_and_the_refusals_by_kind() {
+        let counts = BatchCounts {
+            records_in: 10,
+            rows_stored: BTreeMap::from([(Table::Pin, 4), (Table::Geo, 3)]),
+            records_rejected: 2,
+            rejected_by_kind: BTreeMap::from([(RejectKind::NotJson, 1), (RejectKind::UnknownStream, 1)]),
+            bytes_in: 2048,
+            records_failed: 1,
+            objects_written: 3,
+        };
+        let lines: Vec<serde_json::Value> = counts
+            .metrics("pinpipe-stream-processor")
+            .to_lines(0)
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let totals = &lines[0];
+        assert_eq!(totals["Function"], "pinpipe-stream-processor");
+        assert_eq!((totals["RecordsIn"].as_u64(), totals["RecordsCleaned"].as_u64()), (Some(10), Some(7)));
+        assert_eq!((totals["RecordsRejected"].as_u64(), totals["RecordsRetried"].as_u64()), (Some(2), Some(1)));
+        assert_eq!((totals["ObjectsWritten"].as_u64(), totals["BytesIn"].as_u64()), (Some(3), Some(2048)));
+        let kinds: Vec<&str> = lines[1..].iter().map(|line| line["Kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["not_json", "unknown_stream"]);
     }
 
     #[test]

@@ -14,14 +14,18 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    pinpipe_metrics::log::init();
     let bucket = config::lake_bucket()?;
     let prefix = config::prefix()?;
     let store: Arc<dyn ObjectStore> = Arc::new(S3Store::from_env(&bucket).await);
     let processor = Processor::new(store, Names::new(&prefix));
     run(service_fn(move |event| {
         let processor = processor.clone();
-        async move { processor.handle(event).await.map_err(Error::from) }
+        async move {
+            let (response, metrics) = processor.handle_measured(event).await?;
+            metrics.emit();
+            Ok::<_, Error>(response)
+        }
     }))
     .await
 }
