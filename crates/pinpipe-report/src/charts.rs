@@ -156,37 +156,51 @@ fn finish(svg: String, label: &str) -> String {
     svg.replacen("<svg ", &format!("<svg role=\"img\" aria-label=\"{escaped}\" "), 1)
 }
 
+/// The frame of a chart with one row per label, the first at the top, and a value axis from 0 to
+/// `top` along the bottom: drawn on `root`, ready for the rows' shapes.
+fn horizontal_frame<'a, 'b>(
+    what: &str,
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    labels: &[String],
+    (top, ticks): (f64, Vec<f64>),
+    value_name: &str,
+    margin_right: u32,
+) -> Result<ChartContext<'a, SVGBackend<'b>, Cartesian2d<Axis, Axis>>, ReportError> {
+    let error = drawing(what);
+    let label_area = labels.iter().map(|label| label_width(label)).max().unwrap_or(0).clamp(40, 300) + 12;
+    root.fill(&WHITE).map_err(&error)?;
+    let mut chart = ChartBuilder::on(root)
+        .margin(8)
+        .margin_right(margin_right)
+        .x_label_area_size(36)
+        .y_label_area_size(label_area)
+        .build_cartesian_2d(Axis::new(0.0..top, ticks), category_axis(labels.len()))
+        .map_err(&error)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .bold_line_style(GRID)
+        .axis_style(MUTED)
+        .label_style(text_style(LABEL_PX, INK))
+        .axis_desc_style(text_style(LABEL_PX, MUTED))
+        .x_label_formatter(&|value| compact(*value))
+        .y_label_formatter(&|value| category_label(labels, *value, true))
+        .x_desc(value_name)
+        .draw()
+        .map_err(&error)?;
+    Ok(chart)
+}
+
 /// Horizontal bars, first bar at the top, each value written at its bar's end.
 pub(crate) fn horizontal_bars(what: &str, bars: &[Bar], value_name: &str) -> Result<String, ReportError> {
     let error = drawing(what);
     let labels: Vec<String> = bars.iter().map(|bar| shorten(&bar.label, LABEL_CHARS)).collect();
-    let label_area = labels.iter().map(|label| label_width(label)).max().unwrap_or(0).clamp(40, 300) + 12;
     let height = 60 + 24 * bars.len().max(1) as u32;
     let max = bars.iter().map(|bar| bar.value).fold(0.0, f64::max);
-    let (top, ticks) = value_axis(max * 1.1);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(&error)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(8)
-            .margin_right(64)
-            .x_label_area_size(36)
-            .y_label_area_size(label_area)
-            .build_cartesian_2d(Axis::new(0.0..top, ticks), category_axis(bars.len()))
-            .map_err(&error)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .bold_line_style(GRID)
-            .axis_style(MUTED)
-            .label_style(text_style(LABEL_PX, INK))
-            .axis_desc_style(text_style(LABEL_PX, MUTED))
-            .x_label_formatter(&|value| compact(*value))
-            .y_label_formatter(&|value| category_label(&labels, *value, true))
-            .x_desc(value_name)
-            .draw()
-            .map_err(&error)?;
+        let mut chart = horizontal_frame(what, &root, &labels, value_axis(max * 1.1), value_name, 64)?;
         let rows = bars.len();
         chart
             .draw_series(bars.iter().enumerate().map(|(index, bar)| {
@@ -414,33 +428,12 @@ pub(crate) fn stacked_bars(
 ) -> Result<String, ReportError> {
     let error = drawing(what);
     let labels: Vec<String> = rows.iter().map(|(label, _)| shorten(label, LABEL_CHARS)).collect();
-    let label_area = labels.iter().map(|label| label_width(label)).max().unwrap_or(0).clamp(40, 300) + 12;
     let height = 60 + 34 * rows.len().max(1) as u32;
     let max = rows.iter().map(|(_, values)| values.iter().sum::<f64>()).fold(0.0, f64::max);
-    let (top, ticks) = value_axis(max);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(&error)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(8)
-            .margin_right(24)
-            .x_label_area_size(36)
-            .y_label_area_size(label_area)
-            .build_cartesian_2d(Axis::new(0.0..top, ticks), category_axis(rows.len()))
-            .map_err(&error)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .bold_line_style(GRID)
-            .axis_style(MUTED)
-            .label_style(text_style(LABEL_PX, INK))
-            .axis_desc_style(text_style(LABEL_PX, MUTED))
-            .x_label_formatter(&|value| compact(*value))
-            .y_label_formatter(&|value| category_label(&labels, *value, true))
-            .x_desc(value_name)
-            .draw()
-            .map_err(&error)?;
+        let mut chart = horizontal_frame(what, &root, &labels, value_axis(max), value_name, 24)?;
         let count = rows.len();
         let segments = rows.iter().enumerate().flat_map(|(index, (_, values))| {
             let y = (count - 1 - index) as f64;
