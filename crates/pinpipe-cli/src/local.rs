@@ -45,7 +45,7 @@ pub struct StackArgs {
     #[arg(long)]
     prefix: Option<String>,
     /// Embedded: the lake folder.
-    #[arg(long, default_value = "pinpipe-lake")]
+    #[arg(long, default_value = crate::lake::DEFAULT_LAKE)]
     lake: PathBuf,
     /// Local services: the lake bucket (created if missing); default `pinpipe-<prefix>`.
     #[arg(long, env = "PINPIPE_LAKE_BUCKET")]
@@ -53,6 +53,11 @@ pub struct StackArgs {
     /// Local services: the Kafka bootstrap list.
     #[arg(long, env = "PINPIPE_KAFKA_BOOTSTRAP", default_value = "127.0.0.1:9092")]
     kafka: String,
+    /// Retries of a failing batch before the landing and stream loops give it up and keep it under
+    /// aws/lambda/ in the lake for `pinpipe replay`, as Lambda's MaximumRetryAttempts (default: retry
+    /// until it succeeds).
+    #[arg(long)]
+    max_retry_attempts: Option<u32>,
 }
 
 /// `pinpipe run`.
@@ -99,6 +104,7 @@ impl StackArgs {
         };
         let mut options = StackOptions::embedded(prefix.clone(), self.lake.clone());
         options.api_address = SocketAddr::from(([127, 0, 0, 1], port));
+        options.batching.max_retry_attempts = self.max_retry_attempts;
         if self.services == ServicesKind::Local {
             options.services = Services::Local {
                 kafka_bootstrap: self.kafka.clone(),

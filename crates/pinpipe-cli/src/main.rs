@@ -1,6 +1,8 @@
 //! `pinpipe`: the command line of the pipeline.
 
+mod lake;
 mod local;
+mod replay;
 mod report;
 
 use std::path::PathBuf;
@@ -79,6 +81,10 @@ enum Command {
     ///
     /// The page is self-contained (it opens offline). Without --date, the latest run the lake holds.
     Report(report::ReportArgs),
+    /// Send what the pipeline set aside through the handlers again, once its cause is fixed: the
+    /// batches a trigger gave up on (aws/lambda/) and the records a stage refused (rejected/), on a
+    /// lake folder or a deployed lake bucket. Replaying twice lands nothing twice.
+    Replay(replay::ReplayArgs),
     /// Start the same pipeline and keep it up until interrupted: post to the printed API URL with
     /// any client; what is acknowledged lands within seconds and the batch runs periodically.
     Serve(local::ServeArgs),
@@ -163,6 +169,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Run(args) => local::run(args, started).await?,
         Command::Report(args) => report::report(args).await?,
+        Command::Replay(args) => replay::replay(args).await?,
         Command::Serve(args) => local::serve(args).await?,
         Command::Emulate { dump, rows, seed, .. } => {
             let dump = dump.expect("clap requires --dump or --api");

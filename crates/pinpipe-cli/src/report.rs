@@ -4,25 +4,17 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use chrono::NaiveDate;
-use clap::{ArgGroup, Args};
-use pinpipe_lake::{config::validate_bucket_name, LocalStore, ObjectStore, S3Store};
+use clap::Args;
 
-/// The lake folder `pinpipe run` uses when told nothing else.
-const DEFAULT_LAKE: &str = "pinpipe-lake";
+use crate::lake::LakeArgs;
 
 /// `pinpipe report`.
 #[derive(Args, Debug)]
-#[command(group(ArgGroup::new("where").args(["lake", "bucket"])))]
 pub struct ReportArgs {
-    /// A lake folder (default: pinpipe-lake, the lake of `pinpipe run`).
-    #[arg(long)]
-    lake: Option<PathBuf>,
-    /// A lake bucket on S3, read with the standard AWS credential chain (environment, profile, SSO
-    /// cache, instance role) and region; AWS_ENDPOINT_URL points at another S3 server.
-    #[arg(long)]
-    bucket: Option<String>,
+    #[command(flatten)]
+    lake: LakeArgs,
     /// The run date, YYYY-MM-DD (default: the latest run the lake holds).
     #[arg(long)]
     date: Option<NaiveDate>,
@@ -41,23 +33,7 @@ pub fn default_report_path(run_date: &str) -> PathBuf {
 
 /// `pinpipe report`: reads the run from the lake, writes its report, prints where it is.
 pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
-    let store: Box<dyn ObjectStore> = match (&args.bucket, &args.lake) {
-        (Some(bucket), _) => {
-            validate_bucket_name(bucket).with_context(|| format!("--bucket {bucket:?}"))?;
-            Box::new(S3Store::from_env(bucket).await)
-        }
-        (None, lake) => {
-            let lake = lake.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_LAKE));
-            if !lake.is_dir() {
-                bail!(
-                    "no lake folder {} (run `pinpipe run` first, or name one with --lake or --bucket)",
-                    lake.display()
-                );
-            }
-            Box::new(LocalStore::new(lake))
-        }
-    };
-    store.check().await?;
+    let store = args.lake.open().await?;
     let date = args.date.map(|date| date.format("%Y-%m-%d").to_string());
     let run = pinpipe_batch::report::read_run(store.as_ref(), date.as_deref()).await?;
     let html = run.render(&store.location(), None)?;

@@ -122,6 +122,11 @@ fn post_keeping_receipts(port: u16, mode: Mode, rows: usize, seed: u64) -> tokio
     tokio::spawn(async move { post(&options).await.expect("posting") })
 }
 
+/// The bytes of the lake's journal (every acknowledged record is in it before its answer).
+fn journal_size(lake: &std::path::Path) -> u64 {
+    std::fs::metadata(lake.join(pinpipe_contract::layout::LOCAL_RUNNER_JOURNAL)).map_or(0, |meta| meta.len())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_load_loses_no_acknowledged_record_and_issues_no_position_twice() {
     let lake = tempfile::tempdir().unwrap();
@@ -137,9 +142,15 @@ async fn kill_9_mid_load_loses_no_acknowledged_record_and_issues_no_position_twi
         let (mut child, lines) = spawn_with_lines(serve(port));
         wait_for(&lines, "pinpipe API on", Duration::from_secs(60));
         let seed = round as u64 * 2;
+        let journaled = journal_size(lake.path());
         let batch = post_keeping_receipts(port, Mode::Batch, 3_000, seed);
         let stream = post_keeping_receipts(port, Mode::Stream, 3_000, seed + 1);
         tokio::time::sleep(Duration::from_millis(kill_after_ms)).await;
+        // On a loaded machine the first answers can take longer: kill once some are journaled.
+        let waited = Instant::now();
+        while journal_size(lake.path()) < journaled + 64 * 1024 && waited.elapsed() < Duration::from_secs(10) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         child.kill().unwrap(); // SIGKILL: no shutdown, no flush, mid-request
         child.wait().unwrap();
         for summary in [batch.await.unwrap(), stream.await.unwrap()] {

@@ -31,15 +31,18 @@ pub const CONSUMED_PREFIX: &str = "state/batch-transform/consumed/";
 /// Prefix of the failed-invocation records: the Kinesis and MSK batches a trigger gave up on (after its
 /// retries, or past its maximum record age), kept whole by the triggers' S3 on-failure destination.
 ///
-/// Lambda writes these objects itself and takes no prefix for them, so the prefix is Lambda's own:
-/// `aws/lambda/<event source mapping UUID>/<shard id or partition>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<random UUID>`
-/// (UTC). Each object is one JSON invocation record: `requestContext` (`condition`, e.g.
-/// `RetryAttemptsExhausted` or `RecordAgeExceeded`, and `approximateInvokeCount`), `responseContext`
-/// (the function's error), `timestamp`, `KinesisBatchInfo` or `KafkaBatchInfo` (the stream and shard or
-/// the topic partitions, the first and last sequence numbers or offsets) and `payload`: the
-/// invocation's whole event as a JSON string, which is what a replay sends again. Nothing in pinpipe
-/// writes under this prefix; only Lambda does (docs/SPEC.md §3).
+/// Lambda writes these objects itself and takes no prefix for them, so the prefix is Lambda's own
+/// (see [`failed_key`]); each object is one [`crate::failed::FailedInvocation`], whose `payload` is the
+/// invocation's whole event, which is what a replay sends again. On AWS only Lambda writes here;
+/// `pinpipe run`/`serve` write the same records where their event-source loops give up (docs/SPEC.md §3).
 pub const FAILED_PREFIX: &str = "aws/lambda/";
+
+/// The key Lambda gives a failed-invocation record: `aws/lambda/<trigger UUID>/<shard id or
+/// partition>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<UUID>`, the time in UTC given as `YYYY-MM-DDTHH.MM.SS`.
+pub fn failed_key(trigger_uuid: &str, shard_or_partition: &str, time: &str, uuid: &str) -> String {
+    let day = time.get(..10).unwrap_or_default().replace('-', "/");
+    format!("{FAILED_PREFIX}{trigger_uuid}/{shard_or_partition}/{day}/{time}-{uuid}")
+}
 
 /// The key of one raw object: a contiguous run of offsets of one topic partition.
 pub fn raw_key(topic: &str, partition: i64, first_offset: i64) -> String {
@@ -131,6 +134,14 @@ pub fn batch_rejected_key(run_date: &str, table: Table) -> String {
     format!("{REJECTED_PREFIX}{}/{run_date}/{table}.jsonl", Stage::BatchTransform)
 }
 
+/// The run date of a key written by [`batch_rejected_key`]; `None` for any other key.
+pub fn run_date_of_batch_rejected(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix(REJECTED_PREFIX)?.strip_prefix(Stage::BatchTransform.name())?.strip_prefix('/')?;
+    let (date, file) = rest.split_once('/')?;
+    let table = file.strip_suffix(".jsonl")?;
+    Table::from_name(table).map(|_| date)
+}
+
 /// The records the landing function refused from the run of `topic` partition `partition` starting at
 /// `first_offset`: the raw key's path under `rejected/kafka-to-s3/`, so a redelivery rewrites it too. A
 /// name that is no Kafka topic name (never from MSK) is hex-encoded so that it cannot shape the key.
@@ -157,7 +168,8 @@ pub fn stream_rejected_key(table: Option<Table>, shard_id: &str, first_sequence_
     format!("{REJECTED_PREFIX}{}/{folder}/{shard_id}-{first_sequence_number}.jsonl", Stage::StreamProcessor)
 }
 
-/// A stream-table part, named from the shard and the first sequence number so a retried batch rewrites it.
+/// A stream-table part, named from the shard and the sequence number of its first row, so a retried
+/// batch rewrites it and a replayed refused record (never a part's first row) starts a part of its own.
 pub fn stream_part_key(table: Table, shard_id: &str, first_sequence_number: &str) -> String {
     format!("{STREAM_PREFIX}{table}/{shard_id}-{first_sequence_number}.parquet")
 }
@@ -185,6 +197,21 @@ mod tests {
     #[test]
     fn raw_key_matches_the_kafka_connect_layout() {
         assert_eq!(raw_key("p.pin", 3, 42), "topics/p.pin/partition=3/p.pin+3+0000000042.json");
+    }
+
+    #[test]
+    fn a_failed_key_is_filed_by_trigger_shard_and_day_as_lambda_files_it() {
+        assert_eq!(
+            failed_key("6d0b…", "shardId-000000000001", "2026-12-02T15.04.05", "9f3e"),
+            "aws/lambda/6d0b…/shardId-000000000001/2026/12/02/2026-12-02T15.04.05-9f3e"
+        );
+    }
+
+    #[test]
+    fn a_batch_rejected_key_gives_its_run_date() {
+        assert_eq!(run_date_of_batch_rejected(&batch_rejected_key("2026-12-02", Table::Geo)), Some("2026-12-02"));
+        assert_eq!(run_date_of_batch_rejected(&landing_rejected_key("p.pin", 0, 1)), None);
+        assert_eq!(run_date_of_batch_rejected("rejected/batch-transform/2026-12-02/clicks.jsonl"), None);
     }
 
     #[test]

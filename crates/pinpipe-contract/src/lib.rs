@@ -5,10 +5,12 @@
 //! * [`names`]: topic and stream names from the naming prefix, and which table each feeds (SPEC §2).
 //! * [`layout`]: every key of the lake, built and parsed (SPEC §3).
 //! * [`accounts`]: the accounts of a `pinpipe run`.
+//! * [`failed`]: the failed-invocation records a trigger keeps of a batch it gave up on (SPEC §3).
 //! * [`rejected`]: the one schema of a refused record, shared by every stage (SPEC §3), and the typed
 //!   positions of Kafka and Kinesis records.
 
 pub mod accounts;
+pub mod failed;
 pub mod layout;
 pub mod names;
 pub mod rejected;

@@ -123,7 +123,7 @@ pub fn kafka_event(origin: &EventOrigin, messages: &[TopicMessage]) -> serde_jso
 }
 
 /// The JSON of [`kafka_event`].
-fn kafka_event_json(origin: &EventOrigin, messages: &[TopicMessage]) -> Value {
+pub fn kafka_event_json(origin: &EventOrigin, messages: &[TopicMessage]) -> Value {
     let mut records = Map::new();
     for message in messages {
         let group = format!("{}-{}", message.topic, message.partition);

@@ -42,7 +42,7 @@ pub struct IngestRequest<'a> {
     pub request_id: &'a str,
 }
 
-/// The answer: status, content type and JSON body.
+/// The answer: status, content type and JSON body, and what became of the request's records.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IngestResponse {
     /// The HTTP status.
@@ -51,16 +51,39 @@ pub struct IngestResponse {
     pub content_type: &'static str,
     /// The JSON body.
     pub body: String,
+    /// The request's records: received, stored, failed (also in the request's log line).
+    pub records: RecordCounts,
 }
 
 impl IngestResponse {
     fn json(status: u16, content_type: &'static str, body: &impl serde::Serialize) -> Self {
-        Self { status, content_type, body: serde_json::to_string(body).expect("answers serialize") }
+        Self {
+            status,
+            content_type,
+            body: serde_json::to_string(body).expect("answers serialize"),
+            records: RecordCounts::default(),
+        }
     }
 
     fn error(error: &ApiError, content_type: &'static str) -> Self {
-        Self { status: error.status, content_type, body: error.envelope() }
+        Self { status: error.status, content_type, body: error.envelope(), records: RecordCounts::default() }
     }
+}
+
+/// What became of one request's records.
+///
+/// A request answered before its records are checked (refused whole as malformed, unknown target,
+/// Kafka or Kinesis not configured: docs/SPEC.md §2) received none. A partial answer (some records stored, the others listed with their error) has both `stored` and
+/// `failed`; `received` is always `stored + failed`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecordCounts {
+    /// Records the request carried once its body was read and checked.
+    pub received: usize,
+    /// Records Kafka or Kinesis acknowledged (an offset or a sequence number in the answer).
+    pub stored: usize,
+    /// Records received but not acknowledged: failed or refused one by one, or with their call; the
+    /// client resends them.
+    pub failed: usize,
 }
 
 /// The routes of docs/SPEC.md §2.
@@ -108,11 +131,18 @@ impl<'a> Route<'a> {
     }
 }
 
-/// What one request did, for its log line.
+/// What one request did so far, as the routes learn it; [`Counts::records`] is what it comes to.
 #[derive(Default)]
 struct Counts {
     records: usize,
     stored: usize,
+}
+
+impl Counts {
+    /// The request's [`RecordCounts`], for its answer and its log line.
+    fn records(&self) -> RecordCounts {
+        RecordCounts { received: self.records, stored: self.stored, failed: self.records.saturating_sub(self.stored) }
+    }
 }
 
 /// The ingestion API: the allow-list and the two ports.
@@ -140,7 +170,7 @@ impl Ingest {
         let started = Instant::now();
         let route = Route::of(request.path);
         let mut counts = Counts::default();
-        let response = match &route {
+        let mut response = match &route {
             None => IngestResponse::error(
                 &ApiError::new(
                     404,
@@ -157,7 +187,8 @@ impl Ingest {
                 Err(error) => IngestResponse::error(&error, error_content_type(Some(route))),
             },
         };
-        log_request(&request, route.as_ref(), &counts, &response, started);
+        response.records = counts.records();
+        log_request(&request, route.as_ref(), &response, started);
         response
     }
 
@@ -168,7 +199,7 @@ impl Ingest {
         let started = Instant::now();
         let route = Route::of(request.path);
         let response = IngestResponse::error(error, error_content_type(route.as_ref()));
-        log_request(&request, route.as_ref(), &Counts::default(), &response, started);
+        log_request(&request, route.as_ref(), &response, started);
         response
     }
 
@@ -461,13 +492,8 @@ fn put_records_answer(
 }
 
 /// The request's one log line: `info` when it is answered 200, else `warn` with the start of the answer.
-fn log_request(
-    request: &IngestRequest<'_>,
-    route: Option<&Route<'_>>,
-    counts: &Counts,
-    response: &IngestResponse,
-    started: Instant,
-) {
+fn log_request(request: &IngestRequest<'_>, route: Option<&Route<'_>>, response: &IngestResponse, started: Instant) {
+    let counts = &response.records;
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     let route_name = route.map_or("none", Route::name);
     let target = route.map_or("", Route::target);
@@ -477,9 +503,9 @@ fn log_request(
             route = route_name,
             destination = target,
             status = response.status,
-            records = counts.records,
+            records = counts.received,
             stored = counts.stored,
-            failed = counts.records - counts.stored,
+            failed = counts.failed,
             duration_ms,
             "request handled"
         );
@@ -489,9 +515,9 @@ fn log_request(
             route = route_name,
             destination = target,
             status = response.status,
-            records = counts.records,
+            records = counts.received,
             stored = counts.stored,
-            failed = counts.records - counts.stored,
+            failed = counts.failed,
             duration_ms,
             answer = %truncated(&response.body, 600),
             "request refused or failed"
@@ -660,6 +686,44 @@ mod tests {
             let failure = record_failure(&error);
             assert_eq!(answer(failure, false, Some(error)), (expected.0, u64::from(expected.1)));
         }
+    }
+
+    /// A Kafka that acknowledges every record but the second, which times out.
+    struct SecondTimesOut;
+
+    #[async_trait::async_trait]
+    impl TopicProducer for SecondTimesOut {
+        async fn produce(&self, _topic: &str, records: &[TopicRecord]) -> Vec<Result<Offset, ProduceError>> {
+            (0..records.len())
+                .map(|index| match index {
+                    1 => Err(ProduceError::Unavailable("Local: Message timed out".into())),
+                    _ => Ok(Offset { partition: 0, offset: index as i64 }),
+                })
+                .collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_answer_counts_the_records_received_stored_and_failed() {
+        let names = Names::new("counts");
+        let api = Ingest::new(names.clone(), Some(Arc::new(SecondTimesOut)), None);
+        let path = format!("/topics/{}", names.topics()[0]);
+        let request = |body: &'static str| IngestRequest {
+            method: "POST",
+            path: &path,
+            content_type: Some(KAFKA_JSON_V2_JSON),
+            body: body.as_bytes(),
+            request_id: "r",
+        };
+        let counts = |received, stored, failed| RecordCounts { received, stored, failed };
+        let answer = api.handle(request(r#"{"records":[{"value":{}}]}"#)).await;
+        assert_eq!((answer.status, answer.records), (200, counts(1, 1, 0)));
+        let answer = api.handle(request(r#"{"records":[{"value":{}},{"value":{}},{"value":{}}]}"#)).await;
+        assert_eq!((answer.status, answer.records), (503, counts(3, 2, 1)));
+        let answer = api.handle(request("not json")).await;
+        assert_eq!((answer.status, answer.records), (400, counts(0, 0, 0)));
+        let answer = api.refuse(request(""), &ApiError::new(413, codes::BODY_TOO_LARGE, "too large"));
+        assert_eq!(answer.records, counts(0, 0, 0));
     }
 
     #[test]

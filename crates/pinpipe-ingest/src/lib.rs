@@ -32,7 +32,9 @@ use std::sync::Arc;
 
 pub use config::{IngestConfig, IngestConfigError, KafkaAuth, KafkaConfig};
 pub use error::ApiError;
-pub use handler::{Ingest, IngestRequest, IngestResponse, Route, APPLICATION_JSON, KAFKA_JSON_V2_JSON, KAFKA_V2_JSON};
+pub use handler::{
+    Ingest, IngestRequest, IngestResponse, RecordCounts, Route, APPLICATION_JSON, KAFKA_JSON_V2_JSON, KAFKA_V2_JSON,
+};
 pub use json::compact;
 pub use kafka::{KafkaProducer, KafkaSetupError};
 pub use kinesis::KinesisWriter;

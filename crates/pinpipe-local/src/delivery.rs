@@ -6,7 +6,12 @@
 //! * [`landing_loop`]: Kafka topics → MSK events → `kafka-to-s3`;
 //! * [`stream_loop`]: Kinesis shards → Kinesis events → `stream-processor`, honouring
 //!   `batchItemFailures` (the shard resumes at the lowest failed sequence number).
+//!
+//! With [`Batching::max_retry_attempts`] set, a batch that still fails after that many retries is
+//! given up as Lambda gives it up: kept whole by the [`FailureDestination`] (`aws/lambda/` in the
+//! lake; that write is retried until it succeeds) and passed over. `pinpipe replay` sends it again.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +22,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::error::{DeliveryError, FeedError};
+use crate::failure::FailureDestination;
 use crate::feed::{compare_sequence_numbers, Resume, StreamFeed, TopicFeed};
 use pinpipe_events::{kafka_event, kinesis_event, EventOrigin, ShardRecord, TopicMessage};
 
@@ -38,6 +44,9 @@ pub struct Batching {
     /// How many times each batch is delivered: 1, or more to show that a redelivered batch (as
     /// after a commit lost in a crash) changes nothing.
     pub deliveries: u32,
+    /// Retries of a failing batch before it is given up and kept by the failure destination, as an
+    /// event source mapping's `MaximumRetryAttempts`; `None`: retried until it succeeds.
+    pub max_retry_attempts: Option<u32>,
 }
 
 impl Default for Batching {
@@ -52,6 +61,7 @@ impl Default for Batching {
             first_pause: Duration::from_millis(200),
             max_pause: Duration::from_secs(5),
             deliveries: 1,
+            max_retry_attempts: None,
         }
     }
 }
@@ -65,6 +75,8 @@ pub struct LoopStatus {
     pub invocations: u64,
     /// Invocations that failed (and were retried).
     pub failed_invocations: u64,
+    /// Batches given up and kept by the failure destination.
+    pub batches_given_up: u64,
     /// When the loop last started a poll that found nothing left to deliver (lag 0).
     pub caught_up_at: Option<Instant>,
     /// The last failure, for the operator.
@@ -75,6 +87,29 @@ pub struct LoopStatus {
 
 /// Tells the loops to stop once nothing is left to deliver.
 pub type StopSignal = watch::Receiver<bool>;
+
+impl Batching {
+    /// Whether a batch that has failed `attempts` times is given up.
+    fn gives_up(&self, attempts: u32) -> bool {
+        self.max_retry_attempts.is_some_and(|retries| attempts > retries)
+    }
+}
+
+/// Keeps the given-up batch `record` at `key` in `destination`, retrying until it is written.
+async fn keep_given_up(
+    destination: &FailureDestination,
+    (key, record): (String, pinpipe_contract::failed::FailedInvocation),
+    batching: &Batching,
+    status: &watch::Sender<LoopStatus>,
+) {
+    let mut pause = batching.first_pause;
+    while let Err(error) = destination.keep(&key, &record).await {
+        failed(status, "keeping a given-up batch", &DeliveryError::Keep(error), false);
+        pause = back_off(pause, batching).await;
+    }
+    tracing::warn!(key, "a batch was given up after its retries and kept for `pinpipe replay`");
+    status.send_modify(|status| status.batches_given_up += 1);
+}
 
 /// Waits `pause`, then gives the next, longer pause.
 async fn back_off(pause: Duration, batching: &Batching) -> Duration {
@@ -112,6 +147,7 @@ pub async fn landing_loop(
     mut feed: Box<dyn TopicFeed>,
     store: Arc<dyn ObjectStore>,
     origin: EventOrigin,
+    destination: FailureDestination,
     batching: Batching,
     status: watch::Sender<LoopStatus>,
     stop: StopSignal,
@@ -133,7 +169,12 @@ pub async fn landing_loop(
             }
             continue;
         }
-        pause = deliver_to_landing(&store, &origin, &batch, &batching, pause, &status).await;
+        let (delivered, reached) = deliver_to_landing(&store, &origin, &batch, &batching, pause, &status).await;
+        pause = reached;
+        if let Err((attempts, error)) = delivered {
+            keep_given_up(&destination, destination.kafka(&batch, attempts, &error.to_string()), &batching, &status)
+                .await;
+        }
         while let Err(error) = feed.commit(&batch).await {
             failed(&status, "committing", &error.into(), false);
             pause = back_off(pause, &batching).await;
@@ -145,8 +186,8 @@ pub async fn landing_loop(
 }
 
 /// Calls the `kafka-to-s3` handler with the MSK event of `batch` until it succeeded
-/// `batching.deliveries` times (at least once), backing off after each failure from `pause` on;
-/// gives the pause reached.
+/// `batching.deliveries` times (at least once), backing off after each failure from `pause` on, or
+/// until the batch is given up (the attempts and the last error); gives the pause reached.
 async fn deliver_to_landing(
     store: &Arc<dyn ObjectStore>,
     origin: &EventOrigin,
@@ -154,8 +195,9 @@ async fn deliver_to_landing(
     batching: &Batching,
     mut pause: Duration,
     status: &watch::Sender<LoopStatus>,
-) -> Duration {
+) -> (Result<(), (u32, DeliveryError)>, Duration) {
     let mut delivered = 0;
+    let mut attempts = 0;
     while delivered < batching.deliveries.max(1) {
         let invoked = match kafka_event(origin, batch) {
             Ok(event) => kafka_to_s3::handle(store.clone(), LambdaEvent::new(event, Context::default()))
@@ -168,11 +210,15 @@ async fn deliver_to_landing(
             Ok(_) => delivered += 1,
             Err(error) => {
                 failed(status, "landing a batch", &error, true);
+                attempts += 1;
+                if batching.gives_up(attempts) {
+                    return (Err((attempts, error)), pause);
+                }
                 pause = back_off(pause, batching).await;
             }
         }
     }
-    pause
+    (Ok(()), pause)
 }
 
 /// Delivers the shards of `feed` to `processor` (the `stream-processor` handler) until `stop` says
@@ -181,11 +227,14 @@ pub async fn stream_loop(
     mut feed: Box<dyn StreamFeed>,
     processor: Processor,
     origin: EventOrigin,
+    destination: FailureDestination,
     batching: Batching,
     status: watch::Sender<LoopStatus>,
     stop: StopSignal,
 ) {
     let mut pause = batching.first_pause;
+    // Failed attempts of each shard's current batch.
+    let mut attempts: HashMap<(String, String), u32> = HashMap::new();
     loop {
         let polled = Instant::now();
         let batch = match feed.poll(batching.max_records, batching.wait).await {
@@ -203,8 +252,27 @@ pub async fn stream_loop(
             continue;
         };
         let invoked = deliver_to_processor(&processor, &origin, &batch, batching.deliveries, &status).await;
-        let (resume, taken) = resume_after(invoked, &batch, &status);
+        let (mut resume, mut taken) = resume_after(invoked, &batch, &status);
+        let shard_attempts = attempts.entry((first.stream.clone(), first.shard.clone())).or_insert(0);
+        if let Resume::At(retry_from) = &resume {
+            *shard_attempts += 1;
+            if batching.gives_up(*shard_attempts) {
+                let failing: Vec<ShardRecord> = batch
+                    .iter()
+                    .filter(|record| compare_sequence_numbers(&record.sequence_number, retry_from).is_ge())
+                    .cloned()
+                    .collect();
+                let error = status.borrow().last_error.clone().unwrap_or_default();
+                keep_given_up(&destination, destination.kinesis(&failing, *shard_attempts, &error), &batching, &status)
+                    .await;
+                resume = Resume::After(batch[batch.len() - 1].sequence_number.clone());
+                taken = batch.len() - failing.len();
+            }
+        }
         let retrying = matches!(resume, Resume::At(_));
+        if !retrying {
+            *shard_attempts = 0;
+        }
         while let Err(error) = feed.checkpoint(&first.stream, &first.shard, resume.clone()).await {
             failed(&status, "checkpointing", &error.into(), false);
             pause = back_off(pause, &batching).await;

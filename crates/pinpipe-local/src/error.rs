@@ -99,6 +99,9 @@ pub enum DeliveryError {
     /// The stream handler (`stream-processor`) failed as a whole.
     #[error(transparent)]
     Processing(#[from] ProcessError),
+    /// A given-up batch could not be kept in the failure destination (retried until it is).
+    #[error("keeping a given-up batch: {0}")]
+    Keep(StoreError),
     /// The stream handler reported records as failed (`batchItemFailures`).
     #[error("the handler reported records from {lowest} on as failed")]
     FailedRecords {

@@ -8,7 +8,9 @@
 //!   moto's Kinesis read through shard iterators);
 //! * the event-source loops ([`delivery`]) play Lambda's event-source mappings: they turn what the
 //!   feeds ([`feed`]) hand over into the events Lambda sends ([`pinpipe_events`]) and call the landing
-//!   (`kafka-to-s3`) and stream (`stream-processor`) handlers, committing only what a handler took;
+//!   (`kafka-to-s3`) and stream (`stream-processor`) handlers, committing only what a handler took,
+//!   and keep a batch they give up on as Lambda does ([`failure`]);
+//! * [`replay`] sends kept batches and refused records through the handlers again (`pinpipe replay`);
 //! * [`stack`] assembles them, and runs the `batch-transform` handler on a scheduled event;
 //! * [`run`] posts emulated records through the API, waits until they are delivered, runs the batch
 //!   and settles the accounts ([`accounting`]): what was acknowledged, landed, cleaned, streamed,
@@ -19,12 +21,14 @@
 pub mod accounting;
 pub mod delivery;
 pub mod error;
+pub mod failure;
 pub mod feed;
 pub mod journal;
 pub mod kafka_feed;
 pub mod kinesis_feed;
 pub mod memory;
 mod progress;
+pub mod replay;
 pub mod report;
 pub mod run;
 pub mod stack;

@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use crate::accounting::inventory;
 use crate::delivery::{landing_loop, stream_loop, Batching, LoopStatus};
 use crate::error::LocalError;
+use crate::failure::FailureDestination;
 use crate::feed::{StreamFeed, TopicFeed};
 use crate::journal::{Journal, JournalError};
 use crate::kafka_feed::KafkaFeed;
@@ -116,16 +117,28 @@ impl Loops {
         let (landing_status, landing) = watch::channel(LoopStatus::default());
         let (stream_status, streaming) = watch::channel(LoopStatus::default());
         let processor = Processor::new(store.clone(), names.clone());
+        let destination = |function| FailureDestination::new(store.clone(), origin.clone(), function, names.prefix());
+        let (landing_destination, stream_destination) =
+            (destination(kafka_to_s3::FUNCTION), destination(stream_processor::FUNCTION));
         let tasks = [
             tokio::spawn(landing_loop(
                 topics,
                 store,
                 origin.clone(),
+                landing_destination,
                 batching.clone(),
                 landing_status,
                 stopped.clone(),
             )),
-            tokio::spawn(stream_loop(streams, processor, origin.clone(), batching.clone(), stream_status, stopped)),
+            tokio::spawn(stream_loop(
+                streams,
+                processor,
+                origin.clone(),
+                stream_destination,
+                batching.clone(),
+                stream_status,
+                stopped,
+            )),
         ];
         Self { landing, streaming, stop, tasks }
     }

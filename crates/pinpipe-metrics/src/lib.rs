@@ -72,7 +72,8 @@ const fn metric(name: &'static str, unit: Unit) -> Metric {
     Metric { name, unit }
 }
 
-/// Records in the invocation's event (batch-transform: raw lines read by the run).
+/// Records in the invocation's event (batch-transform: raw lines read by the run; ingest-api: records
+/// in the request's body once they are checked, none when it is answered before, e.g. refused whole).
 pub const RECORDS_IN: Metric = metric("RecordsIn", Unit::Count);
 /// Records landed in raw objects under `topics/` (kafka-to-s3).
 pub const RECORDS_LANDED: Metric = metric("RecordsLanded", Unit::Count);
@@ -104,6 +105,11 @@ pub const REQUESTS: Metric = metric("Requests", Unit::Count);
 pub const REQUESTS_REFUSED: Metric = metric("RequestsRefused", Unit::Count);
 /// Requests answered with a 5xx: Kafka or Kinesis did not take every record (ingest-api).
 pub const REQUESTS_FAILED: Metric = metric("RequestsFailed", Unit::Count);
+/// Records Kafka or Kinesis acknowledged: an offset or a sequence number in the answer (ingest-api).
+pub const RECORDS_ACKNOWLEDGED: Metric = metric("RecordsAcknowledged", Unit::Count);
+/// Records received but not acknowledged, failed or refused one by one or with their call, for the
+/// client to resend (ingest-api; docs/SPEC.md §2).
+pub const RECORDS_FAILED: Metric = metric("RecordsFailed", Unit::Count);
 
 /// Every metric a pinpipe function emits.
 pub const ALL: &[Metric] = &[
@@ -122,6 +128,8 @@ pub const ALL: &[Metric] = &[
     REQUESTS,
     REQUESTS_REFUSED,
     REQUESTS_FAILED,
+    RECORDS_ACKNOWLEDGED,
+    RECORDS_FAILED,
 ];
 
 /// The name of the running function: `AWS_LAMBDA_FUNCTION_NAME` (set by Lambda), else `default`

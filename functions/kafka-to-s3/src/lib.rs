@@ -1,9 +1,10 @@
 //! The `kafka-to-s3` Lambda: an MSK (Kafka) batch → raw JSON-lines objects in the lake (docs/SPEC.md §3).
 //!
-//! The records of each topic partition are ordered by offset and every contiguous run of offsets
-//! becomes one object at [`layout::raw_key`]`(topic, partition, first offset)`, holding each value
-//! exactly as produced (base64-decoded, not re-serialised), one per line, each ending in `\n`. This is
-//! the layout a Kafka Connect S3 sink with the default partitioner writes.
+//! The records of each topic partition are ordered by offset and every contiguous run of landed
+//! offsets becomes one object at [`layout::raw_key`]`(topic, partition, first offset)`, holding each
+//! value exactly as produced (base64-decoded, not re-serialised), one per line, each ending in `\n`:
+//! line `i` is offset `first offset + i`. This is the layout a Kafka Connect S3 sink with the default
+//! partitioner writes.
 //!
 //! * **Nothing doubled:** a key depends only on topic, partition and first offset, so a redelivered
 //!   batch rewrites the same objects with the same bytes.
@@ -95,11 +96,11 @@ pub fn plan(event: &KafkaEvent) -> Plan {
 }
 
 /// Adds the objects of one contiguous run of offsets of one topic partition (whose table, or why it
-/// has none, is `route`).
+/// has none, is `route`): one raw object per stretch of landed records between refusals, so that
+/// every raw object holds consecutive offsets from the one in its key; and one object of the run's
+/// refused records.
 fn plan_run(plan: &mut Plan, topic: &str, partition: i64, run: &[&KafkaRecord], route: &Result<Table, Refusal>) {
-    let first_offset = run[0].offset;
-    let mut landed = Vec::new();
-    let mut landed_count = 0;
+    let mut stretch = RawStretch::default();
     let mut rejected = Vec::new();
     for record in run {
         let outcome = match route {
@@ -107,35 +108,58 @@ fn plan_run(plan: &mut Plan, topic: &str, partition: i64, run: &[&KafkaRecord], 
             Err(refusal) => Err(refusal.clone()),
         };
         match outcome {
-            Ok(value) => {
-                landed.extend_from_slice(&value);
-                landed.push(b'\n');
-                landed_count += 1;
+            Ok(value) => stretch.push(record.offset, &value),
+            Err(refusal) => {
+                stretch.flush(plan, topic, partition);
+                rejected.push(RejectedRecord {
+                    stage: Stage::KafkaToS3,
+                    table: route.as_ref().ok().copied(),
+                    origin: Origin::Kafka(TopicPosition { topic: topic.to_string(), partition, offset: record.offset }),
+                    kind: refusal.kind,
+                    reason: refusal.reason,
+                    payload: payload_as_received(record.value.as_deref()),
+                })
             }
-            Err(refusal) => rejected.push(RejectedRecord {
-                stage: Stage::KafkaToS3,
-                table: route.as_ref().ok().copied(),
-                origin: Origin::Kafka(TopicPosition { topic: topic.to_string(), partition, offset: record.offset }),
-                kind: refusal.kind,
-                reason: refusal.reason,
-                payload: payload_as_received(record.value.as_deref()),
-            }),
         }
     }
+    stretch.flush(plan, topic, partition);
     for refusal in &rejected {
         *plan.rejected_by_kind.entry(refusal.kind).or_insert(0) += 1;
     }
-    if landed_count > 0 {
-        plan.bytes_landed += landed.len();
-        plan.objects.push(PlannedObject { key: layout::raw_key(topic, partition, first_offset), body: landed.into() });
-        plan.summary.objects_written += 1;
-        plan.summary.records_landed += landed_count;
-    }
     if !rejected.is_empty() {
         let body = RejectedRecord::to_json_lines(&rejected).into();
-        plan.objects.push(PlannedObject { key: layout::landing_rejected_key(topic, partition, first_offset), body });
+        let key = layout::landing_rejected_key(topic, partition, run[0].offset);
+        plan.objects.push(PlannedObject { key, body });
         plan.summary.rejected_objects += 1;
         plan.summary.records_rejected += rejected.len();
+    }
+}
+
+/// Landed values of consecutive offsets, not yet an object.
+#[derive(Default)]
+struct RawStretch {
+    first_offset: Option<i64>,
+    lines: Vec<u8>,
+    count: usize,
+}
+
+impl RawStretch {
+    fn push(&mut self, offset: i64, value: &[u8]) {
+        self.first_offset.get_or_insert(offset);
+        self.lines.extend_from_slice(value);
+        self.lines.push(b'\n');
+        self.count += 1;
+    }
+
+    /// Adds the stretch to `plan` as one raw object, if it holds any record, and starts a new one.
+    fn flush(&mut self, plan: &mut Plan, topic: &str, partition: i64) {
+        let stretch = std::mem::take(self);
+        let Some(first_offset) = stretch.first_offset else { return };
+        plan.bytes_landed += stretch.lines.len();
+        let key = layout::raw_key(topic, partition, first_offset);
+        plan.objects.push(PlannedObject { key, body: stretch.lines.into() });
+        plan.summary.objects_written += 1;
+        plan.summary.records_landed += stretch.count;
     }
 }
 

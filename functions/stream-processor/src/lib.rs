@@ -9,7 +9,7 @@
 //!   [`pinpipe_core::clean::clean`] (the batch's rules). No duplicates are dropped: the stream
 //!   appends every record.
 //! * **Storage:** the cleaned rows of each (shard, table) of the batch become one Parquet part at
-//!   [`layout::stream_part_key`]`(table, shard, first sequence number)`, with the columns of a
+//!   [`layout::stream_part_key`]`(table, shard, sequence number of its first row)`, with the columns of a
 //!   `cleaned/` part (the docs/SPEC.md §4 columns, then `_raw_hash`) and the record's lineage,
 //!   [`SHARD_ID_COLUMN`] and [`SEQUENCE_NUMBER_COLUMN`]. A retried batch starts at the same
 //!   sequence number, so it rewrites the same part instead of adding a second one.
@@ -113,14 +113,17 @@ struct Group {
     reasons: Vec<RouteError>,
 }
 
-/// One object to write for one group.
-struct Write {
-    key: String,
-    body: Bytes,
+/// One object a batch writes: a Parquet part, or the refused records of one group.
+#[derive(Debug, Clone)]
+pub struct Write {
+    /// Its key in the lake.
+    pub key: String,
+    /// Its whole content.
+    pub body: Bytes,
+    /// For a Parquet part: its table and rows; `None` for an object of refused records.
+    pub rows: Option<(Table, usize)>,
     /// The group (position in the event's groups) whose records this object stores.
     group: usize,
-    /// For a Parquet part: its table and rows.
-    rows: Option<(Table, usize)>,
 }
 
 /// What one batch did, for the logs and the tests.
@@ -230,6 +233,12 @@ impl Processor {
     }
 }
 
+/// The objects a batch of `records` writes, from the streams of `names` (what [`Processor::process`]
+/// stores): pure, for `pinpipe replay`, which stores the parts and keeps the refusals where they were.
+pub fn plan(names: &Names, records: &[KinesisBatchRecord]) -> Result<Vec<Write>, ProcessError> {
+    prepare(&group(names, records), records).map(|(writes, _)| writes)
+}
+
 /// Splits the event's `records` by shard and table (by the streams of `names`), keeping event order
 /// within each group.
 fn group(names: &Names, records: &[KinesisBatchRecord]) -> Vec<Group> {
@@ -266,8 +275,8 @@ fn prepare(groups: &[Group], records: &[KinesisBatchRecord]) -> Result<Prepared,
             None => refuse_unrouted(group, records),
             Some(table) => {
                 let cleaned = clean_group(table, group, records)?;
-                if let Some((body, rows)) = cleaned.part {
-                    let key = layout::stream_part_key(table, &group.shard, first_sequence_number);
+                if let Some((body, rows, first_stored)) = cleaned.part {
+                    let key = layout::stream_part_key(table, &group.shard, &first_stored);
                     writes.push(Write { key, body, group: position, rows: Some((table, rows)) });
                 }
                 cleaned.rejected
@@ -309,8 +318,9 @@ fn refuse_unrouted(group: &Group, records: &[KinesisBatchRecord]) -> Vec<(usize,
 
 /// What the records of one group bound for a table became.
 struct CleanedGroup {
-    /// The Parquet part and its rows, when any record was accepted.
-    part: Option<(Bytes, usize)>,
+    /// The Parquet part, its rows and the sequence number of its first row, when any record was
+    /// accepted.
+    part: Option<(Bytes, usize, String)>,
     /// The refusals, by index in the event.
     rejected: Vec<(usize, RejectedRecord)>,
 }
@@ -345,7 +355,8 @@ fn clean_group(table: Table, group: &Group, records: &[KinesisBatchRecord]) -> R
         .then(|| parquet_bytes(&part, PART_COMPRESSION))
         .transpose()
         .map_err(polars_error("writing the Parquet part of"))?;
-    Ok(CleanedGroup { part: body.map(|body| (body, rows)), rejected })
+    let first_stored = sequence_numbers.first().map(|first| first.to_string()).unwrap_or_default();
+    Ok(CleanedGroup { part: body.map(|body| (body, rows, first_stored)), rejected })
 }
 
 /// Where a record was: its stream (from its `eventSourceARN`, or the ARN itself when it names no
