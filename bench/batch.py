@@ -5,9 +5,14 @@ Run it through bench/run.sh, which makes the venv (bench/.venv) with the pinned 
 
     bench/run.sh                      # N = 30,000, 300,000, 1,000,000; 3 runs each (PySpark 2 at 1M)
     bench/run.sh --smoke              # N = 2,000, one run, ours + Polars + DuckDB: does the harness work?
-    bench/run.sh --sizes 30000 --runs 5 --engines ours,duckdb
+    bench/run.sh --sizes 30000 --runs 5 --engines ours,duckdb --workload distinct
 
-Data goes to bench/data/<N>/ (made once with `pinpipe emulate --dump`), outputs to bench/out/,
+Two workloads, both by default: seed-like draws N posts from the emulator's default 11,150 source rows
+(mostly exact duplicates, as the original emulator made them); distinct draws them from 10 × N source
+rows (`--source-rows`), so over 90 % of the records are distinct.
+
+Data goes to bench/data/<N>/ and bench/data/<N>-distinct/ (made once with `pinpipe emulate --dump`),
+outputs to bench/out/ (the same names),
 results to bench/results/ (batch.json with every run, summary.csv, summary.md, batch.png), and the
 table between the markers in BENCHMARKS.md is replaced (not in --smoke). Exit status 1 when a peer's
 CSVs differ from ours or a run fails.
@@ -36,6 +41,11 @@ from canonical import CSV_NAMES  # noqa: E402
 
 ENGINES = ["ours", "polars", "duckdb", "pyspark"]
 LABELS = {"ours": "pinpipe (Rust)", "polars": "Python Polars", "duckdb": "DuckDB", "pyspark": "PySpark local[2]"}
+# Workload: (suffix of its data and output folders, source rows for N records per table or None for the
+# emulator's default).
+WORKLOADS = {"seed-like": ("", lambda n: None), "distinct": ("-distinct", lambda n: 10 * n)}
+# The workload of the hand-made fixture and the real sample (--smoke).
+FIXED = "fixed"
 MARK_START = "<!-- bench:results:start -->"
 MARK_END = "<!-- bench:results:end -->"
 
@@ -102,19 +112,27 @@ def measure(cmd, log_path, env=None):
     return wall, max(usage.ru_maxrss, peak_tree), proc.returncode
 
 
-def generate(n, seed):
-    """bench/data/<n>/ with pin.jsonl, geo.jsonl, user.jsonl from `pinpipe emulate --dump`."""
-    data = os.path.join(BENCH, "data", str(n))
-    stamp = os.path.join(data, "SEED")
-    if os.path.exists(stamp) and open(stamp).read().strip() == str(seed):
+def dataset(n, workload):
+    """The name of the data and output folders of N records per table of a workload: `30000`, `30000-distinct`."""
+    return f"{n}{WORKLOADS[workload][0]}" if workload in WORKLOADS else str(n)
+
+
+def generate(n, seed, workload):
+    """bench/data/<dataset>/ with pin.jsonl, geo.jsonl, user.jsonl from `pinpipe emulate --dump`."""
+    data = os.path.join(BENCH, "data", dataset(n, workload))
+    source_rows = WORKLOADS[workload][1](n)
+    options = [] if source_rows is None else ["--source-rows", str(source_rows)]
+    stamp, made = os.path.join(data, "SEED"), " ".join([str(seed)] + options)
+    if os.path.exists(stamp) and open(stamp).read().strip() == made:
         return data
     shutil.rmtree(data, ignore_errors=True)
     os.makedirs(data)
-    print(f"generating {n:,} records per table (seed {seed}) into {os.path.relpath(data, REPO)}", flush=True)
-    subprocess.run([binary(), "emulate", "--dump", data, "--rows", str(n), "--seed", str(seed)], check=True,
-                   stdout=subprocess.DEVNULL)
+    print(f"generating {n:,} records per table ({workload}, seed {seed}) into {os.path.relpath(data, REPO)}",
+          flush=True)
+    subprocess.run([binary(), "emulate", "--dump", data, "--rows", str(n), "--seed", str(seed)] + options,
+                   check=True, stdout=subprocess.DEVNULL)
     with open(stamp, "w") as out:
-        out.write(f"{seed}\n")
+        out.write(f"{made}\n")
     return data
 
 
@@ -184,20 +202,28 @@ def load_average():
         return float(f.read().split()[0])
 
 
-def summarise(runs, sizes, engines):
+def workload_of(run):
+    """A run's workload; runs recorded before there were workloads were seed-like (or fixed files)."""
+    return run.get("workload", "seed-like" if isinstance(run["n"], int) else FIXED)
+
+
+def summarise(runs, datasets, engines):
+    """One row per (workload, N) of `datasets` and engine."""
     rows = []
-    for n in sizes:
-        base = [r for r in runs if r["n"] == n and r["engine"] == "ours" and r["status"] == 0]
+    for workload, n in datasets:
+        here = [r for r in runs if workload_of(r) == workload and r["n"] == n]
+        base = [r for r in here if r["engine"] == "ours" and r["status"] == 0]
         base_wall = statistics.median(r["wall_s"] for r in base) if base else None
         base_rss = statistics.median(r["rss_kb"] for r in base) if base else None
         for engine in engines:
-            mine = [r for r in runs if r["n"] == n and r["engine"] == engine]
+            mine = [r for r in here if r["engine"] == engine]
             ok = [r for r in mine if r["status"] == 0]
             if not mine:
                 continue
             wall = statistics.median(r["wall_s"] for r in ok) if ok else None
             rss = statistics.median(r["rss_kb"] for r in ok) if ok else None
             rows.append({
+                "workload": workload,
                 "records_per_table": n,
                 "input_mb": round(mine[0]["input_bytes"] / 1e6, 1),
                 "engine": engine,
@@ -221,15 +247,16 @@ def label(n):
 
 def markdown(rows):
     lines = [
-        "| records/table | input | engine | runs | wall median (min–max) | peak RSS | RSS / input | "
+        "| workload | records/table | input | engine | runs | wall median (min–max) | peak RSS | RSS / input | "
         "wall × ours | RSS × ours | 14 CSVs = ours |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|---:|:---:|",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|:---:|",
     ]
     for row in rows:
         wall = (f"{row['wall_median_s']:.2f} s ({row['wall_min_s']:.2f}–{row['wall_max_s']:.2f})"
                 if row["wall_median_s"] else "failed")
         lines.append(
-            f"| {label(row['records_per_table'])} | {row['input_mb']:,.1f} MB | {LABELS[row['engine']]} | {row['runs']} | "
+            f"| {row['workload']} | {label(row['records_per_table'])} | {row['input_mb']:,.1f} MB | "
+            f"{LABELS[row['engine']]} | {row['runs']} | "
             f"{wall} | {row['peak_rss_mb'] or 0:,.0f} MB | {row['rss_per_input'] or 0:.2f} | "
             f"{row['wall_vs_ours'] or 0:.1f} | {row['rss_vs_ours'] or 0:.1f} | "
             f"{'yes' if row['same_csvs'] else '**NO**'} |")
@@ -242,7 +269,10 @@ def chart(rows, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sizes = sorted({row["records_per_table"] for row in rows if isinstance(row["records_per_table"], int)})
+    # One group of bars per workload and size.
+    groups = sorted({(row["workload"], row["records_per_table"]) for row in rows
+                     if isinstance(row["records_per_table"], int)},
+                    key=lambda group: (group[1], list(WORKLOADS).index(group[0])))
     engines = [e for e in ENGINES if any(row["engine"] == e for row in rows)]
     colours = {"ours": "#d9480f", "polars": "#1971c2", "duckdb": "#f2b705", "pyspark": "#7048e8"}
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
@@ -251,10 +281,11 @@ def chart(rows, path):
                                    (axes[1], "peak_rss_mb", "Peak memory (RSS, median)", "MB")):
         for i, engine in enumerate(engines):
             values = []
-            for n in sizes:
-                match = [row[key] for row in rows if row["engine"] == engine and row["records_per_table"] == n]
+            for group in groups:
+                match = [row[key] for row in rows
+                         if row["engine"] == engine and (row["workload"], row["records_per_table"]) == group]
                 values.append(match[0] if match and match[0] else 0)
-            xs = [x + (i - (len(engines) - 1) / 2) * width for x in range(len(sizes))]
+            xs = [x + (i - (len(engines) - 1) / 2) * width for x in range(len(groups))]
             bars = axis.bar(xs, values, width, label=LABELS[engine], color=colours[engine])
             for bar, value in zip(bars, values):
                 if value:
@@ -262,9 +293,11 @@ def chart(rows, path):
                     axis.annotate(text, (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom",
                                   fontsize=7, xytext=(0, 1), textcoords="offset points")
         axis.set_yscale("log")
-        inputs = {row["records_per_table"]: row["input_mb"] for row in rows}
-        axis.set_xticks(range(len(sizes)), [f"{n:,}\n({inputs[n]:,.0f} MB)" for n in sizes])
-        axis.set_xlabel("records per table")
+        inputs = {(row["workload"], row["records_per_table"]): row["input_mb"] for row in rows}
+        axis.set_xticks(range(len(groups)),
+                        [f"{n:,} {workload}\n({inputs[workload, n]:,.0f} MB)" for workload, n in groups],
+                        fontsize=7 if len(groups) > 3 else None)
+        axis.set_xlabel("records per table, workload")
         axis.set_ylabel(f"{unit} (log scale)")
         axis.set_title(title)
         axis.grid(axis="y", which="both", alpha=0.25)
@@ -297,17 +330,25 @@ def main():
     parser.add_argument("--spark-runs-large", type=int, default=2, help="PySpark runs at N >= 1,000,000")
     parser.add_argument("--engines", default=",".join(ENGINES), help="any of " + ",".join(ENGINES))
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workload", default=",".join(WORKLOADS),
+                        help="any of " + ",".join(WORKLOADS) + ": seed-like draws from the emulator's default "
+                             "11,150 source rows (mostly duplicates), distinct from 10 x N (over 90%% distinct)")
     parser.add_argument("--merge", action="store_true",
-                        help="keep the runs in bench/results/batch.json of the engines and sizes not measured now")
+                        help="keep the runs in bench/results/batch.json of the engines, sizes and workloads not "
+                             "measured now")
     parser.add_argument("--smoke", action="store_true",
                         help="N=2,000, one run, ours+polars+duckdb, byte compare only; results to bench/out/smoke")
     args = parser.parse_args()
     if args.smoke:
         args.sizes, args.runs, args.engines = "2000", 1, "ours,polars,duckdb"
     sizes = [int(n) for n in args.sizes.split(",")]
+    workloads = [w for w in WORKLOADS if w in args.workload.split(",")]
+    unknown = set(args.workload.split(",")) - set(WORKLOADS)
+    if unknown or not workloads:
+        sys.exit(f"--workload takes any of {','.join(WORKLOADS)}, not {args.workload}")
     engines = [e for e in ENGINES if e in args.engines.split(",")]
     # The byte comparison needs our output: without "ours" among the engines, it is made (not timed)
-    # unless bench/out/<N>/ours already holds it.
+    # unless bench/out/<N>[-distinct]/ours already holds it.
     reference_only = "ours" not in engines
     if reference_only:
         engines.insert(0, "ours")
@@ -320,16 +361,17 @@ def main():
     info["binary"] = os.path.relpath(binary(), REPO)
     print(json.dumps(info), flush=True)
     runs, failures = [], []
-    datasets = [(n, generate(n, args.seed)) for n in sizes]
+    datasets = [(w, n, generate(n, args.seed, w)) for w in workloads for n in sizes]
     if args.smoke:
         # The hand-made corner cases of docs/SPEC.md §4/§5, and the real sample (data/real-sample).
-        datasets.append(("edge", os.path.join(BENCH, "fixtures", "edge")))
-        datasets.append(("real-sample", os.path.join(REPO, "data", "real-sample")))
-    for n, data in datasets:
+        datasets.append((FIXED, "edge", os.path.join(BENCH, "fixtures", "edge")))
+        datasets.append((FIXED, "real-sample", os.path.join(REPO, "data", "real-sample")))
+    for workload, n, data in datasets:
         size = input_bytes(data)
         warm(data)
         count = args.runs
-        ours_dir = os.path.join(BENCH, "out", str(n), "ours")
+        folder = dataset(n, workload)
+        ours_dir = os.path.join(BENCH, "out", folder, "ours")
         have_reference = all(os.path.exists(os.path.join(ours_dir, name)) for name in CSV_NAMES.values())
         for run in range(count):
             for engine in engines:
@@ -340,33 +382,36 @@ def main():
                     limit = args.spark_runs_large if large else (args.spark_runs or args.runs)
                     if run >= limit:
                         continue
-                out = os.path.join(BENCH, "out", str(n), engine)
+                out = os.path.join(BENCH, "out", folder, engine)
                 shutil.rmtree(out, ignore_errors=True)
                 os.makedirs(out)
                 load = load_average()
                 wall, rss, status = measure(command(engine, data, out), os.path.join(out, "..", f"{engine}.log"))
-                record = {"n": n, "engine": engine, "run": run + 1, "wall_s": round(wall, 4), "rss_kb": rss,
-                          "status": status, "input_bytes": size, "load_before": load}
+                record = {"workload": workload, "n": n, "engine": engine, "run": run + 1, "wall_s": round(wall, 4),
+                          "rss_kb": rss, "status": status, "input_bytes": size, "load_before": load}
                 if status != 0:
-                    failures.append(f"{engine} at N={n} exited {status} (see bench/out/{n}/{engine}.log)")
+                    failures.append(f"{engine} at {workload} N={n} exited {status} "
+                                    f"(see bench/out/{folder}/{engine}.log)")
                 elif engine != "ours":
-                    problems = compare(os.path.join(BENCH, "out", str(n), "ours"), out)
+                    problems = compare(ours_dir, out)
                     record["same_csvs"] = not problems
-                    for name, problem in problems.items():
-                        failures.append(f"{engine} at N={n}: {name} differs from ours: {problem}")
+                    for csv_name, problem in problems.items():
+                        failures.append(f"{engine} at {workload} N={n}: {csv_name} differs from ours: {problem}")
                 if not (engine == "ours" and reference_only):
                     runs.append(record)
-                print(f"N={n:>9} {engine:<8} run {run + 1}: {wall:7.2f} s  {rss / 1024:8.0f} MB  "
+                print(f"{workload:<9} N={n:>9} {engine:<8} run {run + 1}: {wall:7.2f} s  {rss / 1024:8.0f} MB  "
                       f"exit {status}  load {load:.1f}" + ("" if record.get("same_csvs", True) else "  CSVs DIFFER"),
                       flush=True)
     if args.merge and os.path.exists(os.path.join(results_dir, "batch.json")):
-        measured = {(r["n"], r["engine"]) for r in runs}
+        measured = {(workload_of(r), r["n"], r["engine"]) for r in runs}
         with open(os.path.join(results_dir, "batch.json")) as previous:
-            kept = [r for r in json.load(previous)["runs"] if (r["n"], r["engine"]) not in measured]
+            kept = [r for r in json.load(previous)["runs"] if (workload_of(r), r["n"], r["engine"]) not in measured]
         runs = kept + runs
-    all_sizes = sorted({r["n"] for r in runs}, key=lambda n: (not isinstance(n, int), n if isinstance(n, int) else 0))
+    order = list(WORKLOADS) + [FIXED]
+    all_datasets = sorted({(workload_of(r), r["n"]) for r in runs},
+                          key=lambda d: (order.index(d[0]), d[1] if isinstance(d[1], int) else 0, str(d[1])))
     all_engines = [e for e in ENGINES if any(r["engine"] == e for r in runs)]
-    rows = summarise(runs, all_sizes, all_engines)
+    rows = summarise(runs, all_datasets, all_engines)
     table = markdown(rows)
     print("\n" + table)
     with open(os.path.join(results_dir, "batch.json"), "w") as out:

@@ -4,6 +4,8 @@
 #
 #   bench/run.sh            # the full run: N = 30k, 300k, 1M; updates bench/results/ and BENCHMARKS.md
 #   bench/run.sh --smoke    # N = 2,000, one run, ours + Polars + DuckDB, byte comparison (for CI)
+#   bench/run.sh --workload distinct   # only the mostly distinct records (10 x N source rows);
+#                                      # both workloads (seed-like, distinct) by default
 #
 # PINPIPE_BIN picks the pinpipe binary (default target/release/pinpipe, relative to the repo).
 set -euo pipefail

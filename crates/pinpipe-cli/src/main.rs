@@ -63,6 +63,11 @@ enum Command {
         /// Seed of the source tables and the draws.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Rows in each source table posts are drawn from (with replacement). The default is the
+        /// original's size, so most of many posts are duplicates; 10 × --rows makes over 90 % distinct.
+        #[arg(long, default_value_t = pinpipe_emulate::SOURCE_ROWS as u64, conflicts_with = "source",
+              value_parser = clap::value_parser!(u64).range(1..=pinpipe_emulate::MAX_SOURCE_ROWS as u64))]
+        source_rows: u64,
         /// With --api: the naming prefix of the topics and streams.
         #[arg(long, env = "PINPIPE_PREFIX", default_value = "pinpipe")]
         prefix: String,
@@ -144,7 +149,17 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Transform { input, out } => transform(&input, &out).await?,
         Command::Emulate {
-            api: Some(api), mode, rows, rate, concurrency, batch_size, seed, prefix, source, ..
+            api: Some(api),
+            mode,
+            rows,
+            rate,
+            concurrency,
+            batch_size,
+            seed,
+            source_rows,
+            prefix,
+            source,
+            ..
         } => {
             use pinpipe_emulate::post::{Mode, PostOptions};
             let mode = match mode {
@@ -156,6 +171,7 @@ async fn main() -> anyhow::Result<()> {
                 concurrency,
                 batch_size,
                 seed,
+                source_rows: usize::try_from(source_rows)?,
                 prefix,
                 source,
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
@@ -171,12 +187,16 @@ async fn main() -> anyhow::Result<()> {
         Command::Report(args) => report::report(args).await?,
         Command::Replay(args) => replay::replay(args).await?,
         Command::Serve(args) => local::serve(args).await?,
-        Command::Emulate { dump, rows, seed, .. } => {
+        Command::Emulate { dump, rows, seed, source_rows, .. } => {
             let dump = dump.expect("clap requires --dump or --api");
+            let source_rows = usize::try_from(source_rows)?;
             let bar = dump_progress(rows);
             let follower = bar.clone();
             let summary = tokio::task::spawn_blocking(move || {
-                pinpipe_emulate::dump_with_progress(&dump, rows, seed, |written| follower.set_position(written as u64))
+                let generator = pinpipe_emulate::Generator::with_source_rows(seed, source_rows);
+                pinpipe_emulate::dump_with_progress(&dump, rows, generator, |written| {
+                    follower.set_position(written as u64)
+                })
             })
             .await;
             bar.finish_and_clear();

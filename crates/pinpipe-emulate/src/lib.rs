@@ -8,6 +8,12 @@
 //! replacement; [`dump`] writes drawn posts to JSON-lines files; with the `post` feature, [`post`]
 //! sends them to an ingestion API over HTTP.
 //!
+//! Drawn from [`SOURCE_ROWS`] rows, most of many posts are exact duplicates. Tables of any other
+//! size ([`SourceTables::with_rows`], [`Generator::with_source_rows`], up to [`MAX_SOURCE_ROWS`])
+//! have the same distributions, but each row is made when it is drawn, from its own random stream,
+//! so ten million rows cost no memory and a dump from ten times more rows than posts is over 90 %
+//! distinct.
+//!
 //! ```
 //! let mut posts = pinpipe_emulate::Generator::new(7);
 //! let post = posts.next_post();
@@ -17,6 +23,7 @@
 
 mod dump;
 mod generator;
+mod lazy;
 mod people;
 mod pins;
 #[cfg(feature = "post")]
@@ -30,4 +37,4 @@ mod vocab;
 pub use dump::{dump, dump_with_progress, table_file_name, DumpError, DumpSummary, DUMP_PROGRESS_EVERY};
 pub use generator::Generator;
 pub use records::{json_text, Geo, Pin, Post, User};
-pub use tables::{SourceTables, SOURCE_ROWS};
+pub use tables::{SourceTables, MAX_SOURCE_ROWS, SOURCE_ROWS};

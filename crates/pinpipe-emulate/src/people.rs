@@ -4,16 +4,24 @@
 //! keys), many followers, and low quantiles for every attribute: young, joined early, names and
 //! countries early in the alphabet, coordinates near -90/-180. Attributes agree only loosely
 //! (each scales the person's quantile by its own noise), as in the real source.
+//!
+//! The seeded tables hold a [`Population`] of [`PERSONS`] persons. Tables built row by row hold a
+//! [`LazyPopulation`] sized to their rows, whose persons are made on demand from their rank.
 
 use crate::records::{Geo, User};
-use crate::rng::Rand;
+use crate::rng::{Rand, Stream};
 use crate::time::{self, JOINED};
 use crate::vocab::{ADJECTIVES, BRAND_NOUNS, CATEGORIES, COUNTRIES, FIRST_NAMES, LAST_NAMES};
 
-/// Distinct persons (posters) behind the source rows.
-const PERSONS: usize = 6_000;
-/// Rows pick the person of rank `⌊PERSONS·u^POPULARITY⌋`, `u` uniform: low ranks post most.
+/// Distinct persons (posters) behind the [`crate::SOURCE_ROWS`] rows of the seeded tables.
+pub(crate) const PERSONS: usize = 6_000;
+/// Rows pick the person of rank `⌊persons·u^POPULARITY⌋`, `u` uniform: low ranks post most.
 const POPULARITY: f64 = 2.3;
+/// Share of a poster's pins in their home category; the others are in a uniformly drawn one.
+pub(crate) const HOME_CATEGORY_SHARE: f64 = 0.94;
+/// Ranks whose home categories [`LazyPopulation::category_shares`] sums one by one; the rest of the
+/// popularity mass, spread over millions of persons, is split evenly.
+const EXACT_SHARE_RANKS: usize = 1 << 20;
 /// Each attribute scales the odds `q / (1 - q)` of the person's quantile by `2^x`, `x` uniform in
 /// `±ATTRIBUTE_NOISE`.
 const ATTRIBUTE_NOISE: f64 = 1.0;
@@ -45,14 +53,11 @@ pub(crate) struct Person {
     longitude: f64,
     pub(crate) poster_name: String,
     pub(crate) follower_count: String,
-    /// The category most of their pins are in (an index into [`CATEGORIES`]).
-    pub(crate) home_category: usize,
 }
 
 impl Person {
-    /// The person of popularity `rank`: attributes centre on quantile `(rank + ½) / PERSONS`.
-    fn generate(rng: &mut Rand, rank: usize) -> Self {
-        let quantile = (rank as f64 + 0.5) / PERSONS as f64;
+    /// The person at popularity `quantile` (see [`quantile`]): every attribute centres on it.
+    fn generate(rng: &mut Rand, quantile: f64) -> Self {
         let first_name = at_quantile(FIRST_NAMES, attribute(rng, quantile));
         let last_name = at_quantile(LAST_NAMES, attribute(rng, quantile));
         let joined = JOINED.at(attribute(rng, quantile));
@@ -67,7 +72,6 @@ impl Person {
             longitude: coordinate(attribute(rng, quantile), 180.0),
             poster_name: poster_name(rng, first_name, last_name),
             follower_count: follower_count(rng, followers),
-            home_category: rng.below(CATEGORIES.len()),
         }
     }
 
@@ -94,24 +98,36 @@ impl Person {
     }
 }
 
-/// Everyone who posts.
+/// Everyone who posts in the seeded tables, made from one random stream.
 pub(crate) struct Population {
     /// By popularity rank, then the person whose posts hide the poster.
     persons: Vec<Person>,
+    /// Each person's home category: the one most of their pins are in (an index into
+    /// [`CATEGORIES`]).
+    homes: Vec<usize>,
 }
 
 impl Population {
     pub(crate) fn generate(rng: &mut Rand) -> Self {
-        let mut persons: Vec<Person> = (0..PERSONS).map(|rank| Person::generate(rng, rank)).collect();
+        let mut persons = Vec::with_capacity(PERSONS + 1);
+        let mut homes = Vec::with_capacity(PERSONS + 1);
+        let mut add = |rng: &mut Rand, rank: usize| {
+            persons.push(Person::generate(rng, quantile(rank, PERSONS)));
+            homes.push(rng.below(CATEGORIES.len()));
+        };
+        for rank in 0..PERSONS {
+            add(rng, rank);
+        }
         // Broken story posts show `User Info Error` as poster: one more, popular, person.
-        let rank = popular_rank(rng);
-        persons.push(Person::generate(rng, rank));
-        Self { persons }
+        let rank = popular_rank(rng, PERSONS);
+        add(rng, rank);
+        Self { persons, homes }
     }
 
-    /// A poster, drawn by popularity.
-    pub(crate) fn draw(&self, rng: &mut Rand) -> &Person {
-        &self.persons[popular_rank(rng)]
+    /// A poster, drawn by popularity, and their home category.
+    pub(crate) fn draw(&self, rng: &mut Rand) -> (&Person, usize) {
+        let rank = popular_rank(rng, PERSONS);
+        (&self.persons[rank], self.homes[rank])
     }
 
     /// The person behind every post whose poster shows as `User Info Error`.
@@ -120,9 +136,78 @@ impl Population {
     }
 }
 
-/// A rank in `0..PERSONS`, low ranks far more often.
-fn popular_rank(rng: &mut Rand) -> usize {
-    (PERSONS as f64 * rng.unit().powf(POPULARITY)) as usize
+/// Everyone who posts in tables built row by row: `persons` persons, each made on demand from the
+/// seed and their rank (their own random streams), so memory does not grow with the population.
+/// Ranks, popularity and attributes follow [`Population`]'s distributions.
+pub(crate) struct LazyPopulation {
+    seed: u64,
+    persons: usize,
+    hidden: Person,
+}
+
+impl LazyPopulation {
+    /// `persons` (at least 1) persons of `seed`.
+    pub(crate) fn new(seed: u64, persons: usize) -> Self {
+        let persons = persons.max(1);
+        // As in [`Population`], one more, popular, person hides behind broken story posts.
+        let mut rng = Rand::keyed(seed, Stream::Persons, persons as u64);
+        let rank = popular_rank(&mut rng, persons);
+        let hidden = Person::generate(&mut rng, quantile(rank, persons));
+        Self { seed, persons, hidden }
+    }
+
+    /// The person of popularity `rank`.
+    fn person(&self, rank: usize) -> Person {
+        Person::generate(&mut Rand::keyed(self.seed, Stream::Persons, rank as u64), quantile(rank, self.persons))
+    }
+
+    /// The home category of the person of popularity `rank`, made without the person.
+    fn home(&self, rank: usize) -> usize {
+        Rand::keyed(self.seed, Stream::Homes, rank as u64).below(CATEGORIES.len())
+    }
+
+    /// A poster of a pin in `category`, drawn as [`Population::draw`] and the category draw after
+    /// it would pick them, given that the pin is in `category`: a poster drawn by popularity is kept
+    /// always when it is their home category, else with the odds of a stray pin.
+    pub(crate) fn draw_in(&self, rng: &mut Rand, category: usize) -> Person {
+        let stray = (1.0 - HOME_CATEGORY_SHARE) / CATEGORIES.len() as f64;
+        loop {
+            let rank = popular_rank(rng, self.persons);
+            if self.home(rank) == category || rng.chance(stray / (HOME_CATEGORY_SHARE + stray)) {
+                return self.person(rank);
+            }
+        }
+    }
+
+    /// The person behind every post whose poster shows as `User Info Error`.
+    pub(crate) fn hidden(&self) -> &Person {
+        &self.hidden
+    }
+
+    /// The share of pins in each category, as posters drawn by popularity and their home category
+    /// make them.
+    pub(crate) fn category_shares(&self) -> [f64; CATEGORIES.len()] {
+        let stray = (1.0 - HOME_CATEGORY_SHARE) / CATEGORIES.len() as f64;
+        let mut shares = [stray; CATEGORIES.len()];
+        let exact = self.persons.min(EXACT_SHARE_RANKS);
+        let below = |rank: usize| (rank as f64 / self.persons as f64).powf(POPULARITY.recip());
+        for rank in 0..exact {
+            shares[self.home(rank)] += HOME_CATEGORY_SHARE * (below(rank + 1) - below(rank));
+        }
+        let rest = HOME_CATEGORY_SHARE * (1.0 - below(exact)) / CATEGORIES.len() as f64;
+        shares.map(|share| share + rest)
+    }
+}
+
+/// The quantile every attribute of the person of popularity `rank` among `persons` centres on:
+/// `(rank + ½) / persons`.
+fn quantile(rank: usize, persons: usize) -> f64 {
+    (rank as f64 + 0.5) / persons as f64
+}
+
+/// A rank in `0..persons`, low ranks far more often.
+fn popular_rank(rng: &mut Rand, persons: usize) -> usize {
+    ((persons as f64 * rng.unit().powf(POPULARITY)) as usize).min(persons - 1)
 }
 
 /// One attribute's quantile: the person's quantile with this attribute's noise.

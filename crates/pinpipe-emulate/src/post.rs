@@ -40,6 +40,9 @@ pub enum PostError {
     /// `rate` is not a positive number.
     #[error("the rate is a positive number of records per second, not {0}")]
     BadRate(f64),
+    /// `source_rows` is 0 or above [`crate::MAX_SOURCE_ROWS`].
+    #[error("the source tables hold 1 to {max} rows, not {0}", max = crate::MAX_SOURCE_ROWS)]
+    BadSourceRows(usize),
     /// `api` is not a URL.
     #[error("--api {api:?} is not a URL: {error}")]
     NotAUrl {
@@ -108,6 +111,9 @@ pub struct PostOptions {
     pub batch_size: usize,
     /// Seed of the synthetic source.
     pub seed: u64,
+    /// Rows of the synthetic source's tables ([`crate::Generator::with_source_rows`]); many more
+    /// than `rows` make few duplicate posts.
+    pub source_rows: usize,
     /// The naming prefix of the topics and streams.
     pub prefix: String,
     /// Replay `pin.jsonl`, `geo.jsonl` and `user.jsonl` from this folder instead of generating posts.
@@ -124,8 +130,9 @@ pub struct PostOptions {
 }
 
 impl PostOptions {
-    /// Options with the defaults: one request in flight, one record per request, seed 0, prefix
-    /// `pinpipe`, no pacing, no progress bar, a 30 s timeout.
+    /// Options with the defaults: one request in flight, one record per request, seed 0,
+    /// [`crate::SOURCE_ROWS`] source rows, prefix `pinpipe`, no pacing, no progress bar, a 30 s
+    /// timeout.
     pub fn new(api: impl Into<String>, mode: Mode, rows: usize) -> Self {
         Self {
             api: api.into(),
@@ -135,6 +142,7 @@ impl PostOptions {
             concurrency: 1,
             batch_size: 1,
             seed: 0,
+            source_rows: crate::SOURCE_ROWS,
             prefix: "pinpipe".to_string(),
             source: None,
             progress: false,
@@ -691,7 +699,10 @@ fn stream_ack(stream: &str, entry: &Value) -> Option<Ack> {
 pub async fn post(options: &PostOptions) -> Result<PostSummary, PostError> {
     let base = check_options(options)?;
     let (source, rows) = match &options.source {
-        None => (Source::Generated(Box::new(Generator::new(options.seed))), options.rows),
+        None => {
+            let generator = Generator::with_source_rows(options.seed, options.source_rows);
+            (Source::Generated(Box::new(generator)), options.rows)
+        }
         Some(dir) => {
             let tables = read_source(dir)?;
             let rows = options.rows.min(tables[0].len());
@@ -743,6 +754,9 @@ fn check_options(options: &PostOptions) -> Result<String, PostError> {
         if !(rate.is_finite() && rate > 0.0) {
             return Err(PostError::BadRate(rate));
         }
+    }
+    if !(1..=crate::MAX_SOURCE_ROWS).contains(&options.source_rows) {
+        return Err(PostError::BadSourceRows(options.source_rows));
     }
     let base = options.api.trim_end_matches('/').to_string();
     let url = reqwest::Url::parse(&base)
@@ -876,6 +890,16 @@ mod tests {
         let jobs = jobs(Mode::Batch, 4, 2, Some(10.0));
         let due: Vec<f64> = jobs.iter().map(|job| job.due.unwrap().as_secs_f64()).collect();
         assert_eq!(due, [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
+    }
+
+    #[test]
+    fn source_rows_are_checked() {
+        let options = |source_rows| PostOptions { source_rows, ..PostOptions::new("http://h", Mode::Batch, 1) };
+        assert!(matches!(check_options(&options(0)), Err(PostError::BadSourceRows(0))));
+        assert!(check_options(&options(1)).is_ok());
+        assert!(check_options(&options(crate::MAX_SOURCE_ROWS)).is_ok());
+        let above = crate::MAX_SOURCE_ROWS + 1;
+        assert!(matches!(check_options(&options(above)), Err(PostError::BadSourceRows(rows)) if rows == above));
     }
 
     fn failed(reason: FailReason, example: &str, records: u64) -> BTreeMap<FailReason, Failures> {

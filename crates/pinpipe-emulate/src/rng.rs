@@ -3,11 +3,16 @@
 use rand_pcg::rand_core::Rng;
 use rand_pcg::Pcg64Mcg;
 
-/// Independent random streams of one seed: building the source tables, and drawing posts.
+/// Independent random streams of one seed: building the source tables, drawing posts, and (for
+/// tables built row by row, see [`Rand::keyed`]) one stream per source row, per person and per
+/// person's home category.
 #[derive(Clone, Copy)]
 pub(crate) enum Stream {
     Tables = 1,
     Draws = 2,
+    Rows = 3,
+    Persons = 4,
+    Homes = 5,
 }
 
 /// A seeded random source whose output depends on nothing but the seed.
@@ -20,7 +25,18 @@ pub(crate) struct Rand(Pcg64Mcg);
 impl Rand {
     /// The generator for `stream` of `seed`; nearby seeds give unrelated sequences.
     pub(crate) fn new(seed: u64, stream: Stream) -> Self {
-        let mut state = seed ^ (stream as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
+        Self::from_state(stream_state(seed, stream))
+    }
+
+    /// The generator of item `key` (a row, a person) in `stream` of `seed`: each item has its own
+    /// sequence, so any item can be made alone, in any order. Distinct keys start from distinct
+    /// states.
+    pub(crate) fn keyed(seed: u64, stream: Stream, key: u64) -> Self {
+        let mut state = stream_state(seed, stream);
+        Self::from_state(splitmix64(&mut state) ^ key)
+    }
+
+    fn from_state(mut state: u64) -> Self {
         let high = splitmix64(&mut state);
         let low = splitmix64(&mut state);
         Self(Pcg64Mcg::new((u128::from(high) << 64) | u128::from(low)))
@@ -75,6 +91,10 @@ impl Rand {
     }
 }
 
+fn stream_state(seed: u64, stream: Stream) -> u64 {
+    seed ^ (stream as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)
+}
+
 /// SplitMix64: spreads a seed's bits over the whole state, so seeds 0, 1, 2… start far apart.
 fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -103,6 +123,16 @@ mod tests {
         let mut c = Rand::new(8, Stream::Tables);
         let (x, y, z) = (a.hex32(), b.hex32(), c.hex32());
         assert!(x != y && x != z && y != z);
+    }
+
+    #[test]
+    fn keyed_streams_are_fixed_per_key_and_differ_between_keys() {
+        let first = |seed, key| Rand::keyed(seed, Stream::Rows, key).hex32();
+        assert_eq!(first(7, 3), first(7, 3));
+        let distinct: std::collections::HashSet<String> = (0..1_000).map(|key| first(7, key)).collect();
+        assert_eq!(distinct.len(), 1_000);
+        assert_ne!(first(7, 3), first(8, 3));
+        assert_ne!(first(7, 3), Rand::keyed(7, Stream::Persons, 3).hex32());
     }
 
     #[test]

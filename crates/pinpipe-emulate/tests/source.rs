@@ -48,8 +48,10 @@ fn posts() -> &'static [Post] {
     &fixture().posts
 }
 
-fn tables() -> &'static SourceTables {
-    fixture().generator.tables()
+/// Every row of the generator's source tables, in key order.
+fn source_rows() -> Vec<Post> {
+    let tables: &SourceTables = fixture().generator.tables();
+    (0..tables.rows()).map(|row| tables.post(row)).collect()
 }
 
 fn share(test: impl Fn(&Post) -> bool) -> f64 {
@@ -210,7 +212,8 @@ fn follower_counts_are_strings_of_the_source_shapes() {
 
 #[test]
 fn unique_ids_are_uuid_v4_and_unique_per_source_row() {
-    let ids: HashSet<&str> = tables().posts().iter().map(|post| post.pin.unique_id.as_str()).collect();
+    let rows = source_rows();
+    let ids: HashSet<&str> = rows.iter().map(|post| post.pin.unique_id.as_str()).collect();
     assert_eq!(ids.len(), SOURCE_ROWS);
     for id in ids {
         assert!(is_uuid_v4(id), "{id}");
@@ -219,7 +222,7 @@ fn unique_ids_are_uuid_v4_and_unique_per_source_row() {
 
 #[test]
 fn source_tables_run_through_the_categories_in_key_order() {
-    let posts = tables().posts();
+    let posts = source_rows();
     assert_eq!(posts.len(), SOURCE_ROWS);
     for (row, post) in posts.iter().enumerate() {
         assert_eq!(post.key() as usize, row);
@@ -339,7 +342,8 @@ fn a_dump_reports_its_progress_and_writes_the_same_bytes() {
     let (plain, watched) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     dump(plain.path(), rows, SEED).unwrap();
     let mut reported = Vec::new();
-    pinpipe_emulate::dump_with_progress(watched.path(), rows, SEED, |written| reported.push(written)).unwrap();
+    let generator = Generator::new(SEED);
+    pinpipe_emulate::dump_with_progress(watched.path(), rows, generator, |written| reported.push(written)).unwrap();
     let every = pinpipe_emulate::DUMP_PROGRESS_EVERY;
     assert_eq!(reported, [every, 2 * every, rows]);
     for name in ["pin.jsonl", "geo.jsonl", "user.jsonl"] {

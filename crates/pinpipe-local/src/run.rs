@@ -37,6 +37,8 @@ pub struct RunOptions {
     pub paths: Paths,
     /// Seed of the emulated posts.
     pub seed: u64,
+    /// Rows of the emulator's source tables (`pinpipe_emulate::Generator::with_source_rows`).
+    pub source_rows: usize,
     /// Records per request.
     pub batch_size: usize,
     /// Requests in flight per path.
@@ -55,6 +57,7 @@ impl RunOptions {
             rows,
             paths: Paths::Both,
             seed: 0,
+            source_rows: pinpipe_emulate::SOURCE_ROWS,
             batch_size: 100,
             concurrency: 4,
             progress: false,
@@ -167,6 +170,7 @@ async fn post_and_deliver(
             concurrency: options.concurrency,
             batch_size: options.batch_size,
             seed: options.seed,
+            source_rows: options.source_rows,
             prefix: stack.names.prefix().to_string(),
             progress: bars.visible(),
             progress_group: bars.posting_group(),
