@@ -144,13 +144,14 @@ pub fn run_date_of_batch_rejected(key: &str) -> Option<&str> {
 
 /// The records the landing function refused from the run of `topic` partition `partition` starting at
 /// `first_offset`: the raw key's path under `rejected/kafka-to-s3/`, so a redelivery rewrites it too. A
-/// name that is no Kafka topic name (never from MSK) is hex-encoded so that it cannot shape the key.
+/// name that is no Kafka topic name (never from MSK) is hex-encoded so that it cannot shape the key, after
+/// `invalid-topic=` (no topic name holds `=`, so it cannot be another topic's folder).
 pub fn landing_rejected_key(topic: &str, partition: i64, first_offset: i64) -> String {
     let topic = if is_kafka_topic_name(topic) {
         topic.to_string()
     } else {
         let hex: String = topic.bytes().map(|b| format!("{b:02x}")).collect();
-        format!("invalid-topic-{hex}")
+        format!("invalid-topic={hex}")
     };
     format!(
         "{REJECTED_PREFIX}{}/{topic}/partition={partition}/{topic}+{partition}+{first_offset:010}.jsonl",
@@ -236,8 +237,11 @@ mod tests {
         );
         assert_eq!(
             landing_rejected_key("a/b", 0, 0),
-            "rejected/kafka-to-s3/invalid-topic-612f62/partition=0/invalid-topic-612f62+0+0000000000.jsonl"
+            "rejected/kafka-to-s3/invalid-topic=612f62/partition=0/invalid-topic=612f62+0+0000000000.jsonl"
         );
+        // Hex-encoded as `invalid-topic-25`, `%` would share the key of the (valid) topic of that name.
+        assert_ne!(landing_rejected_key("%", 0, 0), landing_rejected_key("invalid-topic-25", 0, 0));
+        assert_ne!(landing_rejected_key("", 0, 0), landing_rejected_key("invalid-topic-", 0, 0));
         assert_eq!(stream_rejected_key(Some(Table::Pin), "s0", "7"), "rejected/stream-processor/pin/s0-7.jsonl");
         assert_eq!(stream_rejected_key(None, "s0", "7"), "rejected/stream-processor/unrouted/s0-7.jsonl");
         assert_eq!(rejected_prefix(Stage::KafkaToS3), "rejected/kafka-to-s3/");
