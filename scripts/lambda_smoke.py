@@ -7,7 +7,7 @@ and side effects asserted against the local servers:
                                 record is in the stream; an unknown topic -> 404 / 40401
   kafka-to-s3       (MSK)       the pin, geo and user batches land as JSON-lines objects under topics/ in moto S3,
                                 byte for byte the event's values, at the keys of the first offsets
-  stream-processor  (Kinesis)   batchItemFailures [] and a Parquet part under stream/pin/
+  stream-processor  (Kinesis)   batchItemFailures [] and one commit of a Parquet file to the Delta table stream/pin/
   batch-transform   (schedule)  a run summary for the event's date that consumed every landed object, cleaned rows
                                 for each table, q1...q9 results, and its manifest in the lake
 
@@ -322,12 +322,17 @@ class Smoke:
         process = self.start_function(function, {"PINPIPE_LAKE_BUCKET": self.bucket, "PINPIPE_PREFIX": PREFIX})
         answer = self.invoke(function, process, "stream-processor-pin.json")
         check(answer == {"batchItemFailures": []}, f"stream-processor-pin: answer {answer}")
-        parts = self.keys("stream/pin/")
-        check(len(parts) == 1 and parts[0].endswith(".parquet"), f"stream-processor-pin: parts {parts}")
+        keys = self.keys("stream/pin/")
+        parts = [key for key in keys if key.endswith(".parquet")]
+        check(len(parts) == 1 and "/arrival_date=" in parts[0], f"stream-processor-pin: data files {keys}")
         data = self.body(parts[0])
         check(data[:4] == b"PAR1" and data[-4:] == b"PAR1", f"{parts[0]} is not a Parquet file")
+        commits = [key for key in keys if key.startswith("stream/pin/_delta_log/") and key.endswith(".json")]
+        check(len(commits) == 2, f"stream-processor-pin: the table's log {commits}: the table's creation and one append")
+        append = self.body(commits[-1]).decode()
+        check('"txn"' in append and parts[0].split("/", 2)[2] in append, f"the append commits the file and the shard's position: {append}")
         check(not self.keys("rejected/"), f"stream-processor-pin: records rejected: {self.keys('rejected/')}")
-        say(f"  stream-processor: batchItemFailures [], {parts[0]} ({len(data)} bytes of Parquet)")
+        say(f"  stream-processor: batchItemFailures [], {parts[0]} ({len(data)} bytes of Parquet) in commit {commits[-1]}")
         self.finish_function(function, process)
 
     def batch_transform(self, raw_objects: int) -> None:

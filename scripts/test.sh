@@ -42,6 +42,12 @@ command -v chromium >/dev/null \
     || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
     || echo "could not install chromium (apt-get, as root): the report's browser test will say it skipped" >&2
 
+step "independent readers of the Delta tables (Python deltalake and Polars, into .services/readers-venv)"
+readers=.services/readers-venv
+[[ -x $readers/bin/python ]] || python3 -m venv "$readers"
+"$readers/bin/pip" install --quiet --disable-pip-version-check -r scripts/readers-requirements.txt
+export PINPIPE_PYTHON="$PWD/$readers/bin/python"
+
 step "tests (unit, integration, end to end; --all-features turns on the tests against the local servers and the browser)"
 cargo test --workspace --all-features --locked
 

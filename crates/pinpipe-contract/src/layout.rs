@@ -5,10 +5,10 @@
 //! | raw      | `topics/<topic>/partition=<p>/<topic>+<p>+<first offset, 10 digits>.json`        |
 //! | cleaned  | `cleaned/<table>/run_date=<date>/part-00000.parquet`                             |
 //! | results  | `results/<date>/<query id>.parquet`, `results/<date>/manifest.json`, `results/<date>/report.html` |
-//! | stream   | `stream/<table>/<shard id>-<first sequence number>.parquet`                      |
+//! | stream   | `stream/<table>/`: a Delta table partitioned by `arrival_date`                    |
 //! | rejected | `rejected/batch-transform/<date>/<table>.jsonl`                                  |
 //! |          | `rejected/kafka-to-s3/<topic>/partition=<p>/<topic>+<p>+<first offset>.jsonl`    |
-//! |          | `rejected/stream-processor/<table or unrouted>/<shard id>-<first sequence number>.jsonl` |
+//! |          | `rejected/stream-processor/<table or unrouted>/<shard id>-<first>-<last sequence number>.jsonl` |
 //! | state    | `state/batch-transform/consumed/<date>.json`, `state/local-runner/kinesis/<stream>/<shard id>`, `state/local-runner/journal.jsonl` |
 //! | failed   | `aws/lambda/<trigger UUID>/<shard or partition>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<UUID>` (named by Lambda, see [`FAILED_PREFIX`]) |
 
@@ -162,24 +162,28 @@ pub fn landing_rejected_key(topic: &str, partition: i64, first_offset: i64) -> S
 /// The folder of `rejected/stream-processor/` for records whose stream feeds no table.
 pub const UNROUTED: &str = "unrouted";
 
-/// The records of one shard's batch the stream processor refused, by the table they were meant for
-/// (`None`: their stream feeds no table) and the batch's first sequence number.
-pub fn stream_rejected_key(table: Option<Table>, shard_id: &str, first_sequence_number: &str) -> String {
+/// The records of one shard the stream processor refused in one commit to the stream table of
+/// `table` (`None`: their stream feeds no table), which took the records from `first_sequence_number`
+/// to `last_sequence_number`. An attempt that was not committed left an object of the same first
+/// sequence number and another last one, which the next commit of that shard deletes.
+pub fn stream_rejected_key(
+    table: Option<Table>,
+    shard_id: &str,
+    first_sequence_number: &str,
+    last_sequence_number: &str,
+) -> String {
+    format!("{}{last_sequence_number}.jsonl", stream_rejected_prefix(table, shard_id, first_sequence_number))
+}
+
+/// The keys of [`stream_rejected_key`] with this table, shard and first sequence number start so.
+pub fn stream_rejected_prefix(table: Option<Table>, shard_id: &str, first_sequence_number: &str) -> String {
     let folder = table.map_or(UNROUTED, Table::name);
-    format!("{REJECTED_PREFIX}{}/{folder}/{shard_id}-{first_sequence_number}.jsonl", Stage::StreamProcessor)
+    format!("{REJECTED_PREFIX}{}/{folder}/{shard_id}-{first_sequence_number}-", Stage::StreamProcessor)
 }
 
-/// A stream-table part, named from the shard and the sequence number of its first row, so a retried
-/// batch rewrites it and a replayed refused record (never a part's first row) starts a part of its own.
-pub fn stream_part_key(table: Table, shard_id: &str, first_sequence_number: &str) -> String {
-    format!("{STREAM_PREFIX}{table}/{shard_id}-{first_sequence_number}.parquet")
-}
-
-/// The table of a key written by [`stream_part_key`]; `None` for any other key.
-pub fn table_of_stream_part(key: &str) -> Option<Table> {
-    let (table, file) = key.strip_prefix(STREAM_PREFIX)?.split_once('/')?;
-    file.ends_with(".parquet").then_some(())?;
-    Table::from_name(table)
+/// The Delta table of the stream rows of `table`, relative to the lake root (docs/SPEC.md §3).
+pub fn stream_table(table: Table) -> String {
+    format!("{STREAM_PREFIX}{table}")
 }
 
 /// The journal of the local runner's embedded topics and streams (`pinpipe serve` with no servers): what
@@ -242,18 +246,17 @@ mod tests {
         // Hex-encoded as `invalid-topic-25`, `%` would share the key of the (valid) topic of that name.
         assert_ne!(landing_rejected_key("%", 0, 0), landing_rejected_key("invalid-topic-25", 0, 0));
         assert_ne!(landing_rejected_key("", 0, 0), landing_rejected_key("invalid-topic-", 0, 0));
-        assert_eq!(stream_rejected_key(Some(Table::Pin), "s0", "7"), "rejected/stream-processor/pin/s0-7.jsonl");
-        assert_eq!(stream_rejected_key(None, "s0", "7"), "rejected/stream-processor/unrouted/s0-7.jsonl");
+        let key = stream_rejected_key(Some(Table::Pin), "s0", "7", "9");
+        assert_eq!(key, "rejected/stream-processor/pin/s0-7-9.jsonl");
+        assert!(key.starts_with(&stream_rejected_prefix(Some(Table::Pin), "s0", "7")));
+        assert!(!key.starts_with(&stream_rejected_prefix(Some(Table::Pin), "s0", "79")));
+        assert_eq!(stream_rejected_key(None, "s0", "7", "7"), "rejected/stream-processor/unrouted/s0-7-7.jsonl");
         assert_eq!(rejected_prefix(Stage::KafkaToS3), "rejected/kafka-to-s3/");
     }
 
     #[test]
-    fn stream_parts_name_their_table() {
-        let key = stream_part_key(Table::User, "shardId-000000000001", "4959");
-        assert_eq!(key, "stream/user/shardId-000000000001-4959.parquet");
-        assert_eq!(table_of_stream_part(&key), Some(Table::User));
-        assert_eq!(table_of_stream_part("stream/clicks/s-1.parquet"), None);
-        assert_eq!(table_of_stream_part("stream/pin/_delta_log/0.json"), None);
+    fn stream_tables_and_checkpoints_have_their_places() {
+        assert_eq!(stream_table(Table::User), "stream/user");
         assert_eq!(kinesis_checkpoint_key("streaming-p-pin", "s0"), "state/local-runner/kinesis/streaming-p-pin/s0");
     }
 

@@ -124,6 +124,13 @@ impl Names {
     }
 }
 
+/// Orders two Kinesis sequence numbers (decimal strings without leading zeros, or zero-padded to
+/// one width).
+pub fn compare_sequence_numbers(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +158,20 @@ mod tests {
         assert_eq!(table_of_any_topic("user"), Some(Table::User));
         assert_eq!(table_of_any_topic("0a1b.clicks"), None);
         assert_eq!(table_of_any_topic("streaming-0a1b-pin"), None);
+    }
+
+    #[test]
+    fn sequence_numbers_compare_as_numbers() {
+        use std::cmp::Ordering;
+        assert_eq!(compare_sequence_numbers("9", "10"), Ordering::Less);
+        assert_eq!(compare_sequence_numbers("0010", "10"), Ordering::Equal);
+        assert_eq!(
+            compare_sequence_numbers(
+                "49658370122746823958214527451932187136412563480199577602",
+                "49658370122746823958214527451932187136412563480192237570"
+            ),
+            Ordering::Greater
+        );
     }
 
     #[test]

@@ -57,6 +57,13 @@ pub const SHARD_ID_COLUMN: &str = "_shard_id";
 /// an equal but distinct one.
 pub const SEQUENCE_NUMBER_COLUMN: &str = "_sequence_number";
 
+/// The stream tables' column holding when Kinesis stored a row's record (its
+/// `approximateArrivalTimestamp`, UTC, as a naive timestamp).
+pub const ARRIVAL_TIME_COLUMN: &str = "_arrival_time";
+
+/// The stream tables' partition column: the UTC date of [`ARRIVAL_TIME_COLUMN`].
+pub const ARRIVAL_DATE_COLUMN: &str = "arrival_date";
+
 const PIN_FIELDS: &[Field] = &[
     Field { name: "index", alias: Some("ind"), kind: FieldKind::Key },
     field("unique_id", FieldKind::Text),

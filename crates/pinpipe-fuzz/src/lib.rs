@@ -277,32 +277,26 @@ pub fn kinesis_event(data: &[u8]) {
     let names = Names::new(PREFIX);
     let plan = stream_processor::plan(&names, &batch.records).expect("planning never fails");
     let again = stream_processor::plan(&names, &batch.records).expect("planning never fails");
-    let summary = |writes: &[stream_processor::Write]| -> Vec<_> {
-        writes.iter().map(|write| (write.key.clone(), write.body.clone(), write.rows)).collect()
-    };
-    assert_eq!(summary(&plan), summary(&again), "the plan is deterministic");
+    assert_eq!(plan, again, "the plan is deterministic");
     let sequence_numbers: BTreeSet<&str> =
         batch.records.iter().map(|record| record.kinesis.sequence_number.as_str()).collect();
     let (mut rows, mut refused) = (0, 0);
-    for write in &plan {
-        if let Some((_, part_rows)) = write.rows {
-            assert!(part_rows > 0 && write.key.starts_with("stream/"), "{}: {part_rows} rows", write.key);
-            rows += part_rows;
-            continue;
+    for group in &plan {
+        for (date, date_rows) in &group.rows_by_date {
+            assert!(group.table.is_some() && *date_rows > 0, "{date}: {date_rows} rows of {:?}", group.table);
+            rows += date_rows;
         }
-        for record in RejectedRecord::parse_lines(&write.body) {
-            let record = record.unwrap_or_else(|error| panic!("{}: {error}", write.key));
+        for record in &group.refused {
             let Origin::Kinesis(position) = &record.origin else { panic!("{:?}", record.origin) };
             assert!(sequence_numbers.contains(position.sequence_number.as_str()), "{position:?}");
+            assert_eq!(position.shard_id, group.shard);
             refused += 1;
         }
     }
     assert_eq!(rows + refused, batch.records.len(), "every record stored or refused");
-    let shards: BTreeSet<&str> = batch.records.iter().map(|record| record.shard()).collect();
-    if shards.len() == 1 {
-        let keys: BTreeSet<&str> = plan.iter().map(|write| write.key.as_str()).collect();
-        assert_eq!(keys.len(), plan.len(), "keys are unique");
-    }
+    let groups: BTreeSet<(&str, Option<Table>)> =
+        plan.iter().map(|group| (group.shard.as_str(), group.table)).collect();
+    assert_eq!(groups.len(), plan.len(), "one plan per shard and table");
 }
 
 /// A refusal of a body: one of the route's `codes`, with its status and a message.

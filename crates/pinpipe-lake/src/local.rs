@@ -7,6 +7,7 @@ use std::time::UNIX_EPOCH;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use url::Url;
 
 use crate::store::{ObjectMeta, ObjectStore, StoreError};
 
@@ -127,6 +128,11 @@ fn write_atomically(path: &Path, body: &[u8]) -> io::Result<()> {
 impl ObjectStore for LocalStore {
     fn location(&self) -> String {
         self.root.display().to_string()
+    }
+
+    fn url(&self) -> Url {
+        let root = std::path::absolute(&self.root).unwrap_or_else(|_| self.root.clone());
+        Url::from_directory_path(&root).expect("an absolute path is a file URL")
     }
 
     async fn check(&self) -> Result<(), StoreError> {

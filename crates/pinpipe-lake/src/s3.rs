@@ -8,7 +8,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use bytes::Bytes;
 
-use crate::store::{ObjectMeta, ObjectStore, StoreError};
+use crate::store::{ObjectMeta, ObjectStore, StoreError, Url};
 
 /// The environment variables that point the SDK at a server other than AWS.
 const ENDPOINT_VARIABLES: [&str; 2] = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"];
@@ -69,6 +69,10 @@ impl S3Store {
 impl ObjectStore for S3Store {
     fn location(&self) -> String {
         format!("s3://{}/", self.bucket)
+    }
+
+    fn url(&self) -> Url {
+        Url::parse(&self.location()).expect("a valid bucket name makes a valid s3 URL")
     }
 
     async fn check(&self) -> Result<(), StoreError> {

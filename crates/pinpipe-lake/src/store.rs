@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
+pub use url::Url;
 
 /// One stored object as a listing shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +44,10 @@ pub enum StoreError {
 pub trait ObjectStore: Send + Sync {
     /// A human-readable name of the lake root, such as `s3://bucket/prefix/` or a folder path.
     fn location(&self) -> String;
+
+    /// The lake root as a URL ending in `/` (`s3://bucket/`, `file:///abs/folder/`), for what addresses
+    /// the lake by URL: its Delta tables.
+    fn url(&self) -> Url;
 
     /// Fails with [`StoreError::LocationMissing`] unless the bucket or folder exists.
     async fn check(&self) -> Result<(), StoreError>;

@@ -3,19 +3,19 @@
 //! is lost; a record held twice is doubled.
 //!
 //! The lake says where records are: raw objects name their first offset and hold one record per
-//! line; stream parts carry `_shard_id` and `_sequence_number` per row; refused records name their
-//! origin (docs/SPEC.md §3, the one `rejected/` schema).
+//! line; the stream tables' rows carry `_shard_id` and `_sequence_number` (read through each table's
+//! log, so only committed rows count); refused records name their origin (docs/SPEC.md §3, the one
+//! `rejected/` schema).
 
 use std::collections::HashMap;
-use std::io::Cursor;
 
 use bytes::Bytes;
 pub use pinpipe_contract::accounts::Accounts;
-use pinpipe_contract::table::{SEQUENCE_NUMBER_COLUMN, SHARD_ID_COLUMN};
+use pinpipe_contract::table::{ARRIVAL_DATE_COLUMN, SEQUENCE_NUMBER_COLUMN, SHARD_ID_COLUMN};
 use pinpipe_contract::{layout, Names, Origin, RejectedRecord, StreamPosition, Table, TopicPosition};
 use pinpipe_emulate::post::Ack;
 use pinpipe_lake::{get_many, ObjectStore};
-use polars::prelude::{ParquetReader, SerReader};
+use pinpipe_tables::{table_url, LakeTable};
 
 use crate::error::LocalError;
 
@@ -27,11 +27,11 @@ const READ_CONCURRENCY: usize = 16;
 pub struct LakeInventory {
     /// How many times each Kafka record is held (raw objects, or refused by the landing function).
     pub topic_records: HashMap<TopicPosition, u32>,
-    /// How many times each Kinesis record is held (stream parts, or refused by the stream processor).
+    /// How many times each Kinesis record is held (stream tables, or refused by the stream processor).
     pub stream_records: HashMap<StreamPosition, u32>,
     /// Lines of raw objects.
     pub landed_raw: u64,
-    /// Rows of stream parts.
+    /// Rows of the stream tables.
     pub streamed: u64,
     /// Refused records, every stage.
     pub rejected: u64,
@@ -41,8 +41,8 @@ fn lines(body: &Bytes) -> impl Iterator<Item = &[u8]> {
     body.split(|&byte| byte == b'\n').filter(|line| !line.is_empty())
 }
 
-/// Reads every raw object, stream part and refused record of the lake in `store`, whose streams are
-/// those of `names` (stream parts are filed by table).
+/// Reads every raw object, stream table row and refused record of the lake in `store`, whose streams are
+/// those of `names` (the tables are named by table).
 pub async fn inventory(store: &dyn ObjectStore, names: &Names) -> Result<LakeInventory, LocalError> {
     let mut inventory = LakeInventory::default();
     count_raw_records(store, &mut inventory).await?;
@@ -74,31 +74,26 @@ async fn count_raw_records(store: &dyn ObjectStore, inventory: &mut LakeInventor
     Ok(())
 }
 
-/// Counts the rows of every stream part by Kinesis position, from their lineage columns.
+/// Counts the rows of every stream table by Kinesis position, from their lineage columns, reading
+/// each table's current snapshot through its log.
 async fn count_stream_rows(
     store: &dyn ObjectStore,
     names: &Names,
     inventory: &mut LakeInventory,
 ) -> Result<(), LocalError> {
-    let parts: Vec<(Table, String)> = store
-        .list(layout::STREAM_PREFIX)
-        .await?
-        .into_iter()
-        .filter_map(|object| Some((layout::table_of_stream_part(&object.key)?, object.key)))
-        .collect();
-    let keys: Vec<String> = parts.iter().map(|(_, key)| key.clone()).collect();
-    for ((table, key), body) in parts.iter().zip(get_many(store, &keys, READ_CONCURRENCY).await?) {
-        let lineage = |source| LocalError::Polars { what: format!("reading the lineage columns of {key}"), source };
-        let frame = ParquetReader::new(Cursor::new(body))
-            .with_columns(Some(vec![SHARD_ID_COLUMN.into(), SEQUENCE_NUMBER_COLUMN.into()]))
-            .finish()
-            .map_err(lineage)?;
-        let shards = frame.column(SHARD_ID_COLUMN).and_then(|column| column.str()).map_err(lineage)?;
-        let sequence_numbers = frame.column(SEQUENCE_NUMBER_COLUMN).and_then(|column| column.str()).map_err(lineage)?;
+    for table in Table::ALL {
+        let url = table_url(&store.url(), &layout::stream_table(table));
+        let Some(stream_table) = LakeTable::open(&url).await? else { continue };
+        let lineage = stream_table.read(Some(&[SHARD_ID_COLUMN, SEQUENCE_NUMBER_COLUMN]), ARRIVAL_DATE_COLUMN).await?;
+        let lineage_error =
+            |source| LocalError::Polars { what: format!("reading the lineage columns of {url}"), source };
+        let shards = lineage.column(SHARD_ID_COLUMN).and_then(|column| column.str()).map_err(lineage_error)?;
+        let sequence_numbers =
+            lineage.column(SEQUENCE_NUMBER_COLUMN).and_then(|column| column.str()).map_err(lineage_error)?;
         for (shard, sequence_number) in shards.iter().zip(sequence_numbers.iter()) {
             inventory.streamed += 1;
             let position = StreamPosition {
-                stream: names.stream(*table).to_string(),
+                stream: names.stream(table).to_string(),
                 shard_id: shard.unwrap_or_default().to_string(),
                 sequence_number: sequence_number.unwrap_or_default().to_string(),
             };

@@ -179,6 +179,9 @@ pub enum LocalError {
         /// Polars' error.
         source: PolarsError,
     },
+    /// A stream table could not be read.
+    #[error(transparent)]
+    Table(#[from] pinpipe_tables::TableError),
     /// A line of a `rejected/` object is not a rejected record.
     #[error("{key} holds a line that is no rejected record: {source}")]
     RejectedLine {

@@ -57,28 +57,4 @@ pub trait StreamFeed: Send {
     async fn lag(&mut self) -> Result<u64, FeedError>;
 }
 
-/// Orders two Kinesis sequence numbers (decimal strings without leading zeros, or zero-padded to
-/// one width).
-pub fn compare_sequence_numbers(a: &str, b: &str) -> std::cmp::Ordering {
-    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::cmp::Ordering;
-
-    #[test]
-    fn sequence_numbers_compare_as_numbers() {
-        assert_eq!(compare_sequence_numbers("9", "10"), Ordering::Less);
-        assert_eq!(compare_sequence_numbers("0010", "10"), Ordering::Equal);
-        assert_eq!(
-            compare_sequence_numbers(
-                "49658370122746823958214527451932187136412563480199577602",
-                "49658370122746823958214527451932187136412563480192237570"
-            ),
-            Ordering::Greater
-        );
-    }
-}
+pub use pinpipe_contract::names::compare_sequence_numbers;

@@ -6,7 +6,7 @@
 //!   once the handler took the whole event (kept with `keep`);
 //! * **records the landing or stream function refused** (`rejected/kafka-to-s3/`,
 //!   `rejected/stream-processor/`): the records of each object are planned again by the function's
-//!   own code; what it now accepts is stored (raw objects, stream parts) and the object keeps only
+//!   own code; what it now accepts is stored (raw objects, stream table rows) and the object keeps only
 //!   what it still refuses, or goes;
 //! * **lines the batch refused** (`rejected/batch-transform/<date>/`): the batch runs again for
 //!   each such date, then for the latest run date, so the latest results count what was recovered.
@@ -25,7 +25,7 @@ use pinpipe_contract::{layout, Names, Origin, RejectedRecord, Stage};
 use pinpipe_events::{kafka_event, kinesis_event, scheduled_event, EventOrigin, ShardRecord, TopicMessage};
 use pinpipe_lake::{ObjectStore, StoreError};
 use serde::Serialize;
-use stream_processor::{KinesisBatch, Processor};
+use stream_processor::{KinesisBatch, Processor, Source};
 
 /// What to replay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,13 +88,13 @@ pub enum ReplayError {
         /// Why.
         source: serde_json::Error,
     },
-    /// Planning the stream records of a rejected object failed.
+    /// Storing the stream records of a rejected object failed.
     #[error("{key}: {source}")]
     Processing {
         /// The object.
         key: String,
         /// Why.
-        source: stream_processor::ProcessError,
+        source: stream_processor::RecoverError,
     },
     /// A batch run failed.
     #[error("the batch run of {date}: {source}")]
@@ -153,7 +153,7 @@ pub async fn replay(
     }
     if options.rejected {
         replay_refused_landing(store.as_ref(), origin, &mut summary).await?;
-        replay_refused_stream(store.as_ref(), names, origin, &mut summary).await?;
+        replay_refused_stream(store.as_ref(), &processor, origin, &mut summary).await?;
         rerun_refused_batch_dates(&store, origin, &mut summary).await?;
     }
     Ok(summary)
@@ -181,7 +181,8 @@ async fn replay_invocation(
             let event: KinesisBatch = serde_json::from_str(&record.payload)
                 .map_err(|source| InvocationError::Event { event: "Kinesis", source })?;
             let records = event.records.len();
-            let (response, _) = processor.process(event).await.map_err(InvocationError::Processing)?;
+            let (response, _) =
+                processor.process_from(event, Source::Replay(key)).await.map_err(InvocationError::Processing)?;
             match response.batch_item_failures.len() {
                 0 => Ok(records),
                 failed => Err(InvocationError::RecordsFailed(failed)),
@@ -190,11 +191,13 @@ async fn replay_invocation(
     }
 }
 
-/// The refused records of the object at `key`.
-async fn refused_records(store: &dyn ObjectStore, key: &str) -> Result<Vec<RejectedRecord>, ReplayError> {
-    RejectedRecord::parse_lines(&store.get(key).await?)
+/// The refused records of the object at `key`, and a hash of its content.
+async fn refused_records(store: &dyn ObjectStore, key: &str) -> Result<(Vec<RejectedRecord>, u64), ReplayError> {
+    let body = store.get(key).await?;
+    let records = RejectedRecord::parse_lines(&body)
         .collect::<Result<_, _>>()
-        .map_err(|source| ReplayError::RejectedLine { key: key.to_string(), source })
+        .map_err(|source| ReplayError::RejectedLine { key: key.to_string(), source })?;
+    Ok((records, xxhash_rust::xxh3::xxh3_64(&body)))
 }
 
 /// The records `as_source` turns back into what they were when received, and those it cannot (a
@@ -246,7 +249,7 @@ async fn replay_refused_landing(
     summary: &mut ReplaySummary,
 ) -> Result<(), ReplayError> {
     for object in store.list(&layout::rejected_prefix(Stage::KafkaToS3)).await? {
-        let (messages, unplaced) = place(refused_records(store, &object.key).await?, topic_message);
+        let (messages, unplaced) = place(refused_records(store, &object.key).await?.0, topic_message);
         if messages.is_empty() {
             continue;
         }
@@ -281,16 +284,17 @@ fn topic_message(record: &RejectedRecord) -> Option<TopicMessage> {
     })
 }
 
-/// Replays the records `stream-processor` refused, object by object (one shard each): the stream
-/// parts of those it now stores are written, the rest stay refused.
+/// Replays the records `stream-processor` refused, object by object (one shard each): the rows of
+/// those it now accepts are appended to the stream tables once, the rest stay refused.
 async fn replay_refused_stream(
     store: &dyn ObjectStore,
-    names: &Names,
+    processor: &Processor,
     origin: &EventOrigin,
     summary: &mut ReplaySummary,
 ) -> Result<(), ReplayError> {
     for object in store.list(&layout::rejected_prefix(Stage::StreamProcessor)).await? {
-        let (shard_records, unplaced) = place(refused_records(store, &object.key).await?, shard_record);
+        let (records, body_hash) = refused_records(store, &object.key).await?;
+        let (shard_records, unplaced) = place(records, shard_record);
         if shard_records.is_empty() {
             continue;
         }
@@ -299,17 +303,18 @@ async fn replay_refused_stream(
             event: "Kinesis",
             source,
         })?;
-        let writes = stream_processor::plan(names, &event.records)
+        // The object's content names the replay: once rewritten (or after a rule changes what it
+        // holds), its records are another replay's.
+        let source = format!("{}@{:016x}", object.key, body_hash);
+        let recovered = processor
+            .recover(event, &source)
+            .await
             .map_err(|source| ReplayError::Processing { key: object.key.clone(), source })?;
-        let (parts, refusals): (Vec<_>, Vec<_>) = writes.into_iter().partition(|write| write.rows.is_some());
         let mut still_refused = unplaced;
-        still_refused.extend(refusals_of(&object.key, refusals.iter().map(|write| write.body.as_ref()))?);
-        for part in &parts {
-            store.put(&part.key, part.body.clone()).await?;
-        }
+        still_refused.extend(recovered.still_refused);
         keep_still_refused(store, &object.key, &still_refused).await?;
         summary.refused_replayed += shard_records.len();
-        summary.refused_recovered += parts.iter().filter_map(|part| part.rows).map(|(_, rows)| rows).sum::<usize>();
+        summary.refused_recovered += recovered.rows_stored;
     }
     Ok(())
 }
@@ -363,7 +368,7 @@ fn date(text: &str) -> Option<NaiveDate> {
 async fn count_batch_refusals(store: &dyn ObjectStore) -> Result<usize, ReplayError> {
     let mut lines = 0;
     for object in store.list(&layout::rejected_prefix(Stage::BatchTransform)).await? {
-        lines += refused_records(store, &object.key).await?.len();
+        lines += refused_records(store, &object.key).await?.0.len();
     }
     Ok(lines)
 }

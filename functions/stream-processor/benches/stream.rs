@@ -12,7 +12,8 @@
 //! ```
 //!
 //! Groups (throughput in records, so criterion prints records/s as `elem/s`):
-//! * `stream/process`: [`Processor::process`] on the whole event (group, decode, clean, Parquet, put)
+//! * `stream/process`: [`Processor::process`] on the whole event (group, decode, clean, Parquet, the
+//!   commit to the Delta table with its positions)
 //!   for `pin_10k` (10,000 pin records, the widest table, one stream) and `mixed_10k` (3,334 pin,
 //!   3,333 geo and 3,333 user records from the three streams, one shard each);
 //! * `stream/stage`: the same pin event stage by stage: `event_json` (the event's JSON text to the
@@ -38,7 +39,7 @@ use pinpipe_core::export::parquet_bytes;
 use pinpipe_events::{kinesis_event_json, EventOrigin, ShardRecord};
 use pinpipe_lake::LocalStore;
 use polars::prelude::ParquetCompression;
-use stream_processor::{KinesisBatch, Processor};
+use stream_processor::{KinesisBatch, Processor, Source};
 
 /// The function's allocator (`src/main.rs`), so the figures are the function's.
 #[global_allocator]
@@ -119,13 +120,22 @@ fn process(c: &mut Criterion) {
     for (name, json) in [("pin_10k", pin_event_json(records)), ("mixed_10k", mixed_event_json(records))] {
         let event = event(&json);
         // Once outside the timing: every record is stored, none refused or failed.
-        let (response, counts) = runtime.block_on(processor.process(event.clone())).expect("processing");
+        let check = format!("bench-{name}-check");
+        let (response, counts) =
+            runtime.block_on(processor.process_from(event.clone(), Source::Replay(&check))).expect("processing");
         assert!(response.batch_item_failures.is_empty(), "failures: {response:?}");
         assert_eq!(counts.rows_stored.values().sum::<usize>(), records, "{counts:?}");
+        // Each iteration's records are a source of their own, or the table would hold them already.
+        let mut round = 0;
         group.bench_function(name, |b| {
             b.iter_batched(
-                || event.clone(),
-                |event| runtime.block_on(processor.process(event)).expect("processing"),
+                || {
+                    round += 1;
+                    (event.clone(), format!("bench-{name}-{round}"))
+                },
+                |(event, source)| {
+                    runtime.block_on(processor.process_from(event, Source::Replay(&source))).expect("processing")
+                },
                 BatchSize::LargeInput,
             )
         });

@@ -2,8 +2,8 @@
 //! `KinesisEvent` (the samples in `events/` read as both), but only the four fields the processor
 //! uses. The runtime deserialises every event into this type and the handler drops it, so the seven
 //! per-record strings it would not read (region, event name and source, versions, identity, partition
-//! key) and the arrival timestamp are skipped instead of allocated, parsed and freed 10,000 times a
-//! batch (`benches/stream.rs`, `stream/stage/event_json`).
+//! key) are skipped instead of allocated, parsed and freed 10,000 times a batch (`benches/stream.rs`,
+//! `stream/stage/event_json`).
 
 use aws_lambda_events::encodings::Base64Data;
 use serde::Deserialize;
@@ -37,9 +37,17 @@ pub struct KinesisPayload {
     pub sequence_number: String,
     /// The record's data (base64 in the JSON).
     pub data: Base64Data,
+    /// When Kinesis stored the record, in seconds since 1970 (with milliseconds); 0 when unknown.
+    #[serde(rename = "approximateArrivalTimestamp", default)]
+    pub approximate_arrival_timestamp: f64,
 }
 
 impl KinesisBatchRecord {
+    /// When Kinesis stored the record, in milliseconds since 1970 (0 when the event does not say).
+    pub fn arrival_ms(&self) -> i64 {
+        (self.kinesis.approximate_arrival_timestamp * 1000.0).round() as i64
+    }
+
     /// The record's shard: its `eventID` is `<shard id>:<sequence number>`.
     pub fn shard(&self) -> &str {
         self.event_id

@@ -1,63 +1,52 @@
 //! The `stream-processor` Lambda: a Kinesis batch → the same cleaning as the batch transform →
-//! Parquet parts appended to the stream tables `stream/<table>/` (docs/SPEC.md §3, §4).
+//! rows appended to the Delta stream tables `stream/<table>` (docs/SPEC.md §3, §4).
 //!
 //! * **Event:** [`KinesisBatch`], the fields of Lambda's Kinesis event that the processor reads
 //!   (the same JSON as `aws_lambda_events`' `KinesisEvent`, parsed and dropped at a fraction of its cost).
 //! * **Routing:** each record's table comes from the stream name in its `eventSourceARN`
 //!   (`streaming-<prefix>-pin|geo|user`, the prefix from `PINPIPE_PREFIX`).
 //! * **Cleaning:** [`pinpipe_core::decode::decode_records`] (the batch's per-record decoding) and
-//!   [`pinpipe_core::clean::clean`] (the batch's rules). No duplicates are dropped: the stream
+//!   [`pinpipe_core::clean::clean`] (the batch's rules). No duplicate content is dropped: the stream
 //!   appends every record.
-//! * **Storage:** the cleaned rows of each (shard, table) of the batch become one Parquet part at
-//!   [`layout::stream_part_key`]`(table, shard, sequence number of its first row)`, with the columns of a
-//!   `cleaned/` part (the docs/SPEC.md §4 columns, then `_raw_hash`) and the record's lineage,
-//!   [`SHARD_ID_COLUMN`] and [`SEQUENCE_NUMBER_COLUMN`]. A retried batch starts at the same
-//!   sequence number, so it rewrites the same part instead of adding a second one.
+//! * **Storage, exactly once:** the rows of each (shard, table) of the batch are one commit to the
+//!   table, partitioned by the records' arrival date, with the docs/SPEC.md §4 columns, `_raw_hash`
+//!   and the lineage `_shard_id`, `_sequence_number` and `_arrival_time`. The commit
+//!   sets the shard's last sequence number in the table's log (`txn`), and records the log already
+//!   holds are left out: a redelivered, shorter, longer or concurrent batch adds nothing twice
+//!   (`table` module).
 //! * **Bad records** (not JSON, not an object, no integer key, or from a stream that feeds no table)
 //!   go to [`layout::stream_rejected_key`] as [`RejectedRecord`]s with their Kinesis position, reason
-//!   and data as received; they never block the shard.
-//! * **Transient failures** (an S3 write) are answered with `batchItemFailures` naming the records of
-//!   what was not stored (from the first record of the failed group on), so Lambda retries from there
-//!   and the retry rewrites the same objects.
+//!   and data as received, written before the commit that takes them; they never block the shard.
+//! * **Transient failures** (S3) are answered with `batchItemFailures` naming the records of what was
+//!   not committed (from the first record of the failed group on), so Lambda retries from there.
 
+mod clean;
 mod event;
+mod table;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use aws_lambda_events::streams::KinesisEventResponse;
-use bytes::Bytes;
-use futures::stream::{self, StreamExt};
 use lambda_runtime::LambdaEvent;
 use pinpipe_contract::names::stream_name_of_arn;
-use pinpipe_contract::table::{SEQUENCE_NUMBER_COLUMN, SHARD_ID_COLUMN};
-use pinpipe_contract::{layout, Names, Origin, Payload, RejectKind, RejectedRecord, Stage, StreamPosition, Table};
-use pinpipe_core::clean::clean;
-use pinpipe_core::decode::decode_records;
-use pinpipe_core::export::parquet_bytes;
-use pinpipe_lake::{ObjectStore, StoreError};
+use pinpipe_contract::{layout, Names, Payload, RejectKind, RejectedRecord, Stage, Table};
+use pinpipe_lake::ObjectStore;
 use pinpipe_metrics::Metrics;
-use polars::prelude::{Column, DataFrame, ParquetCompression, PlSmallStr, PolarsError, Scalar};
+use polars::prelude::PolarsError;
 use serde::Serialize;
 
 pub use event::{KinesisBatch, KinesisBatchRecord, KinesisPayload};
-
-/// How stream parts are compressed: Snappy, as Kinesis Data Firehose writes Parquet. Parts are
-/// small, many and written on every batch; Snappy costs a fraction of zstd's CPU there
-/// (`benches/stream.rs`, `stream/stage/parquet_*`) for somewhat larger objects.
-pub const PART_COMPRESSION: ParquetCompression = ParquetCompression::Snappy;
-
-/// S3 puts in flight at once.
-pub const WRITE_CONCURRENCY: usize = 8;
+use table::{Refusals, ShardRecords, StreamTables};
 
 /// The function's name when `AWS_LAMBDA_FUNCTION_NAME` is not set (the binary's name).
 pub const FUNCTION: &str = "stream-processor";
 
-/// Why a batch could not be processed at all (an S3 failure is not one: it is answered with
+/// Why a batch could not be processed at all (a storage failure is not one: it is answered with
 /// `batchItemFailures`).
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
-    /// Decoding, cleaning or writing the Parquet part of one group of records failed.
+    /// Decoding or cleaning one group of records failed.
     #[error("{step} the {table} records of shard {shard}: {source}")]
     Polars {
         /// What was being done.
@@ -102,6 +91,24 @@ pub fn route(names: &Names, event_source_arn: Option<&str>) -> Result<Table, Rou
         .ok_or_else(|| RouteError::UnknownStream { stream: stream.to_string(), known: names.streams().clone() })
 }
 
+/// Whose positions a batch's commits keep: where a record counts as already taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source<'a> {
+    /// Each record's stream and shard (`<stream>/<shard>`): the trigger's batches.
+    Shards,
+    /// One replayed object (`replay/<key>`): its records are taken once, whatever the shards took.
+    Replay(&'a str),
+}
+
+impl Source<'_> {
+    fn id(&self, stream: &str, shard: &str) -> String {
+        match self {
+            Source::Shards => format!("{stream}/{shard}"),
+            Source::Replay(key) => format!("replay/{key}"),
+        }
+    }
+}
+
 /// The records of one shard bound for one table (or, `None`, for none), in event order.
 #[derive(Debug)]
 struct Group {
@@ -111,19 +118,6 @@ struct Group {
     records: Vec<usize>,
     /// For records bound for no table, why (by position in `records`).
     reasons: Vec<RouteError>,
-}
-
-/// One object a batch writes: a Parquet part, or the refused records of one group.
-#[derive(Debug, Clone)]
-pub struct Write {
-    /// Its key in the lake.
-    pub key: String,
-    /// Its whole content.
-    pub body: Bytes,
-    /// For a Parquet part: its table and rows; `None` for an object of refused records.
-    pub rows: Option<(Table, usize)>,
-    /// The group (position in the event's groups) whose records this object stores.
-    group: usize,
 }
 
 /// What one batch did, for the logs and the tests.
@@ -137,25 +131,70 @@ pub struct BatchCounts {
     pub records_rejected: usize,
     /// Records refused, by kind of refusal.
     pub rejected_by_kind: BTreeMap<RejectKind, usize>,
+    /// Records the tables already held: delivered again.
+    pub records_already_taken: usize,
     /// Bytes of the records' data.
     pub bytes_in: usize,
     /// Records reported in `batchItemFailures`.
     pub records_failed: usize,
-    /// Objects written.
+    /// Objects written: data files and objects of refused records.
     pub objects_written: usize,
 }
 
-/// The stream processor: a lake and the stream names it accepts.
+/// What one (shard, table) group of a batch becomes before it is stored ([`plan`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupPlan {
+    /// The shard.
+    pub shard: String,
+    /// The table (`None`: the records' stream feeds none).
+    pub table: Option<Table>,
+    /// Rows per arrival date (`YYYY-MM-DD`).
+    pub rows_by_date: Vec<(String, usize)>,
+    /// The records refused, in event order.
+    pub refused: Vec<RejectedRecord>,
+}
+
+/// What the records of a batch (from the streams of `names`) become, group by group, before any is
+/// stored: pure, the same for the same records (but for records without an arrival time, which
+/// arrive now).
+pub fn plan(names: &Names, records: &[KinesisBatchRecord]) -> Result<Vec<GroupPlan>, ProcessError> {
+    let mut plans = Vec::new();
+    for group in group(names, records) {
+        let (rows_by_date, refused) = match group.table {
+            None => (Vec::new(), unrouted(&group, records)),
+            Some(table) => {
+                let cleaned = clean::clean_records(table, &group.shard, records, &group.records)?;
+                let rows = cleaned.by_arrival_date.iter().map(|(date, rows)| (date.clone(), rows.height())).collect();
+                (rows, cleaned.refused.into_iter().map(|(_, record)| record).collect())
+            }
+        };
+        plans.push(GroupPlan { shard: group.shard, table: group.table, rows_by_date, refused });
+    }
+    Ok(plans)
+}
+
+/// What a replay of refused records made of them ([`Processor::recover`]).
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// Rows stored now.
+    pub rows_stored: usize,
+    /// The records still refused, with today's reasons.
+    pub still_refused: Vec<RejectedRecord>,
+}
+
+/// The stream processor: a lake, its stream tables and the stream names it accepts.
 #[derive(Clone)]
 pub struct Processor {
     store: Arc<dyn ObjectStore>,
     names: Names,
+    tables: Arc<StreamTables>,
 }
 
 impl Processor {
-    /// A processor writing to `store`, accepting the streams of `names`.
+    /// A processor writing to the lake in `store`, accepting the streams of `names`.
     pub fn new(store: Arc<dyn ObjectStore>, names: Names) -> Self {
-        Self { store, names }
+        let tables = Arc::new(StreamTables::new(store.url()));
+        Self { store, names, tables }
     }
 
     /// Handles one Kinesis event: the Lambda handler.
@@ -174,24 +213,41 @@ impl Processor {
         Ok((response, counts.metrics(&pinpipe_metrics::function_name(FUNCTION))))
     }
 
-    /// Processes one batch: the response for Lambda and the counts.
+    /// Processes one batch of the trigger: the response for Lambda and the counts.
     pub async fn process(&self, event: KinesisBatch) -> Result<(KinesisEventResponse, BatchCounts), ProcessError> {
+        self.process_from(event, Source::Shards).await
+    }
+
+    /// Processes one batch whose positions are kept as `source`.
+    pub async fn process_from(
+        &self,
+        event: KinesisBatch,
+        source: Source<'_>,
+    ) -> Result<(KinesisEventResponse, BatchCounts), ProcessError> {
         let bytes_in = event.records.iter().map(|record| record.kinesis.data.0.len()).sum();
         let mut counts = BatchCounts { records_in: event.records.len(), bytes_in, ..BatchCounts::default() };
-        if event.records.is_empty() {
-            return Ok((KinesisEventResponse::default(), counts));
-        }
-        // Shared with the cleaning task, which reads the records in place.
         let records = Arc::new(event.records);
-        let groups = Arc::new(group(&self.names, &records));
-        let (writes, rejected_by_kind) = {
-            let (records, groups) = (records.clone(), groups.clone());
-            tokio::task::spawn_blocking(move || prepare(&groups, &records)).await??
-        };
-        counts.records_rejected = rejected_by_kind.values().sum();
-        counts.rejected_by_kind = rejected_by_kind;
-
-        let failed_groups = self.store_all(writes, groups.len(), &mut counts).await;
+        let groups = group(&self.names, &records);
+        let mut failed_groups = vec![false; groups.len()];
+        for (position, group) in groups.iter().enumerate() {
+            let stored = match group.table {
+                None => self.refuse_unrouted(group, &records).await.map_err(table::StoreGroupError::from),
+                Some(table) => {
+                    let source = source.id(self.names.stream(table), &group.shard);
+                    let shard_records =
+                        ShardRecords { table, shard: &group.shard, source, records: &records, indices: &group.records };
+                    self.tables.store(self.store.as_ref(), shard_records, Refusals::Write).await
+                }
+            };
+            match stored {
+                Ok(stored) => counts.add(group.table, stored),
+                Err(table::StoreGroupError::Process(error)) => return Err(error),
+                Err(error) => {
+                    tracing::error!(%error, shard = group.shard, "storing failed; the records are reported for retry");
+                    failed_groups[position] = true;
+                }
+            }
+        }
         let retry = records_to_retry(&groups, &failed_groups, records.len());
         let mut response = KinesisEventResponse::default();
         for (record, _) in records.iter().zip(retry).filter(|(_, retry)| *retry) {
@@ -201,42 +257,100 @@ impl Processor {
         Ok((response, counts))
     }
 
-    /// Writes every object, [`WRITE_CONCURRENCY`] at a time, counting what was stored; gives, per
-    /// group, whether one of its objects failed.
-    async fn store_all(&self, writes: Vec<Write>, groups: usize, counts: &mut BatchCounts) -> Vec<bool> {
-        let store = self.store.as_ref();
-        let results: Vec<(Write, Result<(), StoreError>)> = stream::iter(writes)
-            .map(|mut write| async move {
-                let body = std::mem::take(&mut write.body);
-                let result = store.put(&write.key, body).await;
-                (write, result)
-            })
-            .buffer_unordered(WRITE_CONCURRENCY)
-            .collect()
-            .await;
-        let mut failed_groups = vec![false; groups];
-        for (write, result) in results {
-            match result {
-                Ok(()) => {
-                    counts.objects_written += 1;
-                    if let Some((table, rows)) = write.rows {
-                        *counts.rows_stored.entry(table).or_insert(0) += rows;
-                    }
-                }
-                Err(error) => {
-                    tracing::error!(%error, key = write.key, "write failed; its records are reported for retry");
-                    failed_groups[write.group] = true;
-                }
+    /// Stores the records of `event` that the rules accept now (records some stage refused before),
+    /// each once whatever happens (positions kept as `replay/<source>`); gives back what is still
+    /// refused instead of writing it. A record taken by an earlier replay of the same source counts
+    /// as stored if the rules accept it.
+    pub async fn recover(&self, event: KinesisBatch, source: &str) -> Result<Recovered, RecoverError> {
+        let records = Arc::new(event.records);
+        let mut recovered = Recovered::default();
+        for group in group(&self.names, &records) {
+            let Some(table) = group.table else {
+                recovered.still_refused.extend(unrouted(&group, &records));
+                continue;
+            };
+            let source = Source::Replay(source).id(self.names.stream(table), &group.shard);
+            let shard_records =
+                ShardRecords { table, shard: &group.shard, source, records: &records, indices: &group.records };
+            let stored = self.tables.store(self.store.as_ref(), shard_records, Refusals::Return).await?;
+            recovered.rows_stored += stored.rows;
+            if stored.already_taken > 0 {
+                // Taken by an earlier replay: what the rules refuse was left refused then too.
+                let (records, names) = (records.clone(), self.names.clone());
+                let planned =
+                    tokio::task::spawn_blocking(move || plan(&names, &records)).await.map_err(ProcessError::from)??;
+                let of_group =
+                    planned.into_iter().find(|planned| planned.shard == group.shard && planned.table == group.table);
+                recovered.still_refused.extend(of_group.into_iter().flat_map(|planned| planned.refused));
+            } else {
+                recovered.still_refused.extend(stored.refused);
             }
         }
-        failed_groups
+        Ok(recovered)
+    }
+
+    /// Writes the refusals of a group bound for no table.
+    async fn refuse_unrouted(
+        &self,
+        group: &Group,
+        records: &[KinesisBatchRecord],
+    ) -> Result<table::Stored, pinpipe_lake::StoreError> {
+        let refused = unrouted(group, records);
+        let (first, last) = (&records[group.records[0]], &records[group.records[group.records.len() - 1]]);
+        let key = layout::stream_rejected_key(
+            None,
+            &group.shard,
+            &first.kinesis.sequence_number,
+            &last.kinesis.sequence_number,
+        );
+        self.store.put(&key, RejectedRecord::to_json_lines(&refused).into()).await?;
+        Ok(table::Stored { refused, objects: 1, ..table::Stored::default() })
     }
 }
 
-/// The objects a batch of `records` writes, from the streams of `names` (what [`Processor::process`]
-/// stores): pure, for `pinpipe replay`, which stores the parts and keeps the refusals where they were.
-pub fn plan(names: &Names, records: &[KinesisBatchRecord]) -> Result<Vec<Write>, ProcessError> {
-    prepare(&group(names, records), records).map(|(writes, _)| writes)
+/// The refusals of a group of records whose stream feeds no table.
+fn unrouted(group: &Group, records: &[KinesisBatchRecord]) -> Vec<RejectedRecord> {
+    group
+        .records
+        .iter()
+        .zip(&group.reasons)
+        .map(|(&index, reason)| {
+            let record = &records[index];
+            RejectedRecord {
+                stage: Stage::StreamProcessor,
+                table: None,
+                origin: clean::origin_of(record),
+                kind: RejectKind::UnknownStream,
+                reason: reason.to_string(),
+                payload: Some(Payload::of_bytes(&record.kinesis.data.0)),
+            }
+        })
+        .collect()
+}
+
+/// Why a replay of refused records failed.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct RecoverError(#[from] table::StoreGroupError);
+
+impl From<ProcessError> for RecoverError {
+    fn from(error: ProcessError) -> Self {
+        RecoverError(error.into())
+    }
+}
+
+impl BatchCounts {
+    fn add(&mut self, table: Option<Table>, stored: table::Stored) {
+        if let Some(table) = table.filter(|_| stored.rows > 0) {
+            *self.rows_stored.entry(table).or_insert(0) += stored.rows;
+        }
+        self.records_rejected += stored.refused.len();
+        for refusal in &stored.refused {
+            *self.rejected_by_kind.entry(refusal.kind).or_insert(0) += 1;
+        }
+        self.records_already_taken += stored.already_taken;
+        self.objects_written += stored.objects;
+    }
 }
 
 /// Splits the event's `records` by shard and table (by the streams of `names`), keeping event order
@@ -259,129 +373,6 @@ fn group(names: &Names, records: &[KinesisBatchRecord]) -> Vec<Group> {
         group.reasons.extend(reason);
     }
     groups.into_values().collect()
-}
-
-/// The objects to write for a batch, and its refusals by kind.
-type Prepared = (Vec<Write>, BTreeMap<RejectKind, usize>);
-
-/// Decodes and cleans every group of `records`, giving the objects to write (one Parquet part per
-/// group with rows, one object of refused records per group with refusals) and the refusals by kind.
-fn prepare(groups: &[Group], records: &[KinesisBatchRecord]) -> Result<Prepared, ProcessError> {
-    let mut writes = Vec::new();
-    let mut rejected_by_kind = BTreeMap::new();
-    for (position, group) in groups.iter().enumerate() {
-        let first_sequence_number = &records[group.records[0]].kinesis.sequence_number;
-        let mut rejected = match group.table {
-            None => refuse_unrouted(group, records),
-            Some(table) => {
-                let cleaned = clean_group(table, group, records)?;
-                if let Some((body, rows, first_stored)) = cleaned.part {
-                    let key = layout::stream_part_key(table, &group.shard, &first_stored);
-                    writes.push(Write { key, body, group: position, rows: Some((table, rows)) });
-                }
-                cleaned.rejected
-            }
-        };
-        if !rejected.is_empty() {
-            rejected.sort_by_key(|(index, _)| *index);
-            for (_, refusal) in &rejected {
-                *rejected_by_kind.entry(refusal.kind).or_insert(0) += 1;
-            }
-            let body = RejectedRecord::to_json_lines(rejected.iter().map(|(_, record)| record)).into();
-            let key = layout::stream_rejected_key(group.table, &group.shard, first_sequence_number);
-            writes.push(Write { key, body, group: position, rows: None });
-        }
-    }
-    Ok((writes, rejected_by_kind))
-}
-
-/// The refusals of a group of records whose stream feeds no table, by index in the event.
-fn refuse_unrouted(group: &Group, records: &[KinesisBatchRecord]) -> Vec<(usize, RejectedRecord)> {
-    group
-        .records
-        .iter()
-        .zip(&group.reasons)
-        .map(|(&index, reason)| {
-            let record = &records[index];
-            let refusal = RejectedRecord {
-                stage: Stage::StreamProcessor,
-                table: None,
-                origin: origin_of(record),
-                kind: RejectKind::UnknownStream,
-                reason: reason.to_string(),
-                payload: Some(Payload::of_bytes(&record.kinesis.data.0)),
-            };
-            (index, refusal)
-        })
-        .collect()
-}
-
-/// What the records of one group bound for a table became.
-struct CleanedGroup {
-    /// The Parquet part, its rows and the sequence number of its first row, when any record was
-    /// accepted.
-    part: Option<(Bytes, usize, String)>,
-    /// The refusals, by index in the event.
-    rejected: Vec<(usize, RejectedRecord)>,
-}
-
-/// Decodes and cleans the records of a group bound for `table`.
-fn clean_group(table: Table, group: &Group, records: &[KinesisBatchRecord]) -> Result<CleanedGroup, ProcessError> {
-    let polars_error = |step| {
-        let shard = group.shard.clone();
-        move |source| ProcessError::Polars { step, table, shard, source }
-    };
-    let data: Vec<&[u8]> = group.records.iter().map(|&index| records[index].kinesis.data.0.as_slice()).collect();
-    let decoded = decode_records(table, &data).map_err(polars_error("decoding"))?;
-    let mut refused = vec![false; data.len()];
-    let mut rejected = Vec::with_capacity(decoded.refused.len());
-    for refusal in decoded.refused {
-        refused[refusal.at] = true;
-        let index = group.records[refusal.at];
-        rejected.push((index, refusal.into_record(Stage::StreamProcessor, table, origin_of(&records[index]))));
-    }
-    let cleaned = clean(table, decoded.frame).map_err(polars_error("cleaning"))?;
-    let sequence_numbers: Vec<&str> = group
-        .records
-        .iter()
-        .zip(&refused)
-        .filter(|(_, refused)| !**refused)
-        .map(|(&index, _)| records[index].kinesis.sequence_number.as_str())
-        .collect();
-    let part =
-        with_lineage(cleaned.frame, &group.shard, &sequence_numbers).map_err(polars_error("adding lineage to"))?;
-    let rows = part.height();
-    let body = (rows > 0)
-        .then(|| parquet_bytes(&part, PART_COMPRESSION))
-        .transpose()
-        .map_err(polars_error("writing the Parquet part of"))?;
-    let first_stored = sequence_numbers.first().map(|first| first.to_string()).unwrap_or_default();
-    Ok(CleanedGroup { part: body.map(|body| (body, rows, first_stored)), rejected })
-}
-
-/// Where a record was: its stream (from its `eventSourceARN`, or the ARN itself when it names no
-/// stream), shard and sequence number.
-fn origin_of(record: &KinesisBatchRecord) -> Origin {
-    let arn = record.event_source_arn.as_deref().unwrap_or_default();
-    Origin::Kinesis(StreamPosition {
-        stream: stream_name_of_arn(arn).unwrap_or(arn).to_string(),
-        shard_id: record.shard().to_string(),
-        sequence_number: record.kinesis.sequence_number.clone(),
-    })
-}
-
-/// Adds [`SHARD_ID_COLUMN`] and [`SEQUENCE_NUMBER_COLUMN`] to the cleaned rows of one group, whose
-/// records (those not refused, in order) have `sequence_numbers`.
-fn with_lineage(frame: DataFrame, shard: &str, sequence_numbers: &[&str]) -> Result<DataFrame, PolarsError> {
-    let rows = frame.height();
-    if rows != sequence_numbers.len() {
-        let message = format!("cleaning gave {rows} rows for {} records", sequence_numbers.len());
-        return Err(PolarsError::ShapeMismatch(message.into()));
-    }
-    let mut frame = frame;
-    frame.with_column(Column::new_scalar(SHARD_ID_COLUMN.into(), Scalar::from(PlSmallStr::from(shard)), rows))?;
-    frame.with_column(Column::new(SEQUENCE_NUMBER_COLUMN.into(), sequence_numbers))?;
-    Ok(frame)
 }
 
 /// The records Lambda must deliver again when the groups in `failed_groups` were not (wholly)
@@ -427,8 +418,8 @@ impl BatchCounts {
     /// The metrics of the batch, for the function named `function`.
     pub fn metrics(&self, function: &str) -> Metrics {
         use pinpipe_metrics::{
-            label, BYTES_IN, KIND_DIMENSION, OBJECTS_WRITTEN, RECORDS_CLEANED, RECORDS_IN, RECORDS_REJECTED,
-            RECORDS_RETRIED,
+            label, BYTES_IN, DUPLICATES_DROPPED, KIND_DIMENSION, OBJECTS_WRITTEN, RECORDS_CLEANED, RECORDS_IN,
+            RECORDS_REJECTED, RECORDS_RETRIED,
         };
         let mut metrics = Metrics::new(function);
         metrics
@@ -436,6 +427,7 @@ impl BatchCounts {
             .put(RECORDS_CLEANED, self.rows_stored.values().sum::<usize>())
             .put(RECORDS_REJECTED, self.records_rejected)
             .put(RECORDS_RETRIED, self.records_failed)
+            .put(DUPLICATES_DROPPED, self.records_already_taken)
             .put(OBJECTS_WRITTEN, self.objects_written)
             .put(BYTES_IN, self.bytes_in);
         for (kind, count) in &self.rejected_by_kind {
@@ -457,6 +449,7 @@ fn log_counts(counts: &BatchCounts) {
         rows_stored = counts.rows_stored.values().sum::<usize>(),
         records_rejected = counts.records_rejected,
         records_failed = counts.records_failed,
+        records_already_taken = counts.records_already_taken,
         objects_written = counts.objects_written,
         "stream batch processed"
     );
@@ -495,6 +488,7 @@ mod tests {
             rows_stored: BTreeMap::from([(Table::Pin, 4), (Table::Geo, 3)]),
             records_rejected: 2,
             rejected_by_kind: BTreeMap::from([(RejectKind::NotJson, 1), (RejectKind::UnknownStream, 1)]),
+            records_already_taken: 5,
             bytes_in: 2048,
             records_failed: 1,
             objects_written: 3,
@@ -510,6 +504,7 @@ mod tests {
         assert_eq!((totals["RecordsIn"].as_u64(), totals["RecordsCleaned"].as_u64()), (Some(10), Some(7)));
         assert_eq!((totals["RecordsRejected"].as_u64(), totals["RecordsRetried"].as_u64()), (Some(2), Some(1)));
         assert_eq!((totals["ObjectsWritten"].as_u64(), totals["BytesIn"].as_u64()), (Some(3), Some(2048)));
+        assert_eq!(totals["DuplicatesDropped"].as_u64(), Some(5));
         let kinds: Vec<&str> = lines[1..].iter().map(|line| line["Kind"].as_str().unwrap()).collect();
         assert_eq!(kinds, ["not_json", "unknown_stream"]);
     }

@@ -1,22 +1,24 @@
-//! The stream-processor handler, fed the sample Kinesis events of `events/` and a generated 10,000-record
-//! batch, on a local-folder lake and (feature `local-servers`) a real S3 server (moto): parts cleaned
-//! exactly as the batch cleans, retried batches rewriting the same part, refused records, and (S3 only)
-//! S3 failures as batchItemFailures.
+//! The stream-processor handler, fed the sample Kinesis events of `events/` and generated batches, on a
+//! local-folder lake and (feature `local-servers`) a real S3 server (moto): rows cleaned exactly as the
+//! batch cleans, appended to the Delta stream tables exactly once (redelivered, shorter, longer and
+//! concurrent batches), refused records, and (S3 only) S3 failures as batchItemFailures.
 
-use std::collections::BTreeMap;
-use std::io::Cursor;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
 use aws_lambda_events::kinesis::KinesisEvent;
 use lambda_runtime::{Context, LambdaEvent};
-use pinpipe_contract::table::{RAW_HASH_COLUMN, SEQUENCE_NUMBER_COLUMN, SHARD_ID_COLUMN};
+use pinpipe_contract::table::{
+    ARRIVAL_DATE_COLUMN, ARRIVAL_TIME_COLUMN, RAW_HASH_COLUMN, SEQUENCE_NUMBER_COLUMN, SHARD_ID_COLUMN,
+};
 use pinpipe_contract::{layout, Names, Origin, Payload, RejectKind, RejectedRecord, Stage, StreamPosition, Table};
 use pinpipe_core::clean::clean;
 use pinpipe_core::decode::{decode, RawSource};
 use pinpipe_events::{kinesis_event, EventOrigin, ShardRecord};
-use pinpipe_lake::testing::{on_each_lake, real_sample_dir, snapshot};
+use pinpipe_lake::testing::{on_each_lake, real_sample_dir};
 use pinpipe_lake::ObjectStore;
+use pinpipe_tables::{table_url, LakeTable};
 use polars::prelude::*;
 use stream_processor::{KinesisBatch, Processor};
 
@@ -59,17 +61,50 @@ async fn deliver(store: &Arc<dyn ObjectStore>, event: KinesisBatch) -> Vec<Strin
     response.batch_item_failures.into_iter().map(|failure| failure.item_identifier.unwrap()).collect()
 }
 
-async fn read_parquet(store: &dyn ObjectStore, key: &str) -> DataFrame {
-    let bytes = store.get(key).await.unwrap();
-    // Polars' Parquet reader blocks; off the test's single-threaded runtime, as the handler does.
-    tokio::task::spawn_blocking(move || ParquetReader::new(Cursor::new(bytes)).finish().unwrap()).await.unwrap()
+/// Every row of the stream table of `table`, through its log (none when there is no table).
+async fn read_table(store: &dyn ObjectStore, table: Table) -> DataFrame {
+    let url = table_url(&store.url(), &layout::stream_table(table));
+    match LakeTable::open(&url).await.unwrap() {
+        Some(lake_table) => lake_table.read(None, ARRIVAL_DATE_COLUMN).await.unwrap(),
+        None => DataFrame::empty(),
+    }
 }
 
-/// A stream part without its lineage columns: the columns of a `cleaned/` part.
-fn without_lineage(mut part: DataFrame) -> DataFrame {
-    part.drop_in_place(SEQUENCE_NUMBER_COLUMN).unwrap();
-    part.drop_in_place(SHARD_ID_COLUMN).unwrap();
-    part
+/// Stream rows without their lineage columns, datetimes as the table stores them (microseconds):
+/// the columns of a `cleaned/` part.
+fn without_lineage(rows: DataFrame) -> DataFrame {
+    rows.drop_many([SEQUENCE_NUMBER_COLUMN, SHARD_ID_COLUMN, ARRIVAL_TIME_COLUMN, ARRIVAL_DATE_COLUMN])
+}
+
+/// `frame` with its datetimes in microseconds, as a stream table holds them.
+fn in_microseconds(frame: DataFrame) -> DataFrame {
+    let casts: Vec<Expr> = frame
+        .columns()
+        .iter()
+        .filter(|column| matches!(column.dtype(), DataType::Datetime(_, _)))
+        .map(|column| col(column.name().clone()).cast(DataType::Datetime(TimeUnit::Microseconds, None)))
+        .collect();
+    frame.lazy().with_columns(casts).collect().unwrap()
+}
+
+/// The sequence numbers of the rows of `rows`.
+fn row_sequence_numbers(rows: &DataFrame) -> Vec<String> {
+    let column = rows.column(SEQUENCE_NUMBER_COLUMN).unwrap().str().unwrap().clone();
+    column.iter().map(|value| value.unwrap().to_string()).collect()
+}
+
+/// A generated batch of `n` pin records of `shard`, from the `from`-th on.
+fn generated(shard: &str, from: usize, n: usize) -> KinesisBatch {
+    let records: Vec<ShardRecord> = pinpipe_emulate::Generator::new(5)
+        .skip(from)
+        .take(n)
+        .enumerate()
+        .map(|(i, post)| {
+            let text = pinpipe_emulate::json_text(&post.pin);
+            ShardRecord::numbered("streaming-pinpipe-pin", shard, from + i, text.as_str())
+        })
+        .collect();
+    kinesis_event(&EventOrigin::new("127.0.0.1:9092"), &records).unwrap()
 }
 
 /// What the batch path (decode JSON lines + clean) makes of the same records.
@@ -114,8 +149,8 @@ fn sample_line(table: Table, key: i64) -> String {
         .to_string()
 }
 
-#[tokio::test]
-async fn each_table_appends_one_part_cleaned_exactly_as_the_batch_cleans() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_table_appends_rows_cleaned_exactly_as_the_batch_cleans() {
     on_each_lake("stream-tables", |store| async move {
         for table in Table::ALL {
             let event = sample_event(&format!("stream-processor-{table}"));
@@ -123,36 +158,30 @@ async fn each_table_appends_one_part_cleaned_exactly_as_the_batch_cleans() {
             let lines = data_lines(&event);
             assert_eq!(lines, [4, 12, 525].map(|key| sample_line(table, key)));
             let sent_sequence_numbers = sequence_numbers(&event);
-            let first = sent_sequence_numbers[0].clone();
+            let arrival = chrono::DateTime::from_timestamp_millis(event.records[0].arrival_ms()).unwrap();
             assert_eq!(deliver(&store, event).await, Vec::<String>::new());
 
-            let key = layout::stream_part_key(table, "shardId-000000000000", &first);
-            let keys: Vec<String> =
-                store.list(&format!("stream/{table}/")).await.unwrap().into_iter().map(|o| o.key).collect();
-            assert_eq!(keys, std::slice::from_ref(&key));
-            let part = read_parquet(store.as_ref(), &key).await;
+            let rows = read_table(store.as_ref(), table).await;
             let mut columns: Vec<&str> = table.cleaned_columns().to_vec();
-            columns.extend([RAW_HASH_COLUMN, SHARD_ID_COLUMN, SEQUENCE_NUMBER_COLUMN]);
-            let names: Vec<&str> = part.get_column_names().into_iter().map(|name| name.as_str()).collect();
+            columns.extend([RAW_HASH_COLUMN, SHARD_ID_COLUMN, SEQUENCE_NUMBER_COLUMN, ARRIVAL_TIME_COLUMN]);
+            columns.push(ARRIVAL_DATE_COLUMN);
+            let names: Vec<&str> = rows.get_column_names().into_iter().map(|name| name.as_str()).collect();
             assert_eq!(names, columns);
-            // Each row names its record: the shard and the sequence number, in event order.
-            let shards: Vec<Option<&str>> = part.column(SHARD_ID_COLUMN).unwrap().str().unwrap().iter().collect();
+            // Each row names its record: the shard and the sequence number, in event order; and when
+            // Kinesis stored it, its partition.
+            let shards: Vec<Option<&str>> = rows.column(SHARD_ID_COLUMN).unwrap().str().unwrap().iter().collect();
             assert_eq!(shards, [Some("shardId-000000000000"); 3]);
-            let sequence_numbers: Vec<String> = part
-                .column(SEQUENCE_NUMBER_COLUMN)
-                .unwrap()
-                .str()
-                .unwrap()
-                .iter()
-                .map(|value| value.unwrap().to_string())
-                .collect();
-            assert_eq!(sequence_numbers, sent_sequence_numbers);
-            let part = without_lineage(part);
-            let expected = cleaned_by_the_batch_path(table, &lines).await;
-            assert!(part.equals_missing(&expected), "{table}:\n{part}\n{expected}");
+            assert_eq!(row_sequence_numbers(&rows), sent_sequence_numbers);
+            let dates = rows.column(ARRIVAL_DATE_COLUMN).unwrap().cast(&DataType::String).unwrap();
+            assert_eq!(dates.str().unwrap().get(0), Some(arrival.format("%Y-%m-%d").to_string().as_str()));
+            let times = rows.column(ARRIVAL_TIME_COLUMN).unwrap().datetime().unwrap().physical().get(0);
+            assert_eq!(times, Some(arrival.timestamp_micros()));
+            let rows = without_lineage(rows);
+            let expected = in_microseconds(cleaned_by_the_batch_path(table, &lines).await);
+            assert!(rows.equals_missing(&expected), "{table}:\n{rows}\n{expected}");
         }
         // A few cleaned values, to see the rules did run: record 525 is a broken story post.
-        let pins = read_parquet(store.as_ref(), &store.list("stream/pin/").await.unwrap()[0].key).await;
+        let pins = read_table(store.as_ref(), Table::Pin).await;
         let followers: Vec<Option<i32>> = pins.column("follower_count").unwrap().i32().unwrap().iter().collect();
         assert_eq!(followers[0], Some(2_000_000));
         assert_eq!(followers[2], None);
@@ -163,35 +192,99 @@ async fn each_table_appends_one_part_cleaned_exactly_as_the_batch_cleans() {
     .await;
 }
 
-#[tokio::test]
-async fn a_retried_batch_rewrites_the_same_part() {
-    on_each_lake("stream-retry", |store| async move {
+/// Every key of the lake.
+async fn keys(store: &dyn ObjectStore) -> Vec<String> {
+    store.list("").await.unwrap().into_iter().map(|object| object.key).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_batch_adds_nothing() {
+    on_each_lake("stream-redelivery", |store| async move {
         deliver(&store, sample_event("stream-processor-pin")).await;
         deliver(&store, sample_event("stream-processor-bad-records")).await;
-        let first = snapshot(store.as_ref(), "").await;
-        assert_eq!(first.len(), 3, "{:?}", first.keys());
-        deliver(&store, sample_event("stream-processor-pin")).await;
+        let (first, rows) = (keys(store.as_ref()).await, read_table(store.as_ref(), Table::Pin).await.height());
+        assert_eq!(rows, 5);
+        let (response, counts) = processor(&store).process(sample_event("stream-processor-pin")).await.unwrap();
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!((counts.records_already_taken, counts.objects_written), (3, 0));
         deliver(&store, sample_event("stream-processor-bad-records")).await;
-        assert_eq!(snapshot(store.as_ref(), "").await, first);
+        assert_eq!(keys(store.as_ref()).await, first, "no file, no commit, no rejected object");
+        assert_eq!(read_table(store.as_ref(), Table::Pin).await.height(), rows);
     })
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shorter_and_longer_retries_take_each_record_once() {
+    on_each_lake("stream-retries", |store| async move {
+        // Lambda retries from the first record not stored, with whatever batch size it reads.
+        for (from, n) in [(0, 40), (0, 100), (0, 70), (50, 80), (130, 1)] {
+            let (response, _) = processor(&store).process(generated("shardId-000000000002", from, n)).await.unwrap();
+            assert!(response.batch_item_failures.is_empty());
+        }
+        let rows = read_table(store.as_ref(), Table::Pin).await;
+        let mut stored = row_sequence_numbers(&rows);
+        let distinct: HashSet<&String> = stored.iter().collect();
+        assert_eq!((stored.len(), distinct.len()), (131, 131));
+        stored.sort();
+        assert_eq!(stored, sequence_numbers(&generated("shardId-000000000002", 0, 131)));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processors_of_one_shard_at_once_take_each_record_once() {
+    on_each_lake("stream-race", |store| async move {
+        // Two function instances (their own table handles) given overlapping batches at the same time.
+        let (one, two) = (processor(&store), processor(&store));
+        for round in 0..3 {
+            let shard = format!("shardId-00000000001{round}");
+            let (a, b) = tokio::join!(
+                one.process(generated(&shard, 0, 60 + round * 10)),
+                two.process(generated(&shard, 0, 100))
+            );
+            assert!(a.unwrap().0.batch_item_failures.is_empty() && b.unwrap().0.batch_item_failures.is_empty());
+        }
+        let rows = read_table(store.as_ref(), Table::Pin).await;
+        let sequence_numbers = row_sequence_numbers(&rows);
+        let positions: HashSet<(String, &String)> = rows
+            .column(SHARD_ID_COLUMN)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .zip(&sequence_numbers)
+            .map(|(shard, sequence_number)| (shard.unwrap().to_string(), sequence_number))
+            .collect();
+        assert_eq!((rows.height(), positions.len()), (300, 300), "each record of the three shards once");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_records_are_rejected_with_their_reason_and_do_not_block_the_shard() {
     on_each_lake("stream-bad", |store| async move {
         // Six pin records: good, truncated JSON, no key, a key that is text, an array, good.
         let event = sample_event("stream-processor-bad-records");
         let sequence = sequence_numbers(&event);
+        // What an attempt that was never committed left: the next commit removes it.
+        let orphan = layout::stream_rejected_key(Some(Table::Pin), "shardId-000000000001", &sequence[0], &sequence[2]);
+        store.put(&orphan, "{}\n".into()).await.unwrap();
         assert_eq!(deliver(&store, event).await, Vec::<String>::new(), "refusals are no failures");
 
-        let part =
-            read_parquet(store.as_ref(), &layout::stream_part_key(Table::Pin, "shardId-000000000001", &sequence[0]))
-                .await;
-        let keys: Vec<Option<i32>> = part.column("ind").unwrap().i32().unwrap().iter().collect();
+        let rows = read_table(store.as_ref(), Table::Pin).await;
+        let keys: Vec<Option<i32>> = rows.column("ind").unwrap().i32().unwrap().iter().collect();
         assert_eq!(keys, [Some(4), Some(525)]);
 
-        let key = layout::stream_rejected_key(Some(Table::Pin), "shardId-000000000001", &sequence[0]);
+        let key = layout::stream_rejected_key(Some(Table::Pin), "shardId-000000000001", &sequence[0], &sequence[5]);
+        let objects: Vec<String> = store
+            .list(&layout::rejected_prefix(Stage::StreamProcessor))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
+        assert_eq!(objects, std::slice::from_ref(&key));
         let rejected = rejected_records(store.as_ref(), &key).await;
         let summary: Vec<(Origin, RejectKind)> = rejected.iter().map(|r| (r.origin.clone(), r.kind)).collect();
         let at = |i: usize| position("streaming-pinpipe-pin", "shardId-000000000001", &sequence[i]);
@@ -214,14 +307,14 @@ async fn bad_records_are_rejected_with_their_reason_and_do_not_block_the_shard()
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_of_a_stream_that_feeds_no_table_are_rejected() {
     on_each_lake("stream-wrong", |store| async move {
         let event = sample_event("stream-processor-wrong-stream");
         let sequence = sequence_numbers(&event);
         assert_eq!(deliver(&store, event).await, Vec::<String>::new());
         assert!(store.list(layout::STREAM_PREFIX).await.unwrap().is_empty());
-        let key = layout::stream_rejected_key(None, "shardId-000000000000", &sequence[0]);
+        let key = layout::stream_rejected_key(None, "shardId-000000000000", &sequence[0], &sequence[1]);
         let rejected = rejected_records(store.as_ref(), &key).await;
         let origins: Vec<Origin> = rejected.iter().map(|r| r.origin.clone()).collect();
         assert_eq!(
@@ -243,7 +336,7 @@ async fn records_of_a_stream_that_feeds_no_table_are_rejected() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_batch_does_nothing() {
     on_each_lake("stream-empty", |store| async move {
         assert_eq!(deliver(&store, sample_event("stream-processor-empty")).await, Vec::<String>::new());
@@ -252,18 +345,11 @@ async fn an_empty_batch_does_nothing() {
     .await;
 }
 
-#[tokio::test]
-async fn a_batch_of_ten_thousand_generated_records_lands_in_one_part() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_ten_thousand_generated_records_is_one_commit_of_one_file() {
     on_each_lake("stream-10k", |store| async move {
-        let lines: Vec<String> =
-            pinpipe_emulate::Generator::new(5).take(10_000).map(|post| pinpipe_emulate::json_text(&post.pin)).collect();
-        let records: Vec<ShardRecord> = lines
-            .iter()
-            .enumerate()
-            .map(|(i, line)| ShardRecord::numbered("streaming-pinpipe-pin", "shardId-000000000003", i, line.as_str()))
-            .collect();
-        let event = kinesis_event(&EventOrigin::new("127.0.0.1:9092"), &records).unwrap();
-        let first = sequence_numbers(&event)[0].clone();
+        let event = generated("shardId-000000000003", 0, 10_000);
+        let lines = data_lines(&event);
 
         let started = Instant::now();
         let (response, counts) = processor(&store).process(event).await.unwrap();
@@ -273,17 +359,16 @@ async fn a_batch_of_ten_thousand_generated_records_lands_in_one_part() {
         assert_eq!(counts.rows_stored, BTreeMap::from([(Table::Pin, 10_000)]));
         assert_eq!((counts.records_in, counts.records_rejected, counts.objects_written), (10_000, 0, 1));
 
-        let part =
-            read_parquet(store.as_ref(), &layout::stream_part_key(Table::Pin, "shardId-000000000003", &first)).await;
-        assert_eq!(part.column(SHARD_ID_COLUMN).unwrap().str().unwrap().get(9_999), Some("shardId-000000000003"));
-        let part = without_lineage(part);
-        assert!(part.equals_missing(&cleaned_by_the_batch_path(Table::Pin, &lines).await));
+        let rows = read_table(store.as_ref(), Table::Pin).await;
+        assert_eq!(rows.column(SHARD_ID_COLUMN).unwrap().str().unwrap().get(9_999), Some("shardId-000000000003"));
+        let rows = without_lineage(rows);
+        assert!(rows.equals_missing(&in_microseconds(cleaned_by_the_batch_path(Table::Pin, &lines).await)));
     })
     .await;
 }
 
 #[cfg(feature = "local-servers")]
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_s3_failure_is_answered_with_batch_item_failures() {
     let missing = pinpipe_lake::testing::missing_s3_store().await;
     let store: Arc<dyn ObjectStore> = Arc::new(missing);

@@ -1,0 +1,108 @@
+//! Decoding and cleaning one shard's records bound for one table: the batch's rules
+//! ([`pinpipe_core::decode::decode_records`], [`pinpipe_core::clean::clean`]) and the stream rows'
+//! lineage.
+
+use pinpipe_contract::names::stream_name_of_arn;
+use pinpipe_contract::table::{ARRIVAL_DATE_COLUMN, ARRIVAL_TIME_COLUMN, SEQUENCE_NUMBER_COLUMN, SHARD_ID_COLUMN};
+use pinpipe_contract::{Origin, RejectedRecord, Stage, StreamPosition, Table};
+use pinpipe_core::clean::clean;
+use pinpipe_core::decode::decode_records;
+use polars::prelude::{col, Column, DataFrame, DataType, IntoLazy, PlSmallStr, PolarsError, Scalar, Schema, TimeUnit};
+
+use crate::{KinesisBatchRecord, ProcessError};
+
+/// What the records of a group became.
+pub(crate) struct CleanedRecords {
+    /// The accepted records' rows by the UTC date of their arrival (`YYYY-MM-DD`): the docs/SPEC.md
+    /// §4 columns, `_raw_hash`, then the lineage columns `_shard_id`, `_sequence_number` and
+    /// `_arrival_time`.
+    pub by_arrival_date: Vec<(String, DataFrame)>,
+    /// Rows in all.
+    pub rows: usize,
+    /// The stream table's schema: the rows' columns and the partition column.
+    pub schema: Schema,
+    /// The refusals, by index in the event.
+    pub refused: Vec<(usize, RejectedRecord)>,
+}
+
+/// Decodes and cleans `indices` of `records` (all of `shard`, bound for `table`).
+pub(crate) fn clean_records(
+    table: Table,
+    shard: &str,
+    records: &[KinesisBatchRecord],
+    indices: &[usize],
+) -> Result<CleanedRecords, ProcessError> {
+    let polars_error = |step| {
+        let shard = shard.to_string();
+        move |source| ProcessError::Polars { step, table, shard, source }
+    };
+    let data: Vec<&[u8]> = indices.iter().map(|&index| records[index].kinesis.data.0.as_slice()).collect();
+    let decoded = decode_records(table, &data).map_err(polars_error("decoding"))?;
+    let mut accepted = vec![true; data.len()];
+    let mut refused = Vec::with_capacity(decoded.refused.len());
+    for refusal in decoded.refused {
+        accepted[refusal.at] = false;
+        let index = indices[refusal.at];
+        refused.push((index, refusal.into_record(Stage::StreamProcessor, table, origin_of(&records[index]))));
+    }
+    refused.sort_by_key(|(index, _)| *index);
+    let cleaned = clean(table, decoded.frame).map_err(polars_error("cleaning"))?;
+    let kept: Vec<&KinesisBatchRecord> =
+        indices.iter().zip(&accepted).filter(|(_, accepted)| **accepted).map(|(&index, _)| &records[index]).collect();
+    let rows = with_lineage(cleaned.frame, shard, &kept).map_err(polars_error("adding lineage to"))?;
+    let mut schema = rows.schema().as_ref().clone();
+    schema.with_column(ARRIVAL_DATE_COLUMN.into(), DataType::Date);
+    let by_arrival_date = by_arrival_date(&rows).map_err(polars_error("splitting by arrival date"))?;
+    Ok(CleanedRecords { by_arrival_date, rows: rows.height(), schema, refused })
+}
+
+/// `rows` by the UTC date of their arrival (`YYYY-MM-DD`), without the partition column.
+fn by_arrival_date(rows: &DataFrame) -> Result<Vec<(String, DataFrame)>, PolarsError> {
+    if rows.height() == 0 {
+        return Ok(Vec::new());
+    }
+    let dated = rows
+        .clone()
+        .lazy()
+        .with_column(col(ARRIVAL_TIME_COLUMN).dt().date().dt().strftime("%Y-%m-%d").alias(ARRIVAL_DATE_COLUMN))
+        .collect()?;
+    let mut parts = Vec::new();
+    for part in dated.partition_by_stable([ARRIVAL_DATE_COLUMN], true)? {
+        let date = part.column(ARRIVAL_DATE_COLUMN)?.str()?.get(0).unwrap_or_default().to_string();
+        parts.push((date, part.drop(ARRIVAL_DATE_COLUMN)?));
+    }
+    Ok(parts)
+}
+
+/// Where a record was: its stream (from its `eventSourceARN`, or the ARN itself when it names no
+/// stream), shard and sequence number.
+pub(crate) fn origin_of(record: &KinesisBatchRecord) -> Origin {
+    let arn = record.event_source_arn.as_deref().unwrap_or_default();
+    Origin::Kinesis(StreamPosition {
+        stream: stream_name_of_arn(arn).unwrap_or(arn).to_string(),
+        shard_id: record.shard().to_string(),
+        sequence_number: record.kinesis.sequence_number.clone(),
+    })
+}
+
+/// Adds [`SHARD_ID_COLUMN`], [`SEQUENCE_NUMBER_COLUMN`] and [`ARRIVAL_TIME_COLUMN`] to the cleaned
+/// rows of `kept` (the records not refused, in order). A record whose arrival the event does not
+/// give (a replayed refusal) arrives now.
+fn with_lineage(frame: DataFrame, shard: &str, kept: &[&KinesisBatchRecord]) -> Result<DataFrame, PolarsError> {
+    let rows = frame.height();
+    if rows != kept.len() {
+        let message = format!("cleaning gave {rows} rows for {} records", kept.len());
+        return Err(PolarsError::ShapeMismatch(message.into()));
+    }
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let sequence_numbers: Vec<&str> = kept.iter().map(|record| record.kinesis.sequence_number.as_str()).collect();
+    let arrivals: Vec<i64> =
+        kept.iter().map(|record| Some(record.arrival_ms()).filter(|&ms| ms > 0).unwrap_or(now_ms) * 1_000).collect();
+    let mut frame = frame;
+    frame.with_column(Column::new_scalar(SHARD_ID_COLUMN.into(), Scalar::from(PlSmallStr::from(shard)), rows))?;
+    frame.with_column(Column::new(SEQUENCE_NUMBER_COLUMN.into(), sequence_numbers))?;
+    let arrival =
+        Column::new(ARRIVAL_TIME_COLUMN.into(), arrivals).cast(&DataType::Datetime(TimeUnit::Microseconds, None))?;
+    frame.with_column(arrival)?;
+    Ok(frame)
+}
