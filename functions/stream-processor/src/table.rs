@@ -92,17 +92,27 @@ impl StreamTables {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let held = match open.remove(&table) {
+            let mut held = match open.remove(&table) {
                 Some(mut held) => {
                     held.refresh().await?;
-                    Some(held)
+                    held
                 }
-                None => LakeTable::open(&url).await?,
+                None => match LakeTable::open(&url).await? {
+                    Some(held) => held,
+                    None => {
+                        // Created (or found created by another writer) before anything is read from it,
+                        // so that what is taken is read from the snapshot the commit is checked against.
+                        let (records, shard) = (records.clone(), shard.to_string());
+                        let empty = tokio::task::spawn_blocking(move || clean_records(table, &shard, &records, &[]))
+                            .await
+                            .map_err(ProcessError::from)??;
+                        let mut held = LakeTable::open_or_create(&url, &empty.schema, ARRIVAL_DATE_COLUMN).await?;
+                        held.refresh().await?;
+                        held
+                    }
+                },
             };
-            let taken = match &held {
-                Some(held) => held.last_position(source).await?,
-                None => None,
-            };
+            let taken = held.last_position(source).await?;
             let untaken: Vec<usize> = indices
                 .iter()
                 .copied()
@@ -113,9 +123,7 @@ impl StreamTables {
                 .collect();
             let already_taken = indices.len() - untaken.len();
             if untaken.is_empty() {
-                if let Some(held) = held {
-                    open.insert(table, held);
-                }
+                open.insert(table, held);
                 return Ok(Stored { already_taken, ..Stored::default() });
             }
             let cleaned = {
@@ -123,10 +131,6 @@ impl StreamTables {
                 tokio::task::spawn_blocking(move || clean_records(table, &shard, &records, &untaken))
                     .await
                     .map_err(ProcessError::from)??
-            };
-            let mut held = match held {
-                Some(held) => held,
-                None => LakeTable::open_or_create(&url, &cleaned.schema, ARRIVAL_DATE_COLUMN).await?,
             };
             let first = &records[untaken[0]].kinesis.sequence_number;
             let last = &records[untaken[untaken.len() - 1]].kinesis.sequence_number;
