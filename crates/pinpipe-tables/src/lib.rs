@@ -17,9 +17,7 @@ use std::sync::Once;
 
 use bytes::Bytes;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
-use deltalake::kernel::{
-    Action, Add, ArrayType, DataType as DeltaType, PrimitiveType, Remove, StructField, Transaction,
-};
+use deltalake::kernel::{Action, Add, ArrayType, DataType as DeltaType, PrimitiveType, StructField, Transaction};
 use deltalake::operations::create::CreateBuilder;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, Path};
@@ -187,13 +185,8 @@ impl LakeTable {
         self.table.update_state().await.map_err(|error| delta_error(&self.url, error))
     }
 
-    /// The version of the snapshot held.
-    pub fn version(&self) -> Option<u64> {
-        self.table.version()
-    }
-
     /// Writes `frame` (without the partition column) as the data file `<partition>=<value>/<name>.parquet`
-    /// (Snappy), not yet part of the table: its `add` action, for [`LakeTable::commit`].
+    /// (Snappy), not yet part of the table: its `add` action, for [`LakeTable::append`].
     pub async fn write_file(
         &self,
         partition: &str,
@@ -239,16 +232,16 @@ impl LakeTable {
         }
     }
 
-    /// Commits `adds` (appended) and `removes` with `txns` against the snapshot held, then reads the
-    /// log again; [`TableError::Conflict`] when another writer set a `txn` of the same source first.
-    pub async fn commit(
-        &mut self,
-        adds: Vec<Add>,
-        removes: Vec<Remove>,
-        txns: Vec<Transaction>,
-        operation: DeltaOperation,
-    ) -> Result<(), TableError> {
-        let actions = adds.into_iter().map(Action::Add).chain(removes.into_iter().map(Action::Remove)).collect();
+    /// Appends `adds` (files of the table's partition column `partition`) with `txns`, against the
+    /// snapshot held, then reads the log again; [`TableError::Conflict`] when another writer set a
+    /// `txn` of the same source first.
+    pub async fn append(&mut self, adds: Vec<Add>, txns: Vec<Transaction>, partition: &str) -> Result<(), TableError> {
+        let actions = adds.into_iter().map(Action::Add).collect();
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by: Some(vec![partition.to_string()]),
+            predicate: None,
+        };
         let snapshot = self.table.snapshot().map_err(|error| delta_error(&self.url, error))?.clone();
         let committed = CommitBuilder::from(CommitProperties::default().with_application_transactions(txns))
             .with_actions(actions)
@@ -362,9 +355,4 @@ pub fn position_txns(source: &str, position: &str) -> Result<Vec<Transaction>, T
             Transaction::new_with_last_update(format!("{source}#{chunk}"), version, Some(now))
         })
         .collect())
-}
-
-/// The operation of an append.
-pub fn append_operation(partition: &str) -> DeltaOperation {
-    DeltaOperation::Write { mode: SaveMode::Append, partition_by: Some(vec![partition.to_string()]), predicate: None }
 }

@@ -1,7 +1,7 @@
 //! A Delta table on a folder: appends that carry positions, a conflict between two writers of one
 //! source, reading back through the log.
 
-use pinpipe_tables::{append_operation, position_txns, table_url, LakeTable, TableError};
+use pinpipe_tables::{position_txns, table_url, LakeTable, TableError};
 use polars::prelude::*;
 
 const SEQ: &str = "49590338271490256608559692538361571095921575989136";
@@ -27,7 +27,7 @@ async fn append(
     last: &str,
 ) -> Result<(), TableError> {
     let add = table.write_file("arrival_date", date, &frame, &format!("part-{source}-{last}")).await?;
-    table.commit(vec![add], Vec::new(), position_txns(source, last)?, append_operation("arrival_date")).await
+    table.append(vec![add], position_txns(source, last)?, "arrival_date").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,7 +14,7 @@ use pinpipe_contract::names::compare_sequence_numbers;
 use pinpipe_contract::table::ARRIVAL_DATE_COLUMN;
 use pinpipe_contract::{layout, RejectedRecord, Table};
 use pinpipe_lake::{ObjectStore, StoreError, Url};
-use pinpipe_tables::{append_operation, position_txns, table_url, LakeTable, TableError};
+use pinpipe_tables::{position_txns, table_url, LakeTable, TableError};
 use tokio::sync::Mutex;
 
 use crate::clean::{clean_records, CleanedRecords};
@@ -202,7 +202,7 @@ async fn commit(
     }
     let objects = adds.len() + usize::from(write_refusals);
     let txns = position_txns(source, last)?;
-    match held.commit(adds.clone(), Vec::new(), txns, append_operation(ARRIVAL_DATE_COLUMN)).await {
+    match held.append(adds.clone(), txns, ARRIVAL_DATE_COLUMN).await {
         Ok(()) => Ok(objects),
         Err(error) => {
             held.discard(&adds).await;
