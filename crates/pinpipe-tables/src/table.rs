@@ -1,0 +1,228 @@
+//! One Delta table: created, appended with Parquet files that Polars writes, read through its log.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+
+use bytes::Bytes;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
+use deltalake::kernel::{Action, Add, ArrayType, DataType as DeltaType, PrimitiveType, StructField, Transaction};
+use deltalake::operations::create::CreateBuilder;
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, Path};
+use futures::TryStreamExt;
+use object_store::ObjectStoreExt as _;
+use polars::prelude::*;
+use url::Url;
+
+use crate::error::{delta_error, TableError};
+use crate::storage_options;
+
+/// One Delta table of the lake, with the snapshot last read.
+pub struct LakeTable {
+    pub(crate) table: DeltaTable,
+    pub(crate) url: Url,
+}
+/// The Delta type of a Polars column type.
+fn delta_type(column: &str, dtype: &DataType) -> Result<DeltaType, TableError> {
+    let primitive = match dtype {
+        DataType::String => PrimitiveType::String,
+        DataType::Int32 => PrimitiveType::Integer,
+        DataType::Int64 => PrimitiveType::Long,
+        DataType::Float64 => PrimitiveType::Double,
+        DataType::Boolean => PrimitiveType::Boolean,
+        DataType::Binary => PrimitiveType::Binary,
+        DataType::Date => PrimitiveType::Date,
+        DataType::Datetime(_, None) => PrimitiveType::TimestampNtz,
+        DataType::List(inner) => {
+            let element = delta_type(column, inner)?;
+            return Ok(DeltaType::Array(Box::new(ArrayType::new(element, true))));
+        }
+        other => return Err(TableError::Type { column: column.to_string(), dtype: other.clone() }),
+    };
+    Ok(DeltaType::Primitive(primitive))
+}
+impl LakeTable {
+    /// The table at `url`, created with the columns of `schema` partitioned by `partition` if there
+    /// is none yet.
+    pub async fn open_or_create(url: &Url, schema: &Schema, partition: &str) -> Result<Self, TableError> {
+        if let Ok(folder) = url.to_file_path() {
+            std::fs::create_dir_all(&folder).map_err(|error| delta_error(url, DeltaTableError::from(error)))?;
+        }
+        let options = storage_options();
+        let columns = schema
+            .iter()
+            .map(|(name, dtype)| Ok(StructField::new(name.to_string(), delta_type(name, dtype)?, true)))
+            .collect::<Result<Vec<_>, TableError>>()?;
+        let created = CreateBuilder::new()
+            .with_location(url.as_str())
+            .with_storage_options(options)
+            .with_columns(columns)
+            .with_partition_columns([partition.to_string()])
+            .with_save_mode(SaveMode::Ignore)
+            .await;
+        let table = match created {
+            Ok(table) => table,
+            // Another writer may have created it first (how that shows depends on the store): then
+            // it is there to load.
+            Err(error) => Self::load(url).await.map_err(|_| delta_error(url, error))?,
+        };
+        Ok(Self { table, url: url.clone() })
+    }
+
+    /// The table at `url`, or `None` where there is none.
+    pub async fn open(url: &Url) -> Result<Option<Self>, TableError> {
+        match Self::load(url).await {
+            Ok(table) => Ok(Some(Self { table, url: url.clone() })),
+            Err(TableError::Delta { source, .. })
+                if matches!(
+                    *source,
+                    DeltaTableError::NotATable(_)
+                        | DeltaTableError::KernelError(delta_kernel::Error::InvalidTableLocation(_))
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn load(url: &Url) -> Result<DeltaTable, TableError> {
+        let builder = DeltaTableBuilder::from_url(url.clone()).map_err(|error| delta_error(url, error))?;
+        builder.with_storage_options(storage_options()).load().await.map_err(|error| delta_error(url, error))
+    }
+
+    /// Reads the log again: the snapshot becomes the latest version.
+    pub async fn refresh(&mut self) -> Result<(), TableError> {
+        self.table.update_state().await.map_err(|error| delta_error(&self.url, error))
+    }
+
+    /// Writes `frame` (without the partition column) as the data file `<partition>=<value>/<name>.parquet`
+    /// (Snappy), not yet part of the table: its `add` action, for [`LakeTable::append`].
+    pub async fn write_file(
+        &self,
+        partition: &str,
+        value: &str,
+        frame: &DataFrame,
+        name: &str,
+    ) -> Result<Add, TableError> {
+        let path = format!("{partition}={value}/{name}.parquet");
+        let rows = frame.height();
+        let frame = frame.clone();
+        // Polars' Parquet writer blocks: off the async runtime.
+        let written = tokio::task::spawn_blocking(move || {
+            let mut frame = microsecond_timestamps(&frame)?;
+            let mut body = Vec::new();
+            ParquetWriter::new(&mut body).with_compression(ParquetCompression::Snappy).finish(&mut frame)?;
+            Ok::<_, PolarsError>(body)
+        })
+        .await
+        .unwrap_or_else(|error| Err(PolarsError::ComputeError(error.to_string().into())));
+        let body = written.map_err(|source| TableError::Polars { what: format!("writing {path}"), source })?;
+        let size = body.len() as i64;
+        let store = self.table.object_store();
+        let stored = store.put(&Path::from(path.as_str()), Bytes::from(body).into()).await;
+        stored.map_err(|source| TableError::Store { path: path.clone(), source })?;
+        Ok(Add {
+            path,
+            partition_values: HashMap::from([(partition.to_string(), Some(value.to_string()))]),
+            size,
+            modification_time: chrono::Utc::now().timestamp_millis(),
+            data_change: true,
+            stats: Some(serde_json::json!({ "numRecords": rows }).to_string()),
+            ..Default::default()
+        })
+    }
+
+    /// Deletes data files written for a commit that did not happen.
+    pub async fn discard(&self, adds: &[Add]) {
+        let store = self.table.object_store();
+        for add in adds {
+            if let Err(error) = store.delete(&Path::from(add.path.as_str())).await {
+                tracing::warn!(path = add.path, %error, "could not delete an uncommitted data file");
+            }
+        }
+    }
+
+    /// Appends `adds` (files of the table's partition column `partition`) with `txns`, against the
+    /// snapshot held, then reads the log again; [`TableError::Conflict`] when another writer set a
+    /// `txn` of the same source first.
+    pub async fn append(&mut self, adds: Vec<Add>, txns: Vec<Transaction>, partition: &str) -> Result<(), TableError> {
+        let actions = adds.into_iter().map(Action::Add).collect();
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by: Some(vec![partition.to_string()]),
+            predicate: None,
+        };
+        let snapshot = self.table.snapshot().map_err(|error| delta_error(&self.url, error))?.clone();
+        let committed = CommitBuilder::from(CommitProperties::default().with_application_transactions(txns))
+            .with_actions(actions)
+            .build(Some(&snapshot), self.table.log_store(), operation)
+            .await;
+        match committed {
+            Ok(_) => self.refresh().await,
+            Err(DeltaTableError::Transaction { source: TransactionError::CommitConflict(_) }) => {
+                Err(TableError::Conflict { url: self.url.to_string() })
+            }
+            Err(error) => Err(delta_error(&self.url, error)),
+        }
+    }
+    /// Every row of the snapshot held (only `columns`, if given), with the partition column
+    /// `partition` (a date).
+    pub async fn read(&self, columns: Option<&[&str]>, partition: &str) -> Result<DataFrame, TableError> {
+        let files: Vec<_> = self
+            .table
+            .get_active_add_actions_by_partitions(&[])
+            .try_collect()
+            .await
+            .map_err(|error| delta_error(&self.url, error))?;
+        let store = self.table.object_store();
+        let mut frames = Vec::with_capacity(files.len());
+        for file in files {
+            let path = file.object_store_path();
+            let store_error = |source| TableError::Store { path: path.to_string(), source };
+            let body = store.get(&path).await.map_err(store_error)?.bytes().await.map_err(store_error)?;
+            let polars_error = |source| TableError::Polars { what: format!("reading {path}"), source };
+            let columns: Option<Vec<String>> = columns.map(|columns| columns.iter().map(|c| c.to_string()).collect());
+            let value = file.partition_values_map().get(partition).cloned().flatten();
+            let partition = partition.to_string();
+            // Polars' Parquet reader blocks: off the async runtime.
+            let frame = tokio::task::spawn_blocking(move || {
+                ParquetReader::new(Cursor::new(body)).with_columns(columns).finish().and_then(|frame| {
+                    frame.lazy().with_column(partition_value(value.as_deref()).alias(partition.as_str())).collect()
+                })
+            })
+            .await
+            .unwrap_or_else(|error| Err(PolarsError::ComputeError(error.to_string().into())))
+            .map_err(polars_error)?;
+            frames.push(frame);
+        }
+        let mut frames = frames.into_iter();
+        let Some(mut all) = frames.next() else { return Ok(DataFrame::empty()) };
+        for frame in frames {
+            all.vstack_mut(&frame)
+                .map_err(|source| TableError::Polars { what: format!("reading {}", self.url), source })?;
+        }
+        Ok(all)
+    }
+}
+/// A date partition's value (`YYYY-MM-DD`, or none) as a column.
+fn partition_value(value: Option<&str>) -> Expr {
+    let options = StrptimeOptions { format: Some("%Y-%m-%d".into()), ..Default::default() };
+    match value {
+        Some(value) => lit(value).str().to_date(options),
+        None => lit(NULL).cast(DataType::Date),
+    }
+}
+/// Datetime columns in microseconds: what a Delta `timestamp_ntz` holds.
+fn microsecond_timestamps(frame: &DataFrame) -> Result<DataFrame, PolarsError> {
+    let casts: Vec<Expr> = frame
+        .columns()
+        .iter()
+        .filter(|column| matches!(column.dtype(), DataType::Datetime(unit, None) if *unit != TimeUnit::Microseconds))
+        .map(|column| col(column.name().clone()).cast(DataType::Datetime(TimeUnit::Microseconds, None)))
+        .collect();
+    if casts.is_empty() {
+        return Ok(frame.clone());
+    }
+    frame.clone().lazy().with_columns(casts).collect()
+}
