@@ -352,15 +352,19 @@ class Smoke:
         results = answer.get("results", {})
         queries = ("q1", "q2a", "q2b", "q3a", "q3b", "q4", "q5", "q6", "q7", "q8", "q9")
         check(sorted(results) == sorted(queries), f"batch-transform: results {sorted(results)}")
-        for query in queries:
-            check(f"results/{run_date}/{query}.parquet" in self.keys(f"results/{run_date}/"),
-                  f"batch-transform: no results/{run_date}/{query}.parquet")
+        for table in [f"results/{query}" for query in queries] + [f"cleaned/{t}" for t in ("pin", "geo", "user")]:
+            # Each a Delta table whose latest commit replaced the run date's partition with the run's txn.
+            data = [key for key in self.keys(f"{table}/run_date={run_date}/") if key.endswith(".parquet")]
+            commits = sorted(key for key in self.keys(f"{table}/_delta_log/") if key.endswith(".json"))
+            check(len(data) == 1 and commits, f"batch-transform: {table}: files {data}, commits {commits}")
+            actions = [json.loads(line) for line in self.body(commits[-1]).splitlines() if line.strip()]
+            check(any(a.get("txn", {}).get("appId") == f"batch-transform/{run_date}#7" for a in actions)
+                  and any(a.get("add", {}).get("path", "").startswith(f"run_date={run_date}/") for a in actions),
+                  f"batch-transform: {table}: the last commit {commits[-1]} is not the run's")
         manifest_key = answer.get("manifest_key", "")
-        check(manifest_key in self.keys(f"results/{run_date}/"), f"batch-transform: no manifest {manifest_key}")
+        check(manifest_key in self.keys(f"runs/{run_date}/"), f"batch-transform: no manifest {manifest_key}")
         manifest = json.loads(self.body(manifest_key))
         check(manifest.get("run_date") == run_date, f"batch-transform: manifest {manifest_key} is for another date")
-        cleaned = self.keys("cleaned/")
-        check(len(cleaned) == 3, f"batch-transform: cleaned parts {cleaned}")
         rows = {table: tables[table]["records_cleaned"] for table in ("pin", "geo", "user")}
         say(f"  batch-transform: run {run_date}, {raw_objects} raw objects consumed, cleaned rows {rows}, "
             f"{len(results)} query results, {manifest_key}")

@@ -21,14 +21,21 @@ pub enum BatchError {
         /// What is wrong with it.
         source: serde_json::Error,
     },
-    /// A cleaned part of an earlier run cannot be read.
-    #[error("the cleaned part {key} cannot be read: {source}")]
-    CleanedPart {
-        /// The part's key.
-        key: String,
-        /// What is wrong with it.
-        source: PolarsError,
+    /// A Delta table of the lake could not be read or written.
+    #[error(transparent)]
+    Table(#[from] pinpipe_tables::TableError),
+    /// Another run of the same date committed to a table since this one started: this run wrote
+    /// nothing more, the other run's data stands.
+    #[error("another batch run of {run_date} committed to {table} first; this run stopped")]
+    ConcurrentRun {
+        /// The run date.
+        run_date: String,
+        /// The table.
+        table: String,
     },
+    /// The retention of the stream tables' vacuum is not a whole number of hours.
+    #[error("VACUUM_RETENTION_HOURS={0:?} is not a whole number of hours")]
+    Retention(String),
     /// The input folder of `pinpipe transform` does not exist.
     #[error("input folder {} does not exist", .0.display())]
     NoInputFolder(PathBuf),
@@ -49,24 +56,16 @@ pub enum BatchError {
     /// The run's report could not be made.
     #[error("the report: {0}")]
     Report(#[from] pinpipe_report::ReportError),
-    /// The lake holds no run (no `results/<date>/manifest.json`).
-    #[error("{0} holds no batch run (no results/<date>/manifest.json)")]
+    /// The lake holds no run (no `runs/<date>/manifest.json`).
+    #[error("{0} holds no batch run (no runs/<date>/manifest.json)")]
     NoRun(String),
     /// The lake holds no run of the date asked for.
-    #[error("{location} holds no batch run of {run_date} (no results/{run_date}/manifest.json)")]
+    #[error("{location} holds no batch run of {run_date} (no runs/{run_date}/manifest.json)")]
     NoRunOf {
         /// The lake.
         location: String,
         /// The run date asked for.
         run_date: String,
-    },
-    /// A query result of a run cannot be read.
-    #[error("the result {key} cannot be read: {source}")]
-    ResultPart {
-        /// The result's key.
-        key: String,
-        /// What is wrong with it.
-        source: PolarsError,
     },
     /// A refused record of a run is not a rejected line (docs/SPEC.md §3).
     #[error("a line of {key} is not a rejected record: {source}")]

@@ -1,33 +1,29 @@
 //! The batch over the lake: what the `batch-transform` Lambda runs each day.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::Cursor;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use pinpipe_contract::{layout, RejectedRecord, Table};
-use pinpipe_core::export::parquet_bytes;
+use pinpipe_contract::{layout, names, RejectedRecord, Table};
+use pinpipe_core::queries::QUERIES;
 use pinpipe_core::transform::{transform, TransformOutput};
-use pinpipe_lake::{get_many, ObjectMeta, ObjectStore};
-use polars::prelude::*;
+use pinpipe_lake::{ObjectMeta, ObjectStore};
 
 use crate::error::BatchError;
-use crate::inputs::{read_raw_inputs, READ_CONCURRENCY};
+use crate::inputs::read_raw_inputs;
 use crate::manifest::{Manifest, Timings};
 use crate::report::render_run;
-
-/// How the daily batch compresses its Parquet (`cleaned/`, `results/`): zstd, for objects written
-/// once a day and read many times.
-pub const BATCH_COMPRESSION: ParquetCompression = ParquetCompression::Zstd(None);
+use crate::tables::{replace_run_date, RunTable};
 
 /// One batch run over the lake for `run_date`.
 ///
 /// It reads every raw object that no run of another date consumed (an object rewritten since it was
-/// consumed counts as new: its records are read again and duplicates dropped), writes its cleaned rows
-/// to `cleaned/<table>/run_date=<date>/`, records what it consumed in a ledger, and recomputes every
-/// query over all cleaned data, then writes the manifest and the report (`results/<date>/report.html`).
-/// Running a date again therefore replaces that date's own outputs with
-/// the same bytes: re-runs and backfills never double or lose data.
+/// consumed counts as new: its records are read again and duplicates dropped), and the cleaned rows
+/// of the other run dates through the tables' logs; replaces the date's partition of each cleaned
+/// table (`cleaned/<table>`) and query table (`results/<query>`) in one commit per table, records
+/// what it consumed in a ledger, and writes the manifest and the report (`runs/<date>/`). Running a
+/// date again therefore replaces that date's own data: re-runs and backfills never double or lose
+/// data, and two runs of one date at once cannot both commit ([`BatchError::ConcurrentRun`]).
 pub async fn run_batch(store: Arc<dyn ObjectStore>, run_date: NaiveDate) -> Result<Manifest, BatchError> {
     let mut timings = Timings::start();
     let date = run_date.format("%Y-%m-%d").to_string();
@@ -35,14 +31,26 @@ pub async fn run_batch(store: Arc<dyn ObjectStore>, run_date: NaiveDate) -> Resu
 
     let consumed_elsewhere = consumed_by_other_runs(store.as_ref(), &date).await?;
     let mut inputs = read_raw_inputs(store.as_ref(), &consumed_elsewhere).await?;
-    let prior = read_prior_cleaned(store.as_ref(), &date).await?;
+    let mut cleaned_tables = BTreeMap::new();
+    let mut prior = BTreeMap::new();
+    for table in Table::ALL {
+        let opened = RunTable::open(store.as_ref(), &layout::cleaned_table(table), &date).await?;
+        if let Some(opened) = &opened {
+            prior.insert(table, opened.read_other_dates(&date).await?);
+        }
+        cleaned_tables.insert(table, opened);
+    }
+    let mut result_tables = Vec::with_capacity(QUERIES.len());
+    for query in QUERIES {
+        result_tables.push(RunTable::open(store.as_ref(), &layout::result_table(query.id), &date).await?);
+    }
     timings.read_done();
 
     let sources = std::mem::take(&mut inputs.sources);
     let output = tokio::task::spawn_blocking(move || transform(sources, prior)).await??;
     timings.transform_done();
 
-    write_outputs(store.as_ref(), &date, &output, &inputs.consumed).await?;
+    write_outputs(store.as_ref(), &date, &output, &inputs.consumed, cleaned_tables, result_tables).await?;
     let mut manifest = Manifest::of(date.clone(), inputs.consumed, inputs.skipped, &output);
     manifest.timings_ms = timings.finish();
     let manifest_json = json_bytes(&manifest);
@@ -67,16 +75,24 @@ async fn consumed_by_other_runs(store: &dyn ObjectStore, date: &str) -> Result<H
     Ok(consumed)
 }
 
-/// Writes a run's cleaned parts, refused records, ledger and results, replacing the date's earlier ones.
+/// Writes a run's cleaned rows, refused records, ledger and results, replacing the date's earlier ones.
 async fn write_outputs(
     store: &dyn ObjectStore,
     date: &str,
     output: &TransformOutput,
     consumed: &[ObjectMeta],
+    mut cleaned_tables: BTreeMap<Table, Option<RunTable>>,
+    result_tables: Vec<Option<RunTable>>,
 ) -> Result<(), BatchError> {
     for (table, frame) in &output.new_cleaned {
-        let body = (frame.height() > 0).then(|| parquet_bytes(frame, BATCH_COMPRESSION)).transpose()?;
-        put_or_delete(store, &layout::cleaned_part_key(*table, date), body).await?;
+        let of_table: Vec<&ObjectMeta> = consumed
+            .iter()
+            .filter(|object| {
+                layout::parse_raw_key(&object.key).and_then(|raw| names::table_of_any_topic(&raw.topic)) == Some(*table)
+            })
+            .collect();
+        let opened = cleaned_tables.remove(table).flatten();
+        replace_run_date(store, &layout::cleaned_table(*table), opened, date, frame, &of_table).await?;
     }
     for table in Table::ALL {
         let of_table = output.rejected.iter().filter(|record| record.table == Some(table));
@@ -85,8 +101,9 @@ async fn write_outputs(
         put_or_delete(store, &layout::batch_rejected_key(date, table), body).await?;
     }
     store.put(&layout::consumed_key(date), json_bytes(&consumed).into()).await?;
-    for (query, frame) in &output.results {
-        store.put(&layout::result_key(date, query.id), parquet_bytes(frame, BATCH_COMPRESSION)?).await?;
+    let consumed: Vec<&ObjectMeta> = consumed.iter().collect();
+    for ((query, frame), opened) in output.results.iter().zip(result_tables) {
+        replace_run_date(store, &layout::result_table(query.id), opened, date, frame, &consumed).await?;
     }
     Ok(())
 }
@@ -98,34 +115,6 @@ async fn put_or_delete(store: &dyn ObjectStore, key: &str, body: Option<bytes::B
         None => store.delete(key).await?,
     }
     Ok(())
-}
-
-/// The cleaned parts of every run date but `run_date`, per table.
-async fn read_prior_cleaned(store: &dyn ObjectStore, run_date: &str) -> Result<BTreeMap<Table, DataFrame>, BatchError> {
-    let mut prior = BTreeMap::new();
-    for table in Table::ALL {
-        let keys: Vec<String> = store
-            .list(&layout::cleaned_table_prefix(table))
-            .await?
-            .into_iter()
-            .filter(|object| layout::run_date_of_cleaned_part(&object.key).is_some_and(|date| date != run_date))
-            .map(|object| object.key)
-            .collect();
-        let mut frames = Vec::new();
-        for (key, bytes) in keys.iter().zip(get_many(store, &keys, READ_CONCURRENCY).await?) {
-            let frame = ParquetReader::new(Cursor::new(bytes))
-                .finish()
-                .map_err(|source| BatchError::CleanedPart { key: key.clone(), source })?;
-            frames.push(frame);
-        }
-        if let Some(mut frame) = frames.pop() {
-            for other in frames {
-                frame.vstack_mut(&other)?;
-            }
-            prior.insert(table, frame);
-        }
-    }
-    Ok(prior)
 }
 
 /// A value the batch writes as pretty JSON (plain data: serialising it cannot fail).

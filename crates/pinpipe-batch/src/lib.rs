@@ -4,6 +4,7 @@
 //! * [`run_batch`]: one daily run over the lake, what the `batch-transform` Lambda runs.
 //! * [`transform_dir`]: one run over local files, what `pinpipe transform` runs.
 //! * [`Manifest`]: the record of a run, written beside its results.
+//! * [`maintain_tables`]: the daily upkeep of the tables (compaction of the stream tables, vacuum).
 //! * [`report`]: the run's HTML report (`pinpipe_report`), written beside its results by both, and
 //!   made again from a lake's results ([`report::read_run`]).
 
@@ -13,8 +14,13 @@ mod inputs;
 mod lake;
 mod manifest;
 pub mod report;
+mod tables;
 
 pub use error::BatchError;
 pub use files::{transform_dir, REPORT_FILE};
-pub use lake::{run_batch, BATCH_COMPRESSION};
+pub use lake::run_batch;
 pub use manifest::{Manifest, SkippedInput};
+pub use tables::{
+    maintain_tables, read_run_date, StreamCompaction, Upkeep, UpkeepDone, BATCH_COMPRESSION, DEFAULT_RETENTION_HOURS,
+    RETENTION_HOURS_VAR,
+};

@@ -18,7 +18,7 @@ pub struct SkippedInput {
     pub reason: String,
 }
 
-/// The record of one batch run, written as `results/<run date>/manifest.json` (or `manifest.json` offline).
+/// The record of one batch run, written as `runs/<run date>/manifest.json` (or `manifest.json` offline).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Manifest {
     /// The run date (`YYYY-MM-DD`), or `offline` for `pinpipe transform`.

@@ -1,17 +1,15 @@
 //! The run report (`pinpipe_report`) beside a run's results: written by every batch run as
-//! `results/<date>/report.html` and by `pinpipe transform` as `report.html`, and made again from what
+//! `runs/<date>/report.html` and by `pinpipe transform` as `report.html`, and made again from what
 //! a lake holds (`pinpipe report`, `pinpipe run`).
-
-use std::io::Cursor;
 
 use pinpipe_contract::{layout, RejectedRecord, Table};
 use pinpipe_core::queries::{Query, QUERIES};
-use pinpipe_lake::{get_many, ObjectStore, StoreError};
+use pinpipe_lake::{ObjectStore, StoreError};
 use pinpipe_report::{Report, RunFacts, RunManifest};
-use polars::prelude::{DataFrame, ParquetReader, SerReader};
+use polars::prelude::DataFrame;
 
 use crate::error::BatchError;
-use crate::inputs::READ_CONCURRENCY;
+use crate::tables::read_run_date;
 
 /// The report of a run just computed: `manifest` is the manifest's JSON as written, `rejected` every
 /// record the run refused (a few of each kind are shown).
@@ -32,9 +30,9 @@ pub(crate) fn render_run(
 pub struct LakeRun {
     /// The run date.
     pub run_date: String,
-    /// The run's manifest (`results/<date>/manifest.json`).
+    /// The run's manifest (`runs/<date>/manifest.json`).
     pub manifest: RunManifest,
-    /// Every query's result (`results/<date>/<query>.parquet`), in docs/SPEC.md order.
+    /// Every query's result (the date's partition of `results/<query>`), in docs/SPEC.md order.
     pub results: Vec<(Query, DataFrame)>,
     /// The first few refused records of each table and kind (`rejected/batch-transform/<date>/`).
     pub rejected: Vec<RejectedRecord>,
@@ -51,7 +49,7 @@ impl LakeRun {
 /// The run dates the lake holds a manifest of, oldest first.
 pub async fn run_dates(store: &dyn ObjectStore) -> Result<Vec<String>, BatchError> {
     let mut dates: Vec<String> = store
-        .list(layout::RESULTS_PREFIX)
+        .list(layout::RUNS_PREFIX)
         .await?
         .iter()
         .filter_map(|object| layout::run_date_of_manifest(&object.key).map(str::to_string))
@@ -74,13 +72,12 @@ pub async fn read_run(store: &dyn ObjectStore, run_date: Option<&str>) -> Result
         }
         Err(error) => return Err(error.into()),
     };
-    let keys: Vec<String> = QUERIES.iter().map(|query| layout::result_key(&run_date, query.id)).collect();
     let mut results = Vec::new();
-    for ((query, key), bytes) in QUERIES.iter().zip(&keys).zip(get_many(store, &keys, READ_CONCURRENCY).await?) {
-        let frame = ParquetReader::new(Cursor::new(bytes))
-            .finish()
-            .map_err(|source| BatchError::ResultPart { key: key.clone(), source })?;
-        results.push((*query, frame));
+    for query in QUERIES {
+        match read_run_date(store, &layout::result_table(query.id), &run_date).await? {
+            Some(frame) => results.push((query, frame)),
+            None => return Err(BatchError::NoRunOf { location: store.location(), run_date }),
+        }
     }
     let mut rejected = Vec::new();
     for table in Table::ALL {

@@ -245,7 +245,7 @@ fn report_batch(stack: &Stack, result: Result<RunSummary, LocalError>, batch_eve
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // One Ctrl-C listener for the whole life of the server, installed before anything else (polling the
     // future once installs it), so that no signal is lost: one arriving during a batch run abandons the
-    // run, which is safe (a run writes each object whole, its ledger after its cleaned parts, and the
+    // run, which is safe (a run commits each table whole, its ledger after its cleaned tables, and the
     // next run of its date redoes it).
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);

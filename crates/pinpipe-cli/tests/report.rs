@@ -94,7 +94,7 @@ fn run_prints_the_path_of_its_report_just_before_the_accounts() {
     assert_eq!(accounts["lost"], 0);
     let report = lines[lines.len() - 2].strip_prefix("report: ").expect("the report's path before the JSON line");
     let page = std::fs::read_to_string(folder.path().join(report)).unwrap();
-    assert!(report.starts_with("lake/results/") && report.ends_with("/report.html"), "{report}");
+    assert!(report.starts_with("lake/runs/") && report.ends_with("/report.html"), "{report}");
     assert!(
         page.contains("<section id=\"run\">") && page.contains("<td>acknowledged</td><td class=\"num\">1,200</td>")
     );

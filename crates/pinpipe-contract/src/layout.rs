@@ -3,8 +3,9 @@
 //! | layer    | key                                                                              |
 //! |----------|----------------------------------------------------------------------------------|
 //! | raw      | `topics/<topic>/partition=<p>/<topic>+<p>+<first offset, 10 digits>.json`        |
-//! | cleaned  | `cleaned/<table>/run_date=<date>/part-00000.parquet`                             |
-//! | results  | `results/<date>/<query id>.parquet`, `results/<date>/manifest.json`, `results/<date>/report.html` |
+//! | cleaned  | `cleaned/<table>/`: a Delta table partitioned by `run_date`                      |
+//! | results  | `results/<query id>/`: a Delta table partitioned by `run_date`                   |
+//! | runs     | `runs/<date>/manifest.json`, `runs/<date>/report.html`                           |
 //! | stream   | `stream/<table>/`: a Delta table partitioned by `arrival_date`                    |
 //! | rejected | `rejected/batch-transform/<date>/<table>.jsonl`                                  |
 //! |          | `rejected/kafka-to-s3/<topic>/partition=<p>/<topic>+<p>+<first offset>.jsonl`    |
@@ -22,6 +23,8 @@ pub const RAW_PREFIX: &str = "topics/";
 pub const CLEANED_PREFIX: &str = "cleaned/";
 /// Prefix of the query results.
 pub const RESULTS_PREFIX: &str = "results/";
+/// Prefix of the batch runs' manifests and reports.
+pub const RUNS_PREFIX: &str = "runs/";
 /// Prefix of the stream tables.
 pub const STREAM_PREFIX: &str = "stream/";
 /// Prefix of refused records.
@@ -77,41 +80,36 @@ pub fn parse_raw_key(key: &str) -> Option<RawKey> {
     Some(RawKey { topic: topic.to_string(), partition, first_offset: numbers.parse().ok()? })
 }
 
-/// Prefix of one cleaned table.
-pub fn cleaned_table_prefix(table: Table) -> String {
-    format!("{CLEANED_PREFIX}{table}/")
+/// The Delta table of the cleaned rows of `table`, relative to the lake root (docs/SPEC.md §3).
+pub fn cleaned_table(table: Table) -> String {
+    format!("{CLEANED_PREFIX}{table}")
 }
 
-/// The cleaned part a batch run of `run_date` (`YYYY-MM-DD`) writes for one table.
-pub fn cleaned_part_key(table: Table, run_date: &str) -> String {
-    format!("{CLEANED_PREFIX}{table}/run_date={run_date}/part-00000.parquet")
+/// The Delta table of one query's results, relative to the lake root (docs/SPEC.md §3).
+pub fn result_table(query_id: &str) -> String {
+    format!("{RESULTS_PREFIX}{query_id}")
 }
 
-/// The run date of a key written by [`cleaned_part_key`].
-pub fn run_date_of_cleaned_part(key: &str) -> Option<&str> {
-    let (_, rest) = key.split_once("/run_date=")?;
-    rest.split_once('/').map(|(date, _)| date)
-}
-
-/// One query's result for a run date.
-pub fn result_key(run_date: &str, query_id: &str) -> String {
-    format!("{RESULTS_PREFIX}{run_date}/{query_id}.parquet")
+/// The source a batch run of `run_date` names in its commits' `txn` actions: their version counts the
+/// date's runs, so two runs of one date at once conflict in the log and one of them fails.
+pub fn batch_run_source(run_date: &str) -> String {
+    format!("batch-transform/{run_date}")
 }
 
 /// The manifest of a batch run.
 pub fn manifest_key(run_date: &str) -> String {
-    format!("{RESULTS_PREFIX}{run_date}/manifest.json")
+    format!("{RUNS_PREFIX}{run_date}/manifest.json")
 }
 
 /// The run date of a key written by [`manifest_key`]: each run date of the lake has one.
 pub fn run_date_of_manifest(key: &str) -> Option<&str> {
-    let date = key.strip_prefix(RESULTS_PREFIX)?.strip_suffix("/manifest.json")?;
+    let date = key.strip_prefix(RUNS_PREFIX)?.strip_suffix("/manifest.json")?;
     (!date.is_empty() && !date.contains('/')).then_some(date)
 }
 
 /// The report of a batch run: one self-contained HTML page of its results and counts.
 pub fn report_key(run_date: &str) -> String {
-    format!("{RESULTS_PREFIX}{run_date}/report.html")
+    format!("{RUNS_PREFIX}{run_date}/report.html")
 }
 
 /// The ledger of raw objects a batch run of `run_date` consumed.
@@ -262,18 +260,18 @@ mod tests {
 
     #[test]
     fn a_run_keeps_its_results_manifest_and_report_together() {
-        assert_eq!(result_key("2026-11-25", "q1"), "results/2026-11-25/q1.parquet");
-        assert_eq!(manifest_key("2026-11-25"), "results/2026-11-25/manifest.json");
-        assert_eq!(report_key("2026-11-25"), "results/2026-11-25/report.html");
+        assert_eq!(result_table("q1"), "results/q1");
+        assert_eq!(cleaned_table(Table::Pin), "cleaned/pin");
+        assert_eq!(manifest_key("2026-11-25"), "runs/2026-11-25/manifest.json");
+        assert_eq!(report_key("2026-11-25"), "runs/2026-11-25/report.html");
         assert_eq!(run_date_of_manifest(&manifest_key("2026-11-25")), Some("2026-11-25"));
         assert_eq!(run_date_of_manifest(&report_key("2026-11-25")), None);
-        assert_eq!(run_date_of_manifest("results/a/b/manifest.json"), None);
-        assert_eq!(run_date_of_manifest("results//manifest.json"), None);
+        assert_eq!(run_date_of_manifest("runs/a/b/manifest.json"), None);
+        assert_eq!(run_date_of_manifest("runs//manifest.json"), None);
     }
 
     #[test]
     fn run_dates_are_read_back_from_keys() {
-        assert_eq!(run_date_of_cleaned_part(&cleaned_part_key(Table::Pin, "2026-11-25")), Some("2026-11-25"));
         assert_eq!(run_date_of_consumed(&consumed_key("2026-11-25")), Some("2026-11-25"));
         assert_eq!(run_date_of_consumed("state/other/2026-11-25.json"), None);
     }

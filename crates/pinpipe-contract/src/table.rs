@@ -64,6 +64,9 @@ pub const ARRIVAL_TIME_COLUMN: &str = "_arrival_time";
 /// The stream tables' partition column: the UTC date of [`ARRIVAL_TIME_COLUMN`].
 pub const ARRIVAL_DATE_COLUMN: &str = "arrival_date";
 
+/// The partition column of the cleaned and result tables: the date of the batch run that wrote a row.
+pub const RUN_DATE_COLUMN: &str = "run_date";
+
 const PIN_FIELDS: &[Field] = &[
     Field { name: "index", alias: Some("ind"), kind: FieldKind::Key },
     field("unique_id", FieldKind::Text),
@@ -113,7 +116,7 @@ impl Table {
         Table::ALL.into_iter().find(|table| table.name() == name)
     }
 
-    /// The cleaned columns, in docs/SPEC.md §4 order (a cleaned part adds [`RAW_HASH_COLUMN`]).
+    /// The cleaned columns, in docs/SPEC.md §4 order (a cleaned table's files add [`RAW_HASH_COLUMN`]).
     pub fn cleaned_columns(self) -> &'static [&'static str] {
         match self {
             Table::Pin => &[

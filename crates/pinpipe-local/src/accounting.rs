@@ -15,7 +15,7 @@ use pinpipe_contract::table::{ARRIVAL_DATE_COLUMN, SEQUENCE_NUMBER_COLUMN, SHARD
 use pinpipe_contract::{layout, Names, Origin, RejectedRecord, StreamPosition, Table, TopicPosition};
 use pinpipe_emulate::post::Ack;
 use pinpipe_lake::{get_many, ObjectStore};
-use pinpipe_tables::{table_url, LakeTable};
+use pinpipe_tables::{table_url, LakeTable, Rows};
 
 use crate::error::LocalError;
 
@@ -84,7 +84,8 @@ async fn count_stream_rows(
     for table in Table::ALL {
         let url = table_url(&store.url(), &layout::stream_table(table));
         let Some(stream_table) = LakeTable::open(&url).await? else { continue };
-        let lineage = stream_table.read(Some(&[SHARD_ID_COLUMN, SEQUENCE_NUMBER_COLUMN]), ARRIVAL_DATE_COLUMN).await?;
+        let lineage =
+            stream_table.read(Some(&[SHARD_ID_COLUMN, SEQUENCE_NUMBER_COLUMN]), ARRIVAL_DATE_COLUMN, Rows::All).await?;
         let lineage_error =
             |source| LocalError::Polars { what: format!("reading the lineage columns of {url}"), source };
         let shards = lineage.column(SHARD_ID_COLUMN).and_then(|column| column.str()).map_err(lineage_error)?;

@@ -345,7 +345,7 @@ async fn rerun_refused_batch_dates(
         return Ok(());
     }
     summary.batch_refused.0 = count_batch_refusals(store.as_ref()).await?;
-    let manifests = store.list(layout::RESULTS_PREFIX).await?;
+    let manifests = store.list(layout::RUNS_PREFIX).await?;
     dates
         .extend(manifests.iter().filter_map(|object| layout::run_date_of_manifest(&object.key)).filter_map(date).max());
     for day in dates {

@@ -1,4 +1,4 @@
-//! The report of a `pinpipe run`: the batch's report of the run date (`results/<date>/report.html`,
+//! The report of a `pinpipe run`: the batch's report of the run date (`runs/<date>/report.html`,
 //! made by `pinpipe_report`) made again from the lake with the run's accounts and phase timings, and
 //! the query results read back from the lake.
 
@@ -17,7 +17,7 @@ use crate::error::LocalError;
 pub struct RunReportPage {
     /// The run date.
     pub run_date: String,
-    /// Its key in the lake (`results/<date>/report.html`).
+    /// Its key in the lake (`runs/<date>/report.html`).
     pub key: String,
     /// The page.
     pub html: String,

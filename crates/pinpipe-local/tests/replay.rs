@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveTime};
 use lambda_runtime::{Context, LambdaEvent};
+use pinpipe_batch::read_run_date;
+use pinpipe_contract::table::RUN_DATE_COLUMN;
 use pinpipe_contract::{layout, Names, Origin, Payload, RejectKind, RejectedRecord, Stage, Table, TopicPosition};
 use pinpipe_contract::{StreamPosition, Table::Pin};
 use pinpipe_emulate::Generator;
@@ -13,6 +15,7 @@ use pinpipe_lake::{LocalStore, ObjectStore};
 use pinpipe_local::accounting::{inventory, LakeInventory};
 use pinpipe_local::failure::FailureDestination;
 use pinpipe_local::replay::{replay, ReplayOptions, ReplaySummary};
+use pinpipe_tables::{table_url, LakeTable};
 
 const PREFIX: &str = "replay";
 const SHARD: &str = "shardId-000000000000";
@@ -175,15 +178,19 @@ async fn lines_the_batch_refused_are_replayed_by_running_their_date_and_the_late
     run("2026-12-01").await.unwrap();
     store.put(&layout::raw_key(names.topic(Pin), 0, 3), format!("{}\n", good[2]).into()).await.unwrap();
     run("2026-12-02").await.unwrap();
-    let results = store.get(&layout::result_key("2026-12-02", "q1")).await.unwrap();
+    let q1 =
+        || async { read_run_date(store.as_ref(), &layout::result_table("q1"), "2026-12-02").await.unwrap().unwrap() };
+    let results = q1().await;
+    let cleaned_pin = table_url(&store.url(), &layout::cleaned_table(Pin));
 
     for _ in 0..2 {
         let summary = replayed(&store, ReplayOptions { failed: false, ..ReplayOptions::default() }).await;
         // The line without a key is still refused (the rule has not changed): the runs change nothing.
         assert_eq!(summary.batch_dates_rerun, ["2026-12-01", "2026-12-02"]);
         assert_eq!(summary.batch_refused, (1, 1));
-        assert_eq!(store.get(&layout::result_key("2026-12-02", "q1")).await.unwrap(), results);
-        let cleaned = keys(store.as_ref(), &layout::cleaned_table_prefix(Pin)).await;
-        assert_eq!(cleaned, ["2026-12-01", "2026-12-02"].map(|date| layout::cleaned_part_key(Pin, date)));
+        assert!(q1().await.equals_missing(&results));
+        let cleaned =
+            LakeTable::open(&cleaned_pin).await.unwrap().unwrap().partition_files(RUN_DATE_COLUMN).await.unwrap();
+        assert_eq!(cleaned, [("2026-12-01".to_string(), 1), ("2026-12-02".to_string(), 1)], "one file a date");
     }
 }

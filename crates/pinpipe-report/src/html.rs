@@ -398,7 +398,7 @@ fn query_article(id: &str, frame: Option<&DataFrame>, date: &str) -> Result<Mark
     let picture = visual(id, text.title, frame)?;
     let columns = table_columns(frame, id)?;
     let key =
-        if date == "offline" { format!("{id} (pinpipe transform)") } else { format!("results/{date}/{id}.parquet") };
+        if date == "offline" { format!("{id} (pinpipe transform)") } else { format!("results/{id} (run_date={date})") };
     Ok(html! {
         article.query #(id) {
             header { h3 { (text.title) } span.qid { (id) } }

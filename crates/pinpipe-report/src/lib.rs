@@ -7,7 +7,7 @@
 //! no I/O, no clock.
 //!
 //! The page needs no network: the charts are inline SVG drawn by plotters, the style and the small
-//! script that sorts tables are inline too. The batch writes it as `results/<date>/report.html`
+//! script that sorts tables are inline too. The batch writes it as `runs/<date>/report.html`
 //! (`pinpipe-batch`), `pinpipe transform` as `report.html`, `pinpipe report` and `pinpipe run`
 //! wherever they are told.
 

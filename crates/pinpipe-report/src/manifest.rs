@@ -1,5 +1,5 @@
 //! The run manifest as the report reads it: the JSON document of docs/SPEC.md §6, written by the
-//! batch as `results/<date>/manifest.json` (or `manifest.json` by `pinpipe transform`).
+//! batch as `runs/<date>/manifest.json` (or `manifest.json` by `pinpipe transform`).
 //!
 //! The report reads the document rather than the batch's own type, so that it depends on the
 //! contract only (and reads manifests of earlier versions: every field has a default).

@@ -67,7 +67,7 @@ fn a_report_shows_every_query_the_counts_and_the_run_escaping_what_the_data_hold
     assert!(html.contains("<title>pinpipe report · 2026-12-01</title>") && html.contains("<code>s3://lake/</code>"));
     for query in QUERIES {
         assert!(html.contains(&format!("<article class=\"query\" id=\"{}\">", query.id)), "{}", query.id);
-        assert!(html.contains(&format!("<code>results/2026-12-01/{}.parquet</code>", query.id)), "{}", query.id);
+        assert!(html.contains(&format!("<code>results/{} (run_date=2026-12-01)</code>", query.id)), "{}", query.id);
     }
     // Ten charts and the data-quality chart; q3b is a figure.
     assert_eq!(html.matches("<figure class=\"chart\"><svg ").count(), 11);

@@ -17,12 +17,15 @@ use std::sync::Once;
 use url::Url;
 
 mod error;
+mod maintain;
 mod position;
 mod table;
 
 pub use error::TableError;
+pub use maintain::Compaction;
+pub use polars::prelude::ParquetCompression;
 pub use position::{position_txns, POSITION_CHUNKS};
-pub use table::LakeTable;
+pub use table::{LakeTable, Rows};
 
 /// The URL of the table at `path` (e.g. `stream/pin`) under the lake root `root`.
 pub fn table_url(root: &Url, path: &str) -> Url {

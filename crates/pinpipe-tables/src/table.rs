@@ -5,11 +5,12 @@ use std::io::Cursor;
 
 use bytes::Bytes;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
+use deltalake::kernel::LogicalFileView;
 use deltalake::kernel::{Action, Add, ArrayType, DataType as DeltaType, PrimitiveType, StructField, Transaction};
 use deltalake::operations::create::CreateBuilder;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, Path};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStoreExt as _;
 use polars::prelude::*;
 use url::Url;
@@ -22,12 +23,40 @@ pub struct LakeTable {
     pub(crate) table: DeltaTable,
     pub(crate) url: Url,
 }
+
+/// Which partitions of a table to read.
+#[derive(Debug, Clone, Copy)]
+pub enum Rows<'a> {
+    /// Every partition.
+    All,
+    /// The partition of this value only.
+    Of(&'a str),
+    /// Every partition but the one of this value.
+    AllBut(&'a str),
+}
+
+impl Rows<'_> {
+    fn keeps(&self, value: Option<&str>) -> bool {
+        match self {
+            Rows::All => true,
+            Rows::Of(only) => value == Some(*only),
+            Rows::AllBut(other) => value != Some(*other),
+        }
+    }
+}
+
+/// Data files read at once.
+const READ_CONCURRENCY: usize = 16;
+
 /// The Delta type of a Polars column type.
 fn delta_type(column: &str, dtype: &DataType) -> Result<DeltaType, TableError> {
     let primitive = match dtype {
         DataType::String => PrimitiveType::String,
-        DataType::Int32 => PrimitiveType::Integer,
-        DataType::Int64 => PrimitiveType::Long,
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::UInt8 | DataType::UInt16 => {
+            PrimitiveType::Integer
+        }
+        DataType::Int64 | DataType::UInt32 | DataType::UInt64 => PrimitiveType::Long,
+        DataType::Float32 => PrimitiveType::Float,
         DataType::Float64 => PrimitiveType::Double,
         DataType::Boolean => PrimitiveType::Boolean,
         DataType::Binary => PrimitiveType::Binary,
@@ -41,6 +70,20 @@ fn delta_type(column: &str, dtype: &DataType) -> Result<DeltaType, TableError> {
     };
     Ok(DeltaType::Primitive(primitive))
 }
+
+/// The Polars type a data file holds for a column of `dtype`: the one of its Delta type (Delta has
+/// no unsigned or small integers, and its timestamps are microseconds).
+fn stored_type(dtype: &DataType) -> Option<DataType> {
+    match dtype {
+        DataType::Int8 | DataType::Int16 | DataType::UInt8 | DataType::UInt16 => Some(DataType::Int32),
+        DataType::UInt32 | DataType::UInt64 => Some(DataType::Int64),
+        DataType::Datetime(unit, None) if *unit != TimeUnit::Microseconds => {
+            Some(DataType::Datetime(TimeUnit::Microseconds, None))
+        }
+        _ => None,
+    }
+}
+
 impl LakeTable {
     /// The table at `url`, created with the columns of `schema` partitioned by `partition` if there
     /// is none yet.
@@ -91,28 +134,35 @@ impl LakeTable {
         builder.with_storage_options(storage_options()).load().await.map_err(|error| delta_error(url, error))
     }
 
+    /// Where the table is.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
     /// Reads the log again: the snapshot becomes the latest version.
     pub async fn refresh(&mut self) -> Result<(), TableError> {
         self.table.update_state().await.map_err(|error| delta_error(&self.url, error))
     }
 
-    /// Writes `frame` (without the partition column) as the data file `<partition>=<value>/<name>.parquet`
-    /// (Snappy), not yet part of the table: its `add` action, for [`LakeTable::append`].
+    /// Writes `frame` (without the partition column) as the data file `<partition>=<value>/<name>.parquet`,
+    /// not yet part of the table: its `add` action, for [`LakeTable::append`] or
+    /// [`LakeTable::replace_partition`]. `name` must be new (two writers racing must not share one).
     pub async fn write_file(
         &self,
         partition: &str,
         value: &str,
         frame: &DataFrame,
         name: &str,
+        compression: ParquetCompression,
     ) -> Result<Add, TableError> {
         let path = format!("{partition}={value}/{name}.parquet");
         let rows = frame.height();
         let frame = frame.clone();
         // Polars' Parquet writer blocks: off the async runtime.
         let written = tokio::task::spawn_blocking(move || {
-            let mut frame = microsecond_timestamps(&frame)?;
+            let mut frame = stored_types(&frame)?;
             let mut body = Vec::new();
-            ParquetWriter::new(&mut body).with_compression(ParquetCompression::Snappy).finish(&mut frame)?;
+            ParquetWriter::new(&mut body).with_compression(compression).finish(&mut frame)?;
             Ok::<_, PolarsError>(body)
         })
         .await
@@ -147,14 +197,52 @@ impl LakeTable {
     /// snapshot held, then reads the log again; [`TableError::Conflict`] when another writer set a
     /// `txn` of the same source first.
     pub async fn append(&mut self, adds: Vec<Add>, txns: Vec<Transaction>, partition: &str) -> Result<(), TableError> {
-        let actions = adds.into_iter().map(Action::Add).collect();
         let operation = DeltaOperation::Write {
             mode: SaveMode::Append,
             partition_by: Some(vec![partition.to_string()]),
             predicate: None,
         };
+        let properties = CommitProperties::default().with_application_transactions(txns);
+        self.commit(adds.into_iter().map(Action::Add).collect(), operation, properties).await
+    }
+
+    /// Replaces the data of the partition `partition` = `value` with `adds` in one commit (readers
+    /// see the old data or the new, never part of each), with `txns` and `metadata` (kept in the
+    /// commit's `commitInfo`), then reads the log again. [`TableError::Conflict`] when another
+    /// writer committed a `txn` of the same source, or changed that partition, first.
+    pub async fn replace_partition(
+        &mut self,
+        partition: &str,
+        value: &str,
+        adds: Vec<Add>,
+        txns: Vec<Transaction>,
+        metadata: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), TableError> {
+        let mut actions: Vec<Action> = self
+            .files(Rows::Of(value), partition)
+            .await?
+            .iter()
+            .map(|file| Action::Remove(file.remove_action(true)))
+            .collect();
+        actions.extend(adds.into_iter().map(Action::Add));
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Overwrite,
+            partition_by: Some(vec![partition.to_string()]),
+            predicate: Some(format!("{partition} = '{value}'")),
+        };
+        let properties = CommitProperties::default().with_application_transactions(txns).with_metadata(metadata);
+        self.commit(actions, operation, properties).await
+    }
+
+    /// Commits `actions` against the snapshot held, then reads the log again.
+    pub(crate) async fn commit(
+        &mut self,
+        actions: Vec<Action>,
+        operation: DeltaOperation,
+        properties: CommitProperties,
+    ) -> Result<(), TableError> {
         let snapshot = self.table.snapshot().map_err(|error| delta_error(&self.url, error))?.clone();
-        let committed = CommitBuilder::from(CommitProperties::default().with_application_transactions(txns))
+        let committed = CommitBuilder::from(properties)
             .with_actions(actions)
             .build(Some(&snapshot), self.table.log_store(), operation)
             .await;
@@ -166,36 +254,42 @@ impl LakeTable {
             Err(error) => Err(delta_error(&self.url, error)),
         }
     }
-    /// Every row of the snapshot held (only `columns`, if given), with the partition column
-    /// `partition` (a date).
-    pub async fn read(&self, columns: Option<&[&str]>, partition: &str) -> Result<DataFrame, TableError> {
-        let files: Vec<_> = self
+
+    /// The data files of the snapshot held in the partitions `rows` names.
+    pub(crate) async fn files(&self, rows: Rows<'_>, partition: &str) -> Result<Vec<LogicalFileView>, TableError> {
+        let files: Vec<LogicalFileView> = self
             .table
             .get_active_add_actions_by_partitions(&[])
             .try_collect()
             .await
             .map_err(|error| delta_error(&self.url, error))?;
-        let store = self.table.object_store();
-        let mut frames = Vec::with_capacity(files.len());
-        for file in files {
-            let path = file.object_store_path();
-            let store_error = |source| TableError::Store { path: path.to_string(), source };
-            let body = store.get(&path).await.map_err(store_error)?.bytes().await.map_err(store_error)?;
-            let polars_error = |source| TableError::Polars { what: format!("reading {path}"), source };
-            let columns: Option<Vec<String>> = columns.map(|columns| columns.iter().map(|c| c.to_string()).collect());
-            let value = file.partition_values_map().get(partition).cloned().flatten();
-            let partition = partition.to_string();
-            // Polars' Parquet reader blocks: off the async runtime.
-            let frame = tokio::task::spawn_blocking(move || {
-                ParquetReader::new(Cursor::new(body)).with_columns(columns).finish().and_then(|frame| {
-                    frame.lazy().with_column(partition_value(value.as_deref()).alias(partition.as_str())).collect()
-                })
-            })
-            .await
-            .unwrap_or_else(|error| Err(PolarsError::ComputeError(error.to_string().into())))
-            .map_err(polars_error)?;
-            frames.push(frame);
-        }
+        Ok(files.into_iter().filter(|file| rows.keeps(partition_of(file, partition).as_deref())).collect())
+    }
+
+    /// The rows of the partitions `rows` names in the snapshot held (only `columns`, if given), with
+    /// the partition column `partition` (a date).
+    pub async fn read(
+        &self,
+        columns: Option<&[&str]>,
+        partition: &str,
+        rows: Rows<'_>,
+    ) -> Result<DataFrame, TableError> {
+        let columns: Option<Vec<String>> = columns.map(|columns| columns.iter().map(|c| c.to_string()).collect());
+        self.read_files(self.files(rows, partition).await?, columns, partition).await
+    }
+
+    /// The rows of `files` (only `columns`, if given), with the partition column `partition`.
+    pub(crate) async fn read_files(
+        &self,
+        files: Vec<LogicalFileView>,
+        columns: Option<Vec<String>>,
+        partition: &str,
+    ) -> Result<DataFrame, TableError> {
+        let frames: Vec<DataFrame> = futures::stream::iter(files)
+            .map(|file| self.read_file(file, columns.clone(), partition))
+            .buffered(READ_CONCURRENCY)
+            .try_collect()
+            .await?;
         let mut frames = frames.into_iter();
         let Some(mut all) = frames.next() else { return Ok(DataFrame::empty()) };
         for frame in frames {
@@ -204,7 +298,37 @@ impl LakeTable {
         }
         Ok(all)
     }
+
+    /// One data file's rows (only `columns`, if given), with the partition column `partition`.
+    async fn read_file(
+        &self,
+        file: LogicalFileView,
+        columns: Option<Vec<String>>,
+        partition: &str,
+    ) -> Result<DataFrame, TableError> {
+        let path = file.object_store_path();
+        let store_error = |source| TableError::Store { path: path.to_string(), source };
+        let store = self.table.object_store();
+        let body = store.get(&path).await.map_err(store_error)?.bytes().await.map_err(store_error)?;
+        let value = partition_of(&file, partition);
+        let partition = partition.to_string();
+        // Polars' Parquet reader blocks: off the async runtime.
+        tokio::task::spawn_blocking(move || {
+            ParquetReader::new(Cursor::new(body)).with_columns(columns).finish().and_then(|frame| {
+                frame.lazy().with_column(partition_value(value.as_deref()).alias(partition.as_str())).collect()
+            })
+        })
+        .await
+        .unwrap_or_else(|error| Err(PolarsError::ComputeError(error.to_string().into())))
+        .map_err(|source| TableError::Polars { what: format!("reading {path}"), source })
+    }
 }
+
+/// The value of `file`'s partition column `partition`.
+pub(crate) fn partition_of(file: &LogicalFileView, partition: &str) -> Option<String> {
+    file.partition_values_map().get(partition).cloned().flatten()
+}
+
 /// A date partition's value (`YYYY-MM-DD`, or none) as a column.
 fn partition_value(value: Option<&str>) -> Expr {
     let options = StrptimeOptions { format: Some("%Y-%m-%d".into()), ..Default::default() };
@@ -213,13 +337,12 @@ fn partition_value(value: Option<&str>) -> Expr {
         None => lit(NULL).cast(DataType::Date),
     }
 }
-/// Datetime columns in microseconds: what a Delta `timestamp_ntz` holds.
-fn microsecond_timestamps(frame: &DataFrame) -> Result<DataFrame, PolarsError> {
+/// `frame` with every column of the type its Delta type stores ([`stored_type`]).
+fn stored_types(frame: &DataFrame) -> Result<DataFrame, PolarsError> {
     let casts: Vec<Expr> = frame
         .columns()
         .iter()
-        .filter(|column| matches!(column.dtype(), DataType::Datetime(unit, None) if *unit != TimeUnit::Microseconds))
-        .map(|column| col(column.name().clone()).cast(DataType::Datetime(TimeUnit::Microseconds, None)))
+        .filter_map(|column| Some(col(column.name().clone()).strict_cast(stored_type(column.dtype())?)))
         .collect();
     if casts.is_empty() {
         return Ok(frame.clone());

@@ -1,7 +1,8 @@
 //! A Delta table on a folder: appends that carry positions, a conflict between two writers of one
-//! source, reading back through the log.
+//! source, reading back through the log; a partition replaced in one commit; a day of small appends
+//! compacted and vacuumed.
 
-use pinpipe_tables::{position_txns, table_url, LakeTable, TableError};
+use pinpipe_tables::{position_txns, table_url, Compaction, LakeTable, ParquetCompression, Rows, TableError};
 use polars::prelude::*;
 
 const SEQ: &str = "49590338271490256608559692538361571095921575989136";
@@ -26,7 +27,8 @@ async fn append(
     frame: DataFrame,
     last: &str,
 ) -> Result<(), TableError> {
-    let add = table.write_file("arrival_date", date, &frame, &format!("part-{source}-{last}")).await?;
+    let name = format!("part-{source}-{last}");
+    let add = table.write_file("arrival_date", date, &frame, &name, ParquetCompression::Snappy).await?;
     table.append(vec![add], position_txns(source, last)?, "arrival_date").await
 }
 
@@ -58,10 +60,10 @@ async fn appends_keep_positions_conflict_per_source_and_read_back() {
     assert_eq!(other.last_position("shard-b").await.unwrap().as_deref(), Some("7"));
     assert_eq!(other.last_position("shard-a").await.unwrap(), Some(last));
 
-    let all = other.read(None, "arrival_date").await.unwrap();
+    let all = other.read(None, "arrival_date", Rows::All).await.unwrap();
     assert_eq!(all.height(), 30, "the conflicting writer's rows are not in the table: {all}");
     assert_eq!(all.column("arrival_date").unwrap().dtype(), &DataType::Date);
-    let keys = other.read(Some(&["_shard_id"]), "arrival_date").await.unwrap();
+    let keys = other.read(Some(&["_shard_id"]), "arrival_date", Rows::All).await.unwrap();
     assert_eq!(keys.width(), 2);
 }
 
@@ -71,4 +73,90 @@ fn positions_are_decimal_numbers_of_at_most_144_digits() {
     assert!(matches!(position_txns("s", "12a"), Err(TableError::Position(_))));
     assert!(matches!(position_txns("s", &"9".repeat(145)), Err(TableError::Position(_))));
     assert_eq!(position_txns("s", &"9".repeat(144)).unwrap().len(), 8);
+}
+
+/// A new table of [`rows`] partitioned by `arrival_date` in `lake`.
+async fn new_table(lake: &tempfile::TempDir) -> LakeTable {
+    let url = table_url(&url::Url::from_directory_path(lake.path()).unwrap(), "stream/pin");
+    let mut schema: Schema = rows("s0", 0, 1).schema().as_ref().clone();
+    schema.with_column("arrival_date".into(), DataType::Date);
+    LakeTable::open_or_create(&url, &schema, "arrival_date").await.unwrap()
+}
+
+/// Replaces the rows of 2026-12-02 with `n` rows from `start`.
+async fn replace(table: &mut LakeTable, start: i64, n: i64) -> Result<(), TableError> {
+    let name = format!("replace-{start}-{n}");
+    let frame = rows("s0", start, n);
+    let add = table.write_file("arrival_date", "2026-12-02", &frame, &name, ParquetCompression::Snappy).await?;
+    let txns = position_txns("batch/2026-12-02", "1")?;
+    table.replace_partition("arrival_date", "2026-12-02", vec![add], txns, Default::default()).await
+}
+
+fn sorted(frame: DataFrame) -> DataFrame {
+    frame.sort(["value"], Default::default()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_is_replaced_in_one_commit_and_a_second_replace_from_the_same_snapshot_conflicts() {
+    let lake = tempfile::tempdir().unwrap();
+    let mut table = new_table(&lake).await;
+    for (date, start) in [("2026-12-01", 0), ("2026-12-02", 100)] {
+        append(&mut table, &format!("load-{date}"), date, rows("s0", start, 10), "1").await.unwrap();
+    }
+    let mut stale = LakeTable::open(table.url()).await.unwrap().unwrap();
+    replace(&mut table, 200, 3).await.unwrap();
+    let day = table.read(Some(&["value"]), "arrival_date", Rows::Of("2026-12-02")).await.unwrap();
+    assert_eq!(sorted(day).column("value").unwrap().i64().unwrap().to_vec(), [Some(200), Some(201), Some(202)]);
+    let other_day = table.read(None, "arrival_date", Rows::AllBut("2026-12-02")).await.unwrap();
+    assert_eq!(other_day.height(), 10, "the other date is untouched");
+    assert_eq!(
+        table.partition_files("arrival_date").await.unwrap(),
+        [("2026-12-01".into(), 1), ("2026-12-02".into(), 1)]
+    );
+    // Another writer that read the table before the replacement, replacing the same date: it conflicts.
+    let lost = replace(&mut stale, 300, 5).await;
+    assert!(matches!(lost, Err(TableError::Conflict { .. })), "{lost:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_of_a_thousand_small_appends_becomes_one_file_with_the_same_rows_and_vacuum_deletes_the_rest() {
+    let lake = tempfile::tempdir().unwrap();
+    let mut table = new_table(&lake).await;
+    for i in 0..1_000 {
+        let date = if i % 10 == 0 { "2026-12-02" } else { "2026-12-01" };
+        append(&mut table, &format!("shard-{}", i % 4), date, rows("s0", i * 3, 3), &i.to_string()).await.unwrap();
+    }
+    let before = sorted(table.read(None, "arrival_date", Rows::All).await.unwrap());
+    assert_eq!(before.height(), 3_000);
+    assert_eq!(
+        table.partition_files("arrival_date").await.unwrap(),
+        [("2026-12-01".into(), 900), ("2026-12-02".into(), 100)]
+    );
+
+    let done = table
+        .compact_partition("arrival_date", "2026-12-01", "compacted", ParquetCompression::Zstd(None))
+        .await
+        .unwrap();
+    assert_eq!(done, Compaction { files_before: 900, files_after: 1, rows: 2_700 });
+    assert_eq!(
+        table.partition_files("arrival_date").await.unwrap(),
+        [("2026-12-01".into(), 1), ("2026-12-02".into(), 100)]
+    );
+    let after = sorted(table.read(None, "arrival_date", Rows::All).await.unwrap());
+    assert!(after.equals_missing(&before), "the same rows");
+    for i in 0..4 {
+        let last = (0..1_000).filter(|n| n % 4 == i).max().unwrap();
+        assert_eq!(table.last_position(&format!("shard-{i}")).await.unwrap(), Some(last.to_string()), "positions kept");
+    }
+    let again =
+        table.compact_partition("arrival_date", "2026-12-01", "again", ParquetCompression::Zstd(None)).await.unwrap();
+    assert_eq!(again, Compaction { files_before: 1, files_after: 1, rows: 2_700 });
+
+    let parquet_files = |dir: &std::path::Path| std::fs::read_dir(dir).unwrap().count();
+    let day = lake.path().join("stream/pin/arrival_date=2026-12-01");
+    assert_eq!(parquet_files(&day), 901, "the replaced files stay for readers of older snapshots");
+    assert_eq!(table.vacuum(chrono::Duration::hours(1)).await.unwrap(), 0, "none older than the retention");
+    assert_eq!(table.vacuum(chrono::Duration::zero()).await.unwrap(), 900);
+    assert_eq!(parquet_files(&day), 1);
+    assert!(sorted(table.read(None, "arrival_date", Rows::All).await.unwrap()).equals_missing(&before));
 }

@@ -1,5 +1,6 @@
 //! The `batch-transform` Lambda: on the daily EventBridge schedule, clean the raw records that
-//! arrived since the last run and recompute every query (see [`pinpipe_batch::run_batch`]).
+//! arrived since the last run and recompute every query (see [`pinpipe_batch::run_batch`]), then
+//! compact the stream tables and vacuum every table ([`pinpipe_batch::maintain_tables`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::{NaiveDate, Utc};
 use lambda_runtime::LambdaEvent;
-use pinpipe_batch::{BatchError, Manifest};
+use pinpipe_batch::{BatchError, Manifest, Upkeep, UpkeepDone};
 use pinpipe_contract::{layout, Table};
 use pinpipe_core::quality::TableQuality;
 use pinpipe_lake::ObjectStore;
@@ -30,6 +31,8 @@ pub struct RunSummary {
     pub tables: BTreeMap<Table, TableQuality>,
     /// Rows per query result.
     pub results: BTreeMap<String, u64>,
+    /// What the tables' upkeep did.
+    pub upkeep: UpkeepDone,
 }
 
 /// The run date of a scheduled event: the UTC date of its `time` (today when the event has none).
@@ -55,8 +58,13 @@ pub async fn handle_measured(
     if event.payload.time.is_none() {
         tracing::warn!(%run_date, "the event has no time; running for today's date");
     }
-    let manifest = pinpipe_batch::run_batch(store, run_date).await?;
+    let upkeep = Upkeep::from_env()?;
+    let manifest = pinpipe_batch::run_batch(store.clone(), run_date).await?;
     log_manifest(&manifest);
+    // The tables' upkeep after the day's data is committed: its failure fails the invocation
+    // (and is retried) but leaves that data as it is.
+    let upkeep = pinpipe_batch::maintain_tables(store.as_ref(), run_date, &upkeep).await?;
+    tracing::info!(compacted = upkeep.compacted.len(), files_vacuumed = upkeep.files_vacuumed, "tables kept");
     let metrics = metrics_of(&manifest, &pinpipe_metrics::function_name(FUNCTION));
     let summary = RunSummary {
         manifest_key: layout::manifest_key(&manifest.run_date),
@@ -64,6 +72,7 @@ pub async fn handle_measured(
         run_date: manifest.run_date,
         tables: manifest.tables,
         results: manifest.results,
+        upkeep,
     };
     Ok((summary, metrics))
 }

@@ -1,16 +1,18 @@
 //! The batch-transform handler over a local-folder lake and (feature `local-servers`) a real S3 server
-//! (moto): raw objects in → Parquet results and a manifest out; runs with nothing new change nothing;
-//! a re-run of a date is byte-identical.
+//! (moto): raw objects in → Delta tables, a manifest and a report out; runs with nothing new change
+//! nothing; a re-run of a date replaces its partitions with the same rows, one commit per table.
 
-use std::io::Cursor;
 use std::sync::Arc;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use bytes::Bytes;
 use lambda_runtime::{Context, LambdaEvent};
+use pinpipe_batch::{read_run_date, BATCH_COMPRESSION};
+use pinpipe_contract::table::RUN_DATE_COLUMN;
 use pinpipe_contract::{layout, Origin, Payload, RejectKind, RejectedRecord, Stage, Table};
-use pinpipe_lake::testing::{real_sample_dir, snapshot};
+use pinpipe_lake::testing::real_sample_dir;
 use pinpipe_lake::{LocalStore, ObjectStore};
+use pinpipe_tables::{table_url, LakeTable, Rows};
 use polars::prelude::*;
 
 const SCHEDULED_EVENT: &str = include_str!("../../../events/batch-transform-scheduled.json");
@@ -32,8 +34,17 @@ fn jsonl(lines: &[String]) -> Bytes {
     lines.iter().flat_map(|line| [line.as_str(), "\n"]).collect::<String>().into()
 }
 
-async fn read_parquet(store: &dyn ObjectStore, key: &str) -> DataFrame {
-    ParquetReader::new(Cursor::new(store.get(key).await.unwrap())).finish().unwrap()
+/// The rows the run of `date` wrote to the table at `path`.
+async fn run_rows(store: &dyn ObjectStore, path: &str, date: &str) -> DataFrame {
+    read_run_date(store, path, date).await.unwrap().unwrap_or_else(|| panic!("no table {path}"))
+}
+
+/// Every row of the table at `path`, and its data files per run date.
+async fn table_state(store: &dyn ObjectStore, path: &str) -> (DataFrame, Vec<(String, usize)>) {
+    let table = LakeTable::open(&table_url(&store.url(), path)).await.unwrap().expect("a table");
+    let rows = table.read(None, RUN_DATE_COLUMN, Rows::All).await.unwrap();
+    let rows = rows.sort([RUN_DATE_COLUMN, "ind"], Default::default()).unwrap_or(rows);
+    (rows, table.partition_files(RUN_DATE_COLUMN).await.unwrap())
 }
 
 /// The manifest without its timings, which are the one thing a re-run may change.
@@ -45,19 +56,19 @@ async fn manifest_without_timings(store: &dyn ObjectStore, date: &str) -> serde_
 }
 
 #[tokio::test]
-async fn lands_results_incrementally_and_reruns_are_byte_identical_on_a_folder() {
+async fn lands_results_incrementally_and_reruns_replace_their_date_on_a_folder() {
     let folder = tempfile::tempdir().unwrap();
-    lands_results_incrementally_and_reruns_are_byte_identical(Arc::new(LocalStore::new(folder.path()))).await;
+    lands_results_incrementally_and_reruns_replace_their_date(Arc::new(LocalStore::new(folder.path()))).await;
 }
 
 #[cfg(feature = "local-servers")]
 #[tokio::test]
-async fn lands_results_incrementally_and_reruns_are_byte_identical_on_s3() {
+async fn lands_results_incrementally_and_reruns_replace_their_date_on_s3() {
     let store = pinpipe_lake::testing::fresh_s3_store("batch").await;
-    lands_results_incrementally_and_reruns_are_byte_identical(Arc::new(store)).await;
+    lands_results_incrementally_and_reruns_replace_their_date(Arc::new(store)).await;
 }
 
-async fn lands_results_incrementally_and_reruns_are_byte_identical(store: Arc<dyn ObjectStore>) {
+async fn lands_results_incrementally_and_reruns_replace_their_date(store: Arc<dyn ObjectStore>) {
     // The real sample split into two objects per table; pin's second also holds a line that is not
     // JSON and an exact duplicate of its first record.
     for table in Table::ALL {
@@ -81,16 +92,16 @@ async fn lands_results_incrementally_and_reruns_are_byte_identical(store: Arc<dy
     for table in [Table::Geo, Table::User] {
         assert_eq!(first.tables[&table].records_cleaned, 2178);
     }
-    // The reference values of docs/SPEC.md §5, read back from the Parquet results.
-    let q5 = read_parquet(store.as_ref(), &layout::result_key("2026-11-25", "q5")).await;
+    // The reference values of docs/SPEC.md §5, read back from the result tables.
+    let q5 = run_rows(store.as_ref(), &layout::result_table("q5"), "2026-11-25").await;
     let groups: Vec<_> = q5.column("age_group").unwrap().str().unwrap().iter().flatten().collect();
     let medians: Vec<_> = q5.column("median_follower_count").unwrap().i32().unwrap().iter().flatten().collect();
     assert_eq!(groups, ["18-24", "25-35", "36-50", "+50"]);
     assert_eq!(medians, [127_000, 24_000, 7_000, 1_000]);
-    let q3b = read_parquet(store.as_ref(), &layout::result_key("2026-11-25", "q3b")).await;
+    let q3b = run_rows(store.as_ref(), &layout::result_table("q3b"), "2026-11-25").await;
     assert_eq!(q3b.column("country").unwrap().str().unwrap().get(0), Some("Anguilla"));
     assert_eq!(first.results["q1"], 478);
-    assert_eq!(store.list("results/2026-11-25/").await.unwrap().len(), 13, "11 results, the manifest, the report");
+    assert_eq!(store.list("runs/2026-11-25/").await.unwrap().len(), 2, "the manifest, the report");
     let report = String::from_utf8(store.get(&layout::report_key("2026-11-25")).await.unwrap().to_vec()).unwrap();
     assert!(report.contains("<span class=\"answer\">Anguilla</span>"), "the report shows the results");
     assert!(report.contains("Examples of <code>not_json</code> in pin (1 of 1)"), "and the refused line");
@@ -106,31 +117,30 @@ async fn lands_results_incrementally_and_reruns_are_byte_identical(store: Arc<dy
         assert!(store.get(&layout::batch_rejected_key("2026-11-25", table)).await.is_err(), "{table}: none refused");
     }
 
-    // A later run with nothing new consumes nothing and leaves the cleaned data as it was.
-    let cleaned_before = snapshot(store.as_ref(), layout::CLEANED_PREFIX).await;
+    // A later run with nothing new consumes nothing and leaves the cleaned rows as they were.
+    let cleaned = |table: Table| layout::cleaned_table(table);
+    let (pin_before, pin_files) = table_state(store.as_ref(), &cleaned(Table::Pin)).await;
+    assert_eq!(pin_files, [("2026-11-25".to_string(), 1)]);
     let second = batch_transform::handle(store.clone(), scheduled_at("2026-11-26T01:30:00Z")).await.unwrap();
     assert_eq!(second.inputs_consumed, 0);
     assert!(second.tables.values().all(|counts| counts.records_in == 0 && counts.records_cleaned == 0));
-    assert_eq!(snapshot(store.as_ref(), layout::CLEANED_PREFIX).await, cleaned_before);
+    // The day is there, with no row: a file of none.
+    let pin_files = [("2026-11-25".to_string(), 1), ("2026-11-26".to_string(), 1)];
+    assert_eq!(table_state(store.as_ref(), &cleaned(Table::Pin)).await, (pin_before.clone(), pin_files.to_vec()));
     for query in pinpipe_core::queries::QUERIES {
-        let day_one = store.get(&layout::result_key("2026-11-25", query.id)).await.unwrap();
-        let day_two = store.get(&layout::result_key("2026-11-26", query.id)).await.unwrap();
-        assert_eq!(day_one, day_two, "{} changed without new input", query.id);
+        let day_one = run_rows(store.as_ref(), &layout::result_table(query.id), "2026-11-25").await;
+        let day_two = run_rows(store.as_ref(), &layout::result_table(query.id), "2026-11-26").await;
+        assert!(day_one.equals_missing(&day_two), "{} changed without new input", query.id);
     }
 
-    // Re-running the first date rewrites the same bytes at the same keys.
-    let results_before = snapshot(store.as_ref(), "results/2026-11-25/").await;
+    // Re-running the first date replaces its partitions with the same rows: one file each still.
+    let results_before = run_rows(store.as_ref(), &layout::result_table("q1"), "2026-11-25").await;
     let manifest_before = manifest_without_timings(store.as_ref(), "2026-11-25").await;
     let ledger_before = store.get(&layout::consumed_key("2026-11-25")).await.unwrap();
     batch_transform::handle(store.clone(), scheduled_at("2026-11-25T23:59:00Z")).await.unwrap();
-    assert_eq!(snapshot(store.as_ref(), layout::CLEANED_PREFIX).await, cleaned_before);
-    let results_after = snapshot(store.as_ref(), "results/2026-11-25/").await;
-    for (key, bytes) in &results_before {
-        // The manifest and the report hold the run's timings, the one thing a re-run may change.
-        if !key.ends_with("manifest.json") && !key.ends_with("report.html") {
-            assert_eq!(Some(bytes), results_after.get(key), "{key} differs after a re-run");
-        }
-    }
+    assert_eq!(table_state(store.as_ref(), &cleaned(Table::Pin)).await, (pin_before, pin_files.to_vec()));
+    let results_after = run_rows(store.as_ref(), &layout::result_table("q1"), "2026-11-25").await;
+    assert!(results_after.equals_missing(&results_before), "q1 differs after a re-run");
     assert_eq!(manifest_without_timings(store.as_ref(), "2026-11-25").await, manifest_before);
     assert_eq!(store.get(&layout::consumed_key("2026-11-25")).await.unwrap(), ledger_before);
 
@@ -147,7 +157,7 @@ async fn lands_results_incrementally_and_reruns_are_byte_identical(store: Arc<dy
     let manifest: serde_json::Value =
         serde_json::from_slice(&store.get(&layout::manifest_key("2026-11-27")).await.unwrap()).unwrap();
     assert_eq!(manifest["cleaned_rows_total"]["pin"], 2179);
-    let part = read_parquet(store.as_ref(), &layout::cleaned_part_key(Table::Pin, "2026-11-27")).await;
+    let part = run_rows(store.as_ref(), &layout::cleaned_table(Table::Pin), "2026-11-27").await;
     assert_eq!(part.column("ind").unwrap().i32().unwrap().get(0), Some(999_999));
 }
 
@@ -159,4 +169,63 @@ async fn a_missing_bucket_is_a_clear_error_naming_it() {
     let error = batch_transform::handle(Arc::new(missing), scheduled_at("2026-11-25T01:30:00Z")).await.unwrap_err();
     let message = format!("{error:#}");
     assert!(message.contains(name.trim_end_matches('/')) && message.contains("does not exist"), "{message}");
+}
+
+/// Puts the real sample in the lake as one raw object per table.
+async fn land_sample(store: &dyn ObjectStore) {
+    for table in Table::ALL {
+        store.put(&layout::raw_key(&format!("test.{table}"), 0, 0), jsonl(&sample_lines(table))).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_of_one_date_at_once_never_double_a_row() {
+    let folder = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(folder.path()));
+    land_sample(store.as_ref()).await;
+    let (first, second) = tokio::join!(
+        batch_transform::handle(store.clone(), scheduled_at("2026-11-25T01:30:00Z")),
+        batch_transform::handle(store.clone(), scheduled_at("2026-11-25T02:30:00Z")),
+    );
+    for outcome in [&first, &second] {
+        if let Err(error) = outcome {
+            assert!(matches!(error, pinpipe_batch::BatchError::ConcurrentRun { .. }), "{error}");
+        }
+    }
+    assert!(first.is_ok() || second.is_ok(), "one run commits");
+    for table in Table::ALL {
+        let rows = run_rows(store.as_ref(), &layout::cleaned_table(table), "2026-11-25").await;
+        assert_eq!(rows.height(), 2178, "{table}: each record once");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_run_compacts_earlier_days_of_the_stream_tables() {
+    let folder = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(folder.path()));
+    let url = table_url(&store.url(), &layout::stream_table(Table::Pin));
+    let frame = |from: i64| df!("value" => (from..from + 3).collect::<Vec<i64>>()).unwrap();
+    let mut schema = frame(0).schema().as_ref().clone();
+    schema.with_column("arrival_date".into(), DataType::Date);
+    let mut stream = LakeTable::open_or_create(&url, &schema, "arrival_date").await.unwrap();
+    for (i, date) in ["2026-11-24", "2026-11-24", "2026-11-24", "2026-11-25", "2026-11-25"].iter().enumerate() {
+        let add = stream
+            .write_file("arrival_date", date, &frame(i as i64 * 3), &format!("part-{i}"), BATCH_COMPRESSION)
+            .await
+            .unwrap();
+        stream.append(vec![add], vec![], "arrival_date").await.unwrap();
+    }
+    let summary = batch_transform::handle(store.clone(), scheduled_at("2026-11-25T01:30:00Z")).await.unwrap();
+    let compacted = &summary.upkeep.compacted;
+    assert_eq!(compacted.len(), 1, "only the earlier day: {compacted:?}");
+    assert_eq!(
+        (compacted[0].arrival_date.as_str(), compacted[0].files_before, compacted[0].rows),
+        ("2026-11-24", 3, 9)
+    );
+    stream.refresh().await.unwrap();
+    assert_eq!(
+        stream.partition_files("arrival_date").await.unwrap(),
+        [("2026-11-24".into(), 1), ("2026-11-25".into(), 2)]
+    );
+    assert_eq!(stream.read(None, "arrival_date", Rows::All).await.unwrap().height(), 15);
 }

@@ -14,11 +14,15 @@ use pinpipe_contract::names::compare_sequence_numbers;
 use pinpipe_contract::table::ARRIVAL_DATE_COLUMN;
 use pinpipe_contract::{layout, RejectedRecord, Table};
 use pinpipe_lake::{ObjectStore, StoreError, Url};
-use pinpipe_tables::{position_txns, table_url, LakeTable, TableError};
+use pinpipe_tables::{position_txns, table_url, LakeTable, ParquetCompression, TableError};
 use tokio::sync::Mutex;
 
 use crate::clean::{clean_records, CleanedRecords};
 use crate::{KinesisBatchRecord, ProcessError};
+
+/// How the stream tables' files are compressed: Snappy, cheap to write on every invocation (the
+/// daily compaction rewrites them with the batch's zstd).
+const STREAM_COMPRESSION: ParquetCompression = ParquetCompression::Snappy;
 
 /// Attempts of one commit that lose to another writer of the same shard before the batch is
 /// answered as failed (Lambda then retries it).
@@ -171,7 +175,7 @@ async fn commit(
     let mut adds = Vec::new();
     for (date, rows) in &cleaned.by_arrival_date {
         let name = format!("part-{shard}-{first}-{nonce}");
-        match held.write_file(ARRIVAL_DATE_COLUMN, date, rows, &name).await {
+        match held.write_file(ARRIVAL_DATE_COLUMN, date, rows, &name, STREAM_COMPRESSION).await {
             Ok(add) => adds.push(add),
             Err(error) => {
                 held.discard(&adds).await;

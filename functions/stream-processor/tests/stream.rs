@@ -18,7 +18,7 @@ use pinpipe_core::decode::{decode, RawSource};
 use pinpipe_events::{kinesis_event, EventOrigin, ShardRecord};
 use pinpipe_lake::testing::{on_each_lake, real_sample_dir};
 use pinpipe_lake::ObjectStore;
-use pinpipe_tables::{table_url, LakeTable};
+use pinpipe_tables::{table_url, LakeTable, Rows};
 use polars::prelude::*;
 use stream_processor::{KinesisBatch, Processor};
 
@@ -65,7 +65,7 @@ async fn deliver(store: &Arc<dyn ObjectStore>, event: KinesisBatch) -> Vec<Strin
 async fn read_table(store: &dyn ObjectStore, table: Table) -> DataFrame {
     let url = table_url(&store.url(), &layout::stream_table(table));
     match LakeTable::open(&url).await.unwrap() {
-        Some(lake_table) => lake_table.read(None, ARRIVAL_DATE_COLUMN).await.unwrap(),
+        Some(lake_table) => lake_table.read(None, ARRIVAL_DATE_COLUMN, Rows::All).await.unwrap(),
         None => DataFrame::empty(),
     }
 }
