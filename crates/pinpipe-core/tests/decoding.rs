@@ -189,3 +189,13 @@ fn payload_text(payload: &Payload) -> &str {
         Payload::Base64(encoded) => panic!("a UTF-8 payload, not base64 {encoded}"),
     }
 }
+
+#[test]
+fn integer_fields_take_whole_floats_of_the_i32_range_both_ends_included() {
+    let ages = [json!(-2147483648.0), json!(2147483647.0), json!(2147483648.0), json!(-2147483649.0), json!(30.5)];
+    let text =
+        lines(&ages.iter().enumerate().map(|(i, age)| user(i as i64, json!({ "age": age }))).collect::<Vec<_>>());
+    let decoded = decode_text(Table::User, &text);
+    assert_eq!(i32s(&decoded.frame, "age"), vec![Some(i32::MIN), Some(i32::MAX), None, None, None]);
+    assert_eq!(decoded.invalid_values, counts([("age", 3)]));
+}

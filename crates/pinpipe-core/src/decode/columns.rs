@@ -122,7 +122,9 @@ impl ColumnBuilder {
                     }
                     Posted::Int(v) => i32::try_from(*v).ok(),
                     Posted::Text(text) => text.trim().parse().ok(),
-                    Posted::Float(v) if v.fract() == 0.0 && v.abs() <= i32::MAX as f64 => Some(*v as i32),
+                    Posted::Float(v) if v.fract() == 0.0 && (i32::MIN as f64..=i32::MAX as f64).contains(v) => {
+                        Some(*v as i32)
+                    }
                     _ => None,
                 };
                 builder.append_option(parsed);
