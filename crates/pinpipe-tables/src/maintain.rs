@@ -68,9 +68,14 @@ impl LakeTable {
     }
 
     /// Deletes the data files that the snapshot held no longer uses and that left it more than
-    /// `retention` ago (a reader of an older snapshot within the retention still finds its files);
-    /// gives how many were deleted.
+    /// `retention` ago (a reader of an older snapshot within the retention still finds its files),
+    /// and the log entries older than the table's log retention (`delta.logRetentionDuration`, 30
+    /// days by default) that a checkpoint makes unneeded; gives how many data files were deleted.
     pub async fn vacuum(&mut self, retention: chrono::Duration) -> Result<usize, TableError> {
+        let log_entries = deltalake::checkpoints::cleanup_metadata(&self.table, None)
+            .await
+            .map_err(|error| delta_error(&self.url, error))?;
+        tracing::debug!(table = %self.url, log_entries, "expired log entries deleted");
         let (table, metrics) = self
             .table
             .clone()

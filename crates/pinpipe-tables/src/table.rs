@@ -242,6 +242,9 @@ impl LakeTable {
         properties: CommitProperties,
     ) -> Result<(), TableError> {
         let snapshot = self.table.snapshot().map_err(|error| delta_error(&self.url, error))?.clone();
+        // Expired log entries are deleted by the daily upkeep ([`LakeTable::vacuum`]), not after every
+        // commit: that lists the whole log each time (a LIST of thousands of keys on S3).
+        let properties = properties.with_cleanup_expired_logs(Some(false));
         let committed = CommitBuilder::from(properties)
             .with_actions(actions)
             .build(Some(&snapshot), self.table.log_store(), operation)
