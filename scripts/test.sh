@@ -48,6 +48,11 @@ readers=.services/readers-venv
 "$readers/bin/pip" install --quiet --disable-pip-version-check -r scripts/readers-requirements.txt
 export PINPIPE_PYTHON="$PWD/$readers/bin/python"
 
+step "DuckDB for the test that runs sql/q*.sql unchanged on a second engine (into the benchmark venv, bench/.venv)"
+[[ -x bench/.venv/bin/python ]] || python3 -m venv bench/.venv
+bench/.venv/bin/pip install --quiet --disable-pip-version-check "$(grep -i '^duckdb==' bench/requirements.txt)"
+export PINPIPE_BENCH_PYTHON="$PWD/bench/.venv/bin/python"
+
 step "tests (unit, integration, end to end; --all-features turns on the tests against the local servers and the browser)"
 cargo test --workspace --all-features --locked
 

@@ -3,7 +3,8 @@
 //!
 //! * [`decode`]: JSON records as posted → typed raw frames, refusing bad records with a reason.
 //! * [`clean`]: the cleaning rules, once, as Polars expressions (batch and stream share them).
-//! * [`queries`]: q1 … q9 over the cleaned tables, with the [`age_group`]s they group by.
+//! * [`queries`]: q1 … q9 over the cleaned tables: the SQL files of `sql/`, run with Polars SQL.
+//! * [`age_group`]: the age groups the queries group by, in their order.
 //! * [`order`]: the canonical row order of every exported table.
 //! * [`export`]: the byte-exact canonical CSV, and Parquet bytes.
 //! * [`quality`]: data-quality counts.

@@ -1,0 +1,29 @@
+-- q8: the median follower_count per age group and join year, join years 2015 to 2020 (docs/SPEC.md section 5).
+-- Over pin JOIN user; under 18 (or no age) has no group. The exact lower median as in q5.
+WITH posts AS (
+    SELECT CASE
+               WHEN u.age BETWEEN 18 AND 24 THEN '18-24'
+               WHEN u.age BETWEEN 25 AND 35 THEN '25-35'
+               WHEN u.age BETWEEN 36 AND 50 THEN '36-50'
+               WHEN u.age >= 51 THEN '+50'
+           END AS age_group,
+           CAST(EXTRACT(YEAR FROM u.date_joined) AS INTEGER) AS join_year,
+           p.follower_count
+    FROM pin AS p
+    JOIN user AS u ON p.ind = u.ind
+),
+ranked AS (
+    SELECT age_group, join_year, follower_count,
+           ROW_NUMBER() OVER (
+               PARTITION BY age_group, join_year
+               ORDER BY CASE WHEN follower_count IS NULL THEN 1 ELSE 0 END, follower_count
+           ) AS value_rank,
+           COUNT(follower_count) OVER (PARTITION BY age_group, join_year) AS value_count
+    FROM posts
+    WHERE age_group IS NOT NULL AND join_year BETWEEN 2015 AND 2020
+)
+SELECT age_group, join_year AS post_year,
+       MAX(CASE WHEN 2 * value_rank - 1 <= value_count AND value_count <= 2 * value_rank
+                THEN follower_count END) AS median_follower_count
+FROM ranked
+GROUP BY age_group, join_year

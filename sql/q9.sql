@@ -1,0 +1,30 @@
+-- q9: the median follower_count per age group and post year, post years 2018 to 2022 (docs/SPEC.md section 5).
+-- Over pin JOIN geo JOIN user; under 18 (or no age) has no group. The exact lower median as in q5.
+WITH posts AS (
+    SELECT CASE
+               WHEN u.age BETWEEN 18 AND 24 THEN '18-24'
+               WHEN u.age BETWEEN 25 AND 35 THEN '25-35'
+               WHEN u.age BETWEEN 36 AND 50 THEN '36-50'
+               WHEN u.age >= 51 THEN '+50'
+           END AS age_group,
+           CAST(EXTRACT(YEAR FROM g.timestamp) AS INTEGER) AS post_year,
+           p.follower_count
+    FROM pin AS p
+    JOIN geo AS g ON p.ind = g.ind
+    JOIN user AS u ON p.ind = u.ind
+),
+ranked AS (
+    SELECT age_group, post_year, follower_count,
+           ROW_NUMBER() OVER (
+               PARTITION BY age_group, post_year
+               ORDER BY CASE WHEN follower_count IS NULL THEN 1 ELSE 0 END, follower_count
+           ) AS value_rank,
+           COUNT(follower_count) OVER (PARTITION BY age_group, post_year) AS value_count
+    FROM posts
+    WHERE age_group IS NOT NULL AND post_year BETWEEN 2018 AND 2022
+)
+SELECT age_group, post_year,
+       MAX(CASE WHEN 2 * value_rank - 1 <= value_count AND value_count <= 2 * value_rank
+                THEN follower_count END) AS median_follower_count
+FROM ranked
+GROUP BY age_group, post_year
