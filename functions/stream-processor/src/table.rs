@@ -97,6 +97,10 @@ impl StreamTables {
         loop {
             attempt += 1;
             let mut held = match open.remove(&table) {
+                // The snapshot the last commit left, not read again: a commit is checked against the
+                // log, so one that another writer of the shard overtook conflicts, and the next
+                // attempt reads the log again.
+                Some(held) if attempt == 1 => held,
                 Some(mut held) => {
                     held.refresh().await?;
                     held
