@@ -24,9 +24,9 @@ pub enum BatchError {
     /// A Delta table of the lake could not be read or written.
     #[error(transparent)]
     Table(#[from] pinpipe_tables::TableError),
-    /// Another run of the same date committed to a table since this one started: this run wrote
-    /// nothing more, the other run's data stands.
-    #[error("another batch run of {run_date} committed to {table} first; this run stopped")]
+    /// Another batch run (of any date) committed to a table since this one started: this run
+    /// wrote nothing more, the other run's data stands.
+    #[error("another batch run committed to {table} since this run of {run_date} started; this run stopped")]
     ConcurrentRun {
         /// The run date.
         run_date: String,

@@ -1,6 +1,6 @@
 //! The batch over local files: what `pinpipe transform` runs.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use pinpipe_contract::{layout, RejectedRecord};
@@ -25,20 +25,20 @@ pub async fn transform_dir(input: &Path, out: &Path) -> Result<Manifest, BatchEr
     let mut timings = Timings::start();
     let (consumed, skipped, output) = if input.join(layout::RAW_PREFIX).is_dir() {
         let mut inputs = read_raw_inputs(&LocalStore::new(input), &HashSet::new()).await?;
-        timings.read_done();
+        timings.mark("read");
         let sources = std::mem::take(&mut inputs.sources);
-        let output = tokio::task::spawn_blocking(move || transform(sources, BTreeMap::new())).await??;
+        let output = tokio::task::spawn_blocking(move || transform(sources)).await??;
         (inputs.consumed, inputs.skipped, output)
     } else {
         // Table files are decoded as they are read, keeping only their distinct lines ("read" then
         // covers reading, dropping duplicates and decoding).
         let input = input.to_path_buf();
         let (consumed, decoded) = tokio::task::spawn_blocking(move || read_table_files(&input)).await??;
-        timings.read_done();
-        let output = tokio::task::spawn_blocking(move || transform_decoded(decoded, BTreeMap::new())).await??;
+        timings.mark("read");
+        let output = tokio::task::spawn_blocking(move || transform_decoded(decoded)).await??;
         (consumed, Vec::new(), output)
     };
-    timings.transform_done();
+    timings.mark("transform");
 
     let io_error = |path: PathBuf| move |source| BatchError::Io { path, source };
     tokio::fs::create_dir_all(out).await.map_err(io_error(out.to_path_buf()))?;
@@ -48,7 +48,10 @@ pub async fn transform_dir(input: &Path, out: &Path) -> Result<Manifest, BatchEr
     let rejected_path = out.join("rejected.jsonl");
     let rejected = RejectedRecord::to_json_lines(&output.rejected);
     tokio::fs::write(&rejected_path, rejected).await.map_err(io_error(rejected_path.clone()))?;
-    let mut manifest = Manifest::of("offline".to_string(), consumed, skipped, &output);
+    let mut manifest = Manifest::of("offline".to_string(), consumed, skipped, output.quality.clone());
+    manifest.count_results(&output.results);
+    manifest.cleaned_rows_total = output.all_cleaned.heights();
+    timings.mark("write");
     manifest.timings_ms = timings.finish();
     let manifest_path = out.join("manifest.json");
     let manifest_json = json_bytes(&manifest);

@@ -1,13 +1,21 @@
 //! The batch over the lake: what the `batch-transform` Lambda runs each day.
+//!
+//! A run cleans first ([`clean_run`]): it reads only the raw objects no run of another date consumed
+//! and, of earlier dates, only the record hashes of the cleaned tables, and commits the date's
+//! cleaned rows. Then the queries read the cleaned tables ([`query_run`]): every date's rows, only
+//! the columns the SQL uses.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use pinpipe_contract::table::RAW_HASH_COLUMN;
 use pinpipe_contract::{layout, names, RejectedRecord, Table};
-use pinpipe_core::queries::QUERIES;
-use pinpipe_core::transform::{transform, TransformOutput};
+use pinpipe_core::clean::without_hash;
+use pinpipe_core::queries::{run_queries_on, Query, QUERIES};
+use pinpipe_core::transform::{clean_new, CleanOutput};
 use pinpipe_lake::{ObjectMeta, ObjectStore};
+use polars::prelude::*;
 
 use crate::error::BatchError;
 use crate::inputs::read_raw_inputs;
@@ -18,47 +26,136 @@ use crate::tables::{replace_run_date, RunTable};
 /// One batch run over the lake for `run_date`.
 ///
 /// It reads every raw object that no run of another date consumed (an object rewritten since it was
-/// consumed counts as new: its records are read again and duplicates dropped), and the cleaned rows
-/// of the other run dates through the tables' logs; replaces the date's partition of each cleaned
+/// consumed counts as new: its records are read again and duplicates dropped) and checks its records
+/// against the record hashes of the other run dates; replaces the date's partition of each cleaned
 /// table (`cleaned/<table>`) and query table (`results/<query>`) in one commit per table, records
 /// what it consumed in a ledger, and writes the manifest and the report (`runs/<date>/`). Running a
 /// date again therefore replaces that date's own data: re-runs and backfills never double or lose
-/// data, and two runs of one date at once cannot both commit ([`BatchError::ConcurrentRun`]).
+/// data, and two runs at once (of any dates) cannot both commit ([`BatchError::ConcurrentRun`]).
 pub async fn run_batch(store: Arc<dyn ObjectStore>, run_date: NaiveDate) -> Result<Manifest, BatchError> {
+    let run = clean_run(store.as_ref(), run_date).await?;
+    query_run(store.as_ref(), run).await
+}
+
+/// A run whose cleaning is committed, with what its queries need.
+struct CleanedRun {
+    date: String,
+    manifest: Manifest,
+    timings: Timings,
+    rejected: Vec<RejectedRecord>,
+    /// Per table: the rows of every date, as this run's rows and a scan of the others'.
+    cleaned: BTreeMap<Table, LazyFrame>,
+    /// The result tables as the run found them when it started.
+    result_tables: Vec<Option<RunTable>>,
+}
+
+/// Cleans the raw objects no run of another date consumed and commits them as the date's partition
+/// of the cleaned tables, with the refused records and the ledger.
+async fn clean_run(store: &dyn ObjectStore, run_date: NaiveDate) -> Result<CleanedRun, BatchError> {
     let mut timings = Timings::start();
     let date = run_date.format("%Y-%m-%d").to_string();
     store.check().await?;
-
-    let consumed_elsewhere = consumed_by_other_runs(store.as_ref(), &date).await?;
-    let mut inputs = read_raw_inputs(store.as_ref(), &consumed_elsewhere).await?;
+    // Every table is opened before anything is read: a run that committed to one before is in the
+    // snapshot whose hashes this run checks against; one that commits after makes this run's
+    // commit conflict.
     let mut cleaned_tables = BTreeMap::new();
-    let mut prior = BTreeMap::new();
     for table in Table::ALL {
-        let opened = RunTable::open(store.as_ref(), &layout::cleaned_table(table), &date).await?;
-        if let Some(opened) = &opened {
-            prior.insert(table, opened.read_other_dates(&date).await?);
-        }
-        cleaned_tables.insert(table, opened);
+        cleaned_tables.insert(table, RunTable::open(store, &layout::cleaned_table(table), &date).await?);
     }
     let mut result_tables = Vec::with_capacity(QUERIES.len());
     for query in QUERIES {
-        result_tables.push(RunTable::open(store.as_ref(), &layout::result_table(query.id), &date).await?);
+        result_tables.push(RunTable::open(store, &layout::result_table(query.id), &date).await?);
     }
-    timings.read_done();
+    let consumed_elsewhere = consumed_by_other_runs(store, &date).await?;
+    let mut inputs = read_raw_inputs(store, &consumed_elsewhere).await?;
+    let mut earlier = BTreeMap::new();
+    for (table, opened) in &cleaned_tables {
+        if let Some(scan) = match opened {
+            Some(opened) => opened.scan_other_dates(&date).await?,
+            None => None,
+        } {
+            earlier.insert(*table, scan);
+        }
+    }
+    timings.mark("read");
 
     let sources = std::mem::take(&mut inputs.sources);
-    let output = tokio::task::spawn_blocking(move || transform(sources, prior)).await??;
-    timings.transform_done();
+    let seen: BTreeMap<Table, LazyFrame> =
+        earlier.iter().map(|(table, scan)| (*table, scan.clone().select([col(RAW_HASH_COLUMN)]))).collect();
+    let (output, earlier_rows, earlier) = tokio::task::spawn_blocking(move || {
+        let output = clean_new(sources, seen)?;
+        let earlier_rows = earlier
+            .iter()
+            .map(|(table, scan)| Ok((*table, row_count(scan)?)))
+            .collect::<PolarsResult<BTreeMap<Table, u64>>>()?;
+        PolarsResult::Ok((output, earlier_rows, earlier))
+    })
+    .await??;
+    timings.mark("transform");
 
-    write_outputs(store.as_ref(), &date, &output, &inputs.consumed, cleaned_tables, result_tables).await?;
-    let mut manifest = Manifest::of(date.clone(), inputs.consumed, inputs.skipped, &output);
+    let CleanOutput { cleaned: new_cleaned, quality, rejected } = output;
+    write_cleaned(store, &date, &new_cleaned, &rejected, &inputs.consumed, cleaned_tables).await?;
+    let mut manifest = Manifest::of(date.clone(), inputs.consumed, inputs.skipped, quality);
+    let mut cleaned = BTreeMap::new();
+    for (table, frame) in new_cleaned {
+        let rows = without_hash(&frame)?;
+        let earlier_count = earlier_rows.get(&table).copied().unwrap_or(0);
+        manifest.earlier_hashes_checked.insert(table, earlier_count);
+        manifest.cleaned_rows_total.insert(table, earlier_count + rows.height() as u64);
+        let all = match earlier.get(&table) {
+            Some(scan) => {
+                // The files hold Delta's types (e.g. no small integers): read as this run's columns.
+                let as_cleaned: Vec<Expr> =
+                    rows.schema().iter().map(|(name, dtype)| col(name.clone()).cast(dtype.clone())).collect();
+                concat([scan.clone().select(as_cleaned), rows.lazy()], UnionArgs::default())?
+            }
+            None => rows.lazy(),
+        };
+        cleaned.insert(table, all);
+    }
+    timings.mark("write");
+    Ok(CleanedRun { date, manifest, timings, rejected, cleaned, result_tables })
+}
+
+/// Runs the queries in the process over every date's cleaned rows and commits each result as the
+/// date's partition of its table, then writes the manifest and the report.
+async fn query_run(store: &dyn ObjectStore, run: CleanedRun) -> Result<Manifest, BatchError> {
+    let CleanedRun { date, mut manifest, mut timings, rejected, mut cleaned, result_tables } = run;
+    let mut take = |table| cleaned.remove(&table).expect("every table is cleaned");
+    let (pin, geo, user) = (take(Table::Pin), take(Table::Geo), take(Table::User));
+    let results = tokio::task::spawn_blocking(move || run_queries_on(pin, geo, user)).await??;
+    timings.mark("query");
+
+    let consumed: Vec<&ObjectMeta> = manifest.inputs.iter().collect();
+    for ((query, frame), opened) in results.iter().zip(result_tables) {
+        replace_run_date(store, &layout::result_table(query.id), opened, &date, frame, &consumed).await?;
+    }
+    manifest.count_results(&results);
+    timings.mark("write");
     manifest.timings_ms = timings.finish();
-    let manifest_json = json_bytes(&manifest);
-    store.put(&layout::manifest_key(&date), manifest_json.clone().into()).await?;
-    // The report last: the data it shows is written whatever happens to it.
-    let report = render_run(&store.location(), &manifest_json, &output.results, &output.rejected)?;
-    store.put(&layout::report_key(&date), report.into()).await?;
+    write_run_record(store, &manifest, &results, &rejected).await?;
     Ok(manifest)
+}
+
+/// The rows a scan holds (Parquet metadata: no column is read).
+fn row_count(scan: &LazyFrame) -> PolarsResult<u64> {
+    let counted = scan.clone().select([len()]).collect()?;
+    Ok(counted.column("len")?.u32()?.get(0).unwrap_or(0).into())
+}
+
+/// The manifest and the report of a run (`runs/<date>/`), the report last: the data it shows is
+/// written whatever happens to it.
+async fn write_run_record(
+    store: &dyn ObjectStore,
+    manifest: &Manifest,
+    results: &[(Query, DataFrame)],
+    rejected: &[RejectedRecord],
+) -> Result<(), BatchError> {
+    let manifest_json = json_bytes(manifest);
+    store.put(&layout::manifest_key(&manifest.run_date), manifest_json.clone().into()).await?;
+    let report = render_run(&store.location(), &manifest_json, results, rejected)?;
+    store.put(&layout::report_key(&manifest.run_date), report.into()).await?;
+    Ok(())
 }
 
 /// The raw objects (key, version) the ledgers of runs of other dates than `date` name.
@@ -75,16 +172,16 @@ async fn consumed_by_other_runs(store: &dyn ObjectStore, date: &str) -> Result<H
     Ok(consumed)
 }
 
-/// Writes a run's cleaned rows, refused records, ledger and results, replacing the date's earlier ones.
-async fn write_outputs(
+/// Writes a run's cleaned rows (replacing the date's earlier ones), refused records and ledger.
+async fn write_cleaned(
     store: &dyn ObjectStore,
     date: &str,
-    output: &TransformOutput,
+    cleaned: &BTreeMap<Table, DataFrame>,
+    rejected: &[RejectedRecord],
     consumed: &[ObjectMeta],
     mut cleaned_tables: BTreeMap<Table, Option<RunTable>>,
-    result_tables: Vec<Option<RunTable>>,
 ) -> Result<(), BatchError> {
-    for (table, frame) in &output.new_cleaned {
+    for (table, frame) in cleaned {
         let of_table: Vec<&ObjectMeta> = consumed
             .iter()
             .filter(|object| {
@@ -95,16 +192,12 @@ async fn write_outputs(
         replace_run_date(store, &layout::cleaned_table(*table), opened, date, frame, &of_table).await?;
     }
     for table in Table::ALL {
-        let of_table = output.rejected.iter().filter(|record| record.table == Some(table));
+        let of_table = rejected.iter().filter(|record| record.table == Some(table));
         let lines = RejectedRecord::to_json_lines(of_table);
         let body = (!lines.is_empty()).then(|| lines.into());
         put_or_delete(store, &layout::batch_rejected_key(date, table), body).await?;
     }
     store.put(&layout::consumed_key(date), json_bytes(&consumed).into()).await?;
-    let consumed: Vec<&ObjectMeta> = consumed.iter().collect();
-    for ((query, frame), opened) in output.results.iter().zip(result_tables) {
-        replace_run_date(store, &layout::result_table(query.id), opened, date, frame, &consumed).await?;
-    }
     Ok(())
 }
 

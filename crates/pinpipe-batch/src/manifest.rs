@@ -5,8 +5,9 @@ use std::time::Instant;
 
 use pinpipe_contract::Table;
 use pinpipe_core::quality::TableQuality;
-use pinpipe_core::transform::TransformOutput;
+use pinpipe_core::queries::Query;
 use pinpipe_lake::ObjectMeta;
+use polars::prelude::DataFrame;
 use serde::Serialize;
 
 /// An input the run did not read, and why.
@@ -25,8 +26,13 @@ pub struct Manifest {
     pub run_date: String,
     /// The raw objects or files this run consumed.
     pub inputs: Vec<ObjectMeta>,
+    /// Bytes of raw data this run read: the objects it consumed, no others.
+    pub raw_bytes_read: u64,
     /// Objects under the raw prefix that are not raw records of a known table.
     pub skipped_inputs: Vec<SkippedInput>,
+    /// Per table, the record hashes of earlier run dates this run's records were checked against
+    /// (read as one column of the cleaned table; no earlier rows are read to clean).
+    pub earlier_hashes_checked: BTreeMap<Table, u64>,
     /// Per-table data-quality counts of this run.
     pub tables: BTreeMap<Table, TableQuality>,
     /// Rows in each cleaned table after this run (all runs together).
@@ -38,70 +44,55 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// The manifest of a run of `run_date` over `inputs` (with `skipped`) that computed `output`.
+    /// The manifest of a run of `run_date` over `inputs` (with `skipped`) with the counts `tables`,
+    /// its results still to come.
     pub(crate) fn of(
         run_date: String,
         inputs: Vec<ObjectMeta>,
         skipped: Vec<SkippedInput>,
-        output: &TransformOutput,
+        tables: BTreeMap<Table, TableQuality>,
     ) -> Self {
         Manifest {
             run_date,
+            raw_bytes_read: inputs.iter().map(|input| input.size).sum(),
             inputs,
             skipped_inputs: skipped,
-            tables: output.quality.clone(),
-            cleaned_rows_total: [
-                (Table::Pin, output.all_cleaned.pin.height() as u64),
-                (Table::Geo, output.all_cleaned.geo.height() as u64),
-                (Table::User, output.all_cleaned.user.height() as u64),
-            ]
-            .into(),
-            results: output
-                .results
-                .iter()
-                .map(|(query, frame)| (query.id.to_string(), frame.height() as u64))
-                .collect(),
-            timings_ms: BTreeMap::new(),
+            tables,
+            ..Manifest::default()
         }
+    }
+
+    /// Records the rows of each query's result.
+    pub(crate) fn count_results(&mut self, results: &[(Query, DataFrame)]) {
+        self.results = results.iter().map(|(query, frame)| (query.id.to_string(), frame.height() as u64)).collect();
     }
 }
 
-/// When each phase of a run ended.
+/// How long each phase of a run took, phases timed one after another.
 pub(crate) struct Timings {
     started: Instant,
-    read_ms: u64,
-    transform_ms: u64,
     phase: Instant,
+    phases_ms: BTreeMap<String, u64>,
 }
 
 impl Timings {
-    /// A run starting now, reading first.
+    /// A run starting now.
     pub(crate) fn start() -> Self {
         let now = Instant::now();
-        Timings { started: now, read_ms: 0, transform_ms: 0, phase: now }
+        Timings { started: now, phase: now, phases_ms: BTreeMap::new() }
     }
 
-    /// Reading ended: transforming starts.
-    pub(crate) fn read_done(&mut self) {
-        self.read_ms = elapsed_ms(self.phase);
+    /// The time since the last mark was spent in `phase` (added to what it took before).
+    pub(crate) fn mark(&mut self, phase: &str) {
+        *self.phases_ms.entry(phase.to_string()).or_default() += elapsed_ms(self.phase);
         self.phase = Instant::now();
     }
 
-    /// Transforming ended: writing starts.
-    pub(crate) fn transform_done(&mut self) {
-        self.transform_ms = elapsed_ms(self.phase);
-        self.phase = Instant::now();
-    }
-
-    /// The manifest's timings, writing ending now: reading, transforming, writing and in all.
+    /// The manifest's timings: each phase, and the run in all (`total`).
     pub(crate) fn finish(&self) -> BTreeMap<String, u64> {
-        [
-            ("read".to_string(), self.read_ms),
-            ("transform".to_string(), self.transform_ms),
-            ("write".to_string(), elapsed_ms(self.phase)),
-            ("total".to_string(), elapsed_ms(self.started)),
-        ]
-        .into()
+        let mut timings = self.phases_ms.clone();
+        timings.insert("total".to_string(), elapsed_ms(self.started));
+        timings
     }
 }
 

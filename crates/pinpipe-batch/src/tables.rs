@@ -22,11 +22,12 @@ pub const BATCH_COMPRESSION: ParquetCompression = ParquetCompression::Zstd(None)
 pub const DEFAULT_RETENTION_HOURS: i64 = 7 * 24;
 
 /// One batch table of the lake, opened for a run of one date: the snapshot its commit is checked
-/// against, and how many runs of that date it holds.
+/// against, how many runs of that date and of any date it holds.
 pub(crate) struct RunTable {
     table: LakeTable,
     source: String,
     runs: u64,
+    all_runs: u64,
 }
 
 impl RunTable {
@@ -37,20 +38,22 @@ impl RunTable {
         Ok(Some(Self::counted(table, run_date).await?))
     }
 
-    /// `table` with the count of runs of `run_date` its snapshot holds.
+    /// `table` with the counts of runs its snapshot holds.
     async fn counted(table: LakeTable, run_date: &str) -> Result<Self, BatchError> {
         let source = layout::batch_run_source(run_date);
-        let runs = match table.last_position(&source).await? {
-            Some(runs) => runs.parse().map_err(|_| TableError::Position(runs))?,
-            None => 0,
+        let count = |position: Option<String>| match position {
+            Some(runs) => runs.parse().map_err(|_| TableError::Position(runs)),
+            None => Ok(0),
         };
-        Ok(RunTable { table, source, runs })
+        let runs = count(table.last_position(&source).await?)?;
+        let all_runs = count(table.last_position(layout::BATCH_RUNS_SOURCE).await?)?;
+        Ok(RunTable { table, source, runs, all_runs })
     }
 
-    /// The rows of every run date but `run_date`, without the partition column.
-    pub(crate) async fn read_other_dates(&self, run_date: &str) -> Result<DataFrame, BatchError> {
-        let frame = self.table.read(None, RUN_DATE_COLUMN, Rows::AllBut(run_date)).await?;
-        Ok(if frame.width() == 0 { frame } else { frame.drop(RUN_DATE_COLUMN)? })
+    /// A lazy scan of the rows of every run date but `run_date` (their columns as the files hold
+    /// them, no partition column), `None` where there are none.
+    pub(crate) async fn scan_other_dates(&self, run_date: &str) -> Result<Option<LazyFrame>, BatchError> {
+        Ok(self.table.scan(Rows::AllBut(run_date), RUN_DATE_COLUMN).await?)
     }
 }
 
@@ -67,9 +70,9 @@ pub async fn read_run_date(
 }
 
 /// Replaces the partition `run_date` of the table at `path` with `frame` in one commit, which
-/// counts the date's runs (`txn`) and names `consumed`, the raw objects the rows came from
-/// (`commitInfo`). `opened` is the table as [`RunTable::open`] found it before the run (`None`: there
-/// was none): if another run of the date committed since, this one fails with
+/// counts the date's runs and all runs (`txn`) and names `consumed`, the raw objects the rows came
+/// from (`commitInfo`). `opened` is the table as [`RunTable::open`] found it before the run (`None`:
+/// there was none): if another batch run committed to it since (of any date), this one fails with
 /// [`BatchError::ConcurrentRun`] and leaves the table as the other run wrote it.
 pub(crate) async fn replace_run_date(
     store: &dyn ObjectStore,
@@ -83,13 +86,13 @@ pub(crate) async fn replace_run_date(
         Some(opened) => opened,
         None => {
             // A first run: the table is created (or loaded, if another run created it since) before
-            // its count is read, so another run of the date that committed in between is seen, and
-            // one that commits later conflicts with this commit.
+            // its counts are read, so another run that committed in between is seen, and one that
+            // commits later conflicts with this commit.
             let mut schema = frame.schema().as_ref().clone();
             schema.with_column(RUN_DATE_COLUMN.into(), DataType::Date);
             let table = LakeTable::open_or_create(&table_url(&store.url(), path), &schema, RUN_DATE_COLUMN).await?;
             let opened = RunTable::counted(table, run_date).await?;
-            if opened.runs > 0 {
+            if opened.all_runs > 0 {
                 return Err(concurrent_run(run_date, path));
             }
             opened
@@ -99,7 +102,8 @@ pub(crate) async fn replace_run_date(
     // A day with no rows gets a file of none too: its schema, and the day, are there to read.
     let name = format!("part-{}-{}", opened.runs + 1, uuid::Uuid::new_v4());
     let adds = vec![table.write_file(RUN_DATE_COLUMN, run_date, frame, &name, BATCH_COMPRESSION).await?];
-    let txns = position_txns(&opened.source, &(opened.runs + 1).to_string())?;
+    let mut txns = position_txns(&opened.source, &(opened.runs + 1).to_string())?;
+    txns.extend(position_txns(layout::BATCH_RUNS_SOURCE, &(opened.all_runs + 1).to_string())?);
     let keys: Vec<serde_json::Value> = consumed.iter().map(|object| object.key.clone().into()).collect();
     let metadata = serde_json::Map::from_iter([
         ("pinpipe.run_date".to_string(), run_date.into()),

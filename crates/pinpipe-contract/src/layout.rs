@@ -96,6 +96,11 @@ pub fn batch_run_source(run_date: &str) -> String {
     format!("batch-transform/{run_date}")
 }
 
+/// The source every batch run names in its commits' `txn` actions, whatever its date: its version
+/// counts a table's runs, so two runs at once (of any dates) conflict in the log of the first table
+/// both commit to, and one of them fails before it consumed anything.
+pub const BATCH_RUNS_SOURCE: &str = "batch-transform";
+
 /// The manifest of a batch run.
 pub fn manifest_key(run_date: &str) -> String {
     format!("{RUNS_PREFIX}{run_date}/manifest.json")

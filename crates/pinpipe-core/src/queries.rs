@@ -6,6 +6,9 @@
 //! `user`. Here Polars SQL runs them in the process; every result then comes back in canonical order
 //! (`crate::order`), which no query needs to state.
 
+use std::collections::BTreeMap;
+
+use pinpipe_contract::Table;
 use polars::prelude::*;
 use polars::sql::SQLContext;
 
@@ -55,26 +58,40 @@ pub struct CleanedTables {
     pub user: DataFrame,
 }
 
-/// Runs every query, returning each result (in canonical order) with its query.
+impl CleanedTables {
+    /// Each table's rows.
+    pub fn heights(&self) -> BTreeMap<Table, u64> {
+        [(Table::Pin, &self.pin), (Table::Geo, &self.geo), (Table::User, &self.user)]
+            .into_iter()
+            .map(|(table, frame)| (table, frame.height() as u64))
+            .collect()
+    }
+}
+
+/// Runs every query over the tables in memory, returning each result (in canonical order) with its query.
 pub fn run_queries(tables: &CleanedTables) -> PolarsResult<Vec<(Query, DataFrame)>> {
+    run_queries_on(tables.pin.clone().lazy(), tables.geo.clone().lazy(), tables.user.clone().lazy())
+}
+
+/// Runs every query over the three cleaned tables as lazy frames (e.g. scans of Parquet files, which
+/// then read only the columns the queries use), returning each result (in canonical order).
+pub fn run_queries_on(pin: LazyFrame, geo: LazyFrame, user: LazyFrame) -> PolarsResult<Vec<(Query, DataFrame)>> {
     let mut context = SQLContext::new();
-    context.register("pin", tables.pin.clone().lazy());
-    context.register("geo", tables.geo.clone().lazy());
-    context.register("user", tables.user.clone().lazy());
+    context.register("pin", pin);
+    context.register("geo", geo);
+    context.register("user", user);
     let plans = QUERIES
         .iter()
         .map(|query| context.execute(query.sql).map(|plan| plan.logical_plan).map_err(|e| e.context(query.id.into())))
         .collect::<PolarsResult<Vec<_>>>()?;
     // Collected together: the queries run side by side, and Polars may compute a part several plans share
-    // (q2b repeats q2a's counts, q3b q3a's rows) once.
+    // (q2b repeats q2a's counts, q3b q3a's rows, every query a scan of its tables) once.
     let frames = LazyFrame::collect_all_with_engine(plans, Engine::Auto, OptFlags::default())?;
     QUERIES.iter().zip(frames).map(|(query, frame)| Ok((*query, canonical_order(&frame)?))).collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
     use crate::age_group::AGE_GROUPS;
     use crate::transform::transform;
@@ -95,7 +112,7 @@ mod tests {
 
     #[test]
     fn every_query_reads_only_the_columns_it_uses() {
-        let empty = transform(BTreeMap::new(), BTreeMap::new()).unwrap().all_cleaned;
+        let empty = transform(BTreeMap::new()).unwrap().all_cleaned;
         let mut context = SQLContext::new();
         context.register("pin", empty.pin.lazy());
         context.register("geo", empty.geo.lazy());

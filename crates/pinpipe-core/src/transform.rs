@@ -1,6 +1,9 @@
-//! The whole batch computation, in memory: new raw records → drop exact duplicates (within the run and
-//! against earlier runs' rows) → clean → every query. The batch driver (`pinpipe-batch`) feeds it from
-//! the lake or from files and writes what it returns.
+//! The batch computation: new raw records → drop exact duplicates (within the run and against the
+//! record hashes of earlier runs) → clean → the queries. The batch driver (`pinpipe-batch`) feeds it
+//! from the lake or from files and writes what it returns.
+//!
+//! Cleaning ([`clean_new`]) never holds earlier runs' rows: only their record hashes, as a lazy
+//! frame Polars reads one column of. The queries ([`crate::queries`]) read the cleaned tables.
 
 use std::collections::BTreeMap;
 
@@ -13,44 +16,53 @@ use crate::decode::{decode_distinct, Decoded, DistinctDecoded, RawSource};
 use crate::quality::TableQuality;
 use crate::queries::{run_queries, CleanedTables, Query};
 
-/// What one run computed.
+/// What cleaning one run's new records gave.
 #[derive(Debug)]
-pub struct TransformOutput {
-    /// Per table, the rows this run added (cleaned columns plus [`RAW_HASH_COLUMN`]).
-    pub new_cleaned: BTreeMap<Table, DataFrame>,
-    /// All cleaned rows, earlier runs' and this run's, without the hash column.
-    pub all_cleaned: CleanedTables,
-    /// Every query's result, in canonical order.
-    pub results: Vec<(Query, DataFrame)>,
+pub struct CleanOutput {
+    /// Per table, the rows this run adds (cleaned columns plus [`RAW_HASH_COLUMN`]).
+    pub cleaned: BTreeMap<Table, DataFrame>,
     /// Per-table counts of this run.
     pub quality: BTreeMap<Table, TableQuality>,
     /// The records this run refused, as lines of `rejected/batch-transform/`.
     pub rejected: Vec<RejectedRecord>,
 }
 
-/// The computation of a run: `new` holds this run's raw inputs per table, `prior` the cleaned rows
-/// (with hashes) of earlier runs. Exact duplicates, within `new` or of `prior` rows, are dropped.
-pub fn transform(
+/// What one run over files computed: its cleaning and every query over the rows it cleaned.
+#[derive(Debug)]
+pub struct TransformOutput {
+    /// The cleaned rows, without the hash column.
+    pub all_cleaned: CleanedTables,
+    /// Every query's result, in canonical order.
+    pub results: Vec<(Query, DataFrame)>,
+    /// Per-table counts of this run.
+    pub quality: BTreeMap<Table, TableQuality>,
+    /// The records this run refused.
+    pub rejected: Vec<RejectedRecord>,
+}
+
+/// Cleans a run's raw inputs (`new`, per table). A record whose hash `seen` holds (a frame with the
+/// [`RAW_HASH_COLUMN`] of earlier runs' rows, per table) is an exact duplicate and is dropped, as are
+/// repeats within `new`.
+pub fn clean_new(
     mut new: BTreeMap<Table, Vec<RawSource>>,
-    prior: BTreeMap<Table, DataFrame>,
-) -> PolarsResult<TransformOutput> {
+    seen: BTreeMap<Table, LazyFrame>,
+) -> PolarsResult<CleanOutput> {
     let mut decoded = BTreeMap::new();
     for table in Table::ALL {
         // Exact duplicates within this run are dropped while decoding (only distinct lines are decoded);
         // each table's raw bytes are freed once decoded.
         decoded.insert(table, decode_distinct(table, &new.remove(&table).unwrap_or_default())?);
     }
-    transform_decoded(decoded, prior)
+    clean_decoded(decoded, seen)
 }
 
-/// [`transform`] from this run's inputs already decoded (by [`decode_distinct`] or
+/// [`clean_new`] from inputs already decoded (by [`decode_distinct`] or
 /// [`crate::decode::DistinctLines`]), per table; a table missing from `new` had no input.
-pub fn transform_decoded(
+pub fn clean_decoded(
     mut new: BTreeMap<Table, DistinctDecoded>,
-    mut prior: BTreeMap<Table, DataFrame>,
-) -> PolarsResult<TransformOutput> {
-    let mut new_cleaned = BTreeMap::new();
-    let mut all = BTreeMap::new();
+    mut seen: BTreeMap<Table, LazyFrame>,
+) -> PolarsResult<CleanOutput> {
+    let mut cleaned_tables = BTreeMap::new();
     let mut quality = BTreeMap::new();
     let mut rejected = Vec::new();
     for table in Table::ALL {
@@ -62,40 +74,48 @@ pub fn transform_decoded(
         counts.records_in = records_accepted + decoded.refused.len() as u64;
         let Decoded { frame: raw, refused, .. } = decoded;
         rejected.extend(refused.into_iter().map(|refused| refused.into_line_record(Stage::BatchTransform, table)));
-        let earlier = match prior.remove(&table) {
-            Some(frame) => frame,
-            None => clean(table, raw.clear())?.frame,
+        let fresh = match seen.remove(&table) {
+            Some(seen) => drop_seen(raw, seen)?,
+            None => raw,
         };
-        let fresh = drop_seen(raw, &earlier)?;
         counts.duplicates_dropped = counts.records_in - counts.rejected_total() - fresh.height() as u64;
         let cleaned = clean(table, fresh)?;
         counts.records_cleaned = cleaned.frame.height() as u64;
         counts.nulls = cleaned.nulls;
-        let mut everything = earlier;
-        everything.vstack_mut(&cleaned.frame)?;
-        all.insert(table, without_hash(&everything)?);
-        new_cleaned.insert(table, cleaned.frame);
+        cleaned_tables.insert(table, cleaned.frame);
         quality.insert(table, counts);
     }
-    let all_cleaned = CleanedTables {
-        pin: all.remove(&Table::Pin).expect("pin"),
-        geo: all.remove(&Table::Geo).expect("geo"),
-        user: all.remove(&Table::User).expect("user"),
-    };
-    let results = run_queries(&all_cleaned)?;
-    Ok(TransformOutput { new_cleaned, all_cleaned, results, quality, rejected })
+    Ok(CleanOutput { cleaned: cleaned_tables, quality, rejected })
 }
 
-/// Keeps the raw records (already free of duplicates among themselves) that are not in `earlier`.
-fn drop_seen(unique: DataFrame, earlier: &DataFrame) -> PolarsResult<DataFrame> {
-    if earlier.height() == 0 {
+/// The whole computation of one run over files, with no earlier runs: cleaning, then every query
+/// over the rows cleaned.
+pub fn transform(new: BTreeMap<Table, Vec<RawSource>>) -> PolarsResult<TransformOutput> {
+    with_queries(clean_new(new, BTreeMap::new())?)
+}
+
+/// [`transform`] from inputs already decoded (see [`clean_decoded`]).
+pub fn transform_decoded(new: BTreeMap<Table, DistinctDecoded>) -> PolarsResult<TransformOutput> {
+    with_queries(clean_decoded(new, BTreeMap::new())?)
+}
+
+fn with_queries(cleaned: CleanOutput) -> PolarsResult<TransformOutput> {
+    let CleanOutput { cleaned: mut tables, quality, rejected } = cleaned;
+    let mut take = |table| without_hash(&tables.remove(&table).expect("every table is cleaned"));
+    let all_cleaned = CleanedTables { pin: take(Table::Pin)?, geo: take(Table::Geo)?, user: take(Table::User)? };
+    let results = run_queries(&all_cleaned)?;
+    Ok(TransformOutput { all_cleaned, results, quality, rejected })
+}
+
+/// Keeps the raw records (already free of duplicates among themselves) whose hash is not in `seen`.
+fn drop_seen(unique: DataFrame, seen: LazyFrame) -> PolarsResult<DataFrame> {
+    if unique.height() == 0 {
         return Ok(unique);
     }
-    let seen = earlier.select([RAW_HASH_COLUMN])?;
     unique
         .lazy()
         .join(
-            seen.lazy(),
+            seen.select([col(RAW_HASH_COLUMN)]),
             [col(RAW_HASH_COLUMN)],
             [col(RAW_HASH_COLUMN)],
             JoinArgs { maintain_order: MaintainOrderJoin::Left, ..JoinArgs::new(JoinType::Anti) },

@@ -112,7 +112,7 @@ fn generated() -> BTreeMap<Table, Vec<RawSource>> {
 
 /// Runs every query file on DuckDB over the cleaned tables of `sources` and compares with ours.
 fn agree_on(python: &Path, name: &str, sources: BTreeMap<Table, Vec<RawSource>>) {
-    let output = transform(sources, BTreeMap::new()).expect("transform");
+    let output = transform(sources).expect("transform");
     let work = tempfile::tempdir().unwrap();
     let (tables, results) = (work.path().join("tables"), work.path().join("results"));
     std::fs::create_dir_all(&tables).unwrap();
@@ -171,7 +171,7 @@ fn every_query_file_gives_the_same_result_on_duckdb() {
 
 #[test]
 fn the_generated_posts_hit_the_cases_they_are_made_for() {
-    let output = transform(generated(), BTreeMap::new()).expect("transform");
+    let output = transform(generated()).expect("transform");
     let q3b = result_csv(&output, "q3b");
     assert_eq!(q3b, "country,follower_count\n,15000000\n", "a NULL country ties at the top and comes first");
     assert!(result_csv(&output, "q7").contains("\n2015,\n"), "a join year with no follower count");

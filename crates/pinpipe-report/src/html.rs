@@ -378,7 +378,7 @@ fn inputs(manifest: &RunManifest) -> Markup {
 /// The manifest's timings in the order of the phases (`read`, `transform`, `write`, then `total`
 /// and any other).
 fn timings(manifest: &RunManifest) -> Vec<(&str, u64)> {
-    let rank = |phase: &str| ["read", "transform", "write", "total"].iter().position(|known| *known == phase);
+    let rank = |phase: &str| ["read", "transform", "query", "write", "total"].iter().position(|known| *known == phase);
     let mut timings: Vec<(&str, u64)> = manifest.timings_ms.iter().map(|(phase, ms)| (phase.as_str(), *ms)).collect();
     timings.sort_by_key(|(phase, _)| rank(phase).unwrap_or(usize::MAX));
     timings

@@ -80,15 +80,19 @@ pub struct RunManifest {
     pub run_date: String,
     /// The raw objects or files consumed.
     pub inputs: Vec<InputObject>,
+    /// Bytes of raw data the run read.
+    pub raw_bytes_read: u64,
     /// Objects under `topics/` that are not raw records of a table.
     pub skipped_inputs: Vec<SkippedObject>,
+    /// Per table, the record hashes of earlier run dates the run's records were checked against.
+    pub earlier_hashes_checked: BTreeMap<Table, u64>,
     /// Per-table counts of the run.
     pub tables: BTreeMap<Table, TableCounts>,
     /// Rows of each cleaned table after the run.
     pub cleaned_rows_total: BTreeMap<Table, u64>,
     /// Rows of each query result.
     pub results: BTreeMap<String, u64>,
-    /// Milliseconds per phase (`read`, `transform`, `write`, `total`).
+    /// Milliseconds per phase (`read`, `transform`, `query`, `write`, `total`).
     pub timings_ms: BTreeMap<String, u64>,
 }
 

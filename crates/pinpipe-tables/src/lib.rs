@@ -35,6 +35,13 @@ pub fn table_url(root: &Url, path: &str) -> Url {
     }
     url.join(&format!("{}/", path.trim_end_matches('/'))).expect("a relative path joins a base URL")
 }
+/// How Polars reaches S3 to scan a table's files: the options delta-rs gets ([`storage_options`]),
+/// the rest (region, credentials) from the environment as the AWS SDK reads it.
+fn cloud_options() -> polars::prelude::PolarsResult<polars::prelude::cloud::CloudOptions> {
+    let options = storage_options().into_iter().map(|(key, value)| (key.to_ascii_lowercase(), value));
+    polars::prelude::cloud::CloudOptions::from_untyped_config(Some(polars::prelude::CloudScheme::S3), options)
+}
+
 /// How delta-rs reaches S3 here: the endpoint of the AWS SDK's environment (`AWS_ENDPOINT_URL_S3`,
 /// else `AWS_ENDPOINT_URL`), over plain HTTP when that is `http://` (moto on loopback).
 fn storage_options() -> HashMap<String, String> {

@@ -281,6 +281,37 @@ impl LakeTable {
         self.read_files(self.files(rows, partition).await?, columns, partition).await
     }
 
+    /// A lazy scan of the data files of the snapshot held in the partitions `rows` names, their
+    /// columns as the files hold them (no partition column), or `None` where there are none. Polars
+    /// reads only the columns and row groups the plan that uses it needs (ranged reads on S3).
+    pub async fn scan(&self, rows: Rows<'_>, partition: &str) -> Result<Option<LazyFrame>, TableError> {
+        let files = self.files(rows, partition).await?;
+        if files.is_empty() {
+            return Ok(None);
+        }
+        let folder = self.url.to_file_path().ok();
+        let paths: Vec<PlRefPath> = files
+            .iter()
+            .map(|file| match &folder {
+                Some(folder) => PlRefPath::try_from_pathbuf(folder.join(file.path().as_ref())),
+                None => Ok(PlRefPath::new(format!("{}{}", self.url, file.path()).as_str())),
+            })
+            .collect::<PolarsResult<_>>()
+            .map_err(|source| TableError::Polars { what: format!("scanning {}", self.url), source })?;
+        let args = ScanArgsParquet {
+            cloud_options: folder
+                .is_none()
+                .then(crate::cloud_options)
+                .transpose()
+                .map_err(|source| TableError::Polars { what: format!("reaching {}", self.url), source })?,
+            hive_options: HiveOptions { enabled: Some(false), ..Default::default() },
+            ..Default::default()
+        };
+        LazyFrame::scan_parquet_files(paths.into_iter().collect(), args)
+            .map(Some)
+            .map_err(|source| TableError::Polars { what: format!("scanning {}", self.url), source })
+    }
+
     /// The rows of `files` (only `columns`, if given), with the partition column `partition`.
     pub(crate) async fn read_files(
         &self,

@@ -241,7 +241,7 @@ impl Posts {
 
     /// The batch computation over these posts, with no earlier runs.
     pub fn transform(&self) -> TransformOutput {
-        transform(self.sources(), BTreeMap::new()).expect("transform")
+        transform(self.sources()).expect("transform")
     }
 }
 
