@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Static checks of the SAM template: cfn-lint, `sam validate --lint`, checkov. Any finding fails the script.
+# Static checks of the SAM template: cfn-lint, `sam validate --lint`, checkov, and check_state_machine.py (the
+# QueryEngine wiring and the Step Functions definition, which cfn-lint does not look into). Checkov and cfn-lint
+# run for both QueryEngine values. Any finding fails the script.
 #
 #   bash infra/check.sh            (from anywhere; needs python3 >= 3.9 with venv)
 #
@@ -73,11 +75,28 @@ run() {
   fi
 }
 
+# Checkov skips the resources whose Condition is false with the parameters' defaults, so it also scans a copy whose
+# QueryEngine default is Athena (the state machine, its role and log group, the batch role's athena-unload rights).
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+athena_template="$scratch/template-QueryEngine-Athena.yaml"
+sed '/^  QueryEngine:$/,/^  [A-Za-z]/ s/^    Default: Lambda$/    Default: Athena/' "$template" >"$athena_template"
+if cmp -s "$template" "$athena_template"; then
+  echo "==> could not make the QueryEngine=Athena copy (no 'Default: Lambda' under QueryEngine)" >&2
+  status=1
+fi
+
 run "cfn-lint $CFN_LINT_VERSION" "$venv_root/sam/bin/cfn-lint" "$template"
+run "cfn-lint $CFN_LINT_VERSION, QueryEngine=Athena" \
+  "$venv_root/sam/bin/cfn-lint" "$template" --parameters QueryEngine=Athena
 run "sam validate --lint (aws-sam-cli $AWS_SAM_CLI_VERSION)" \
   env AWS_DEFAULT_REGION=us-east-1 "$venv_root/sam/bin/sam" validate --lint -t "$template"
 run "checkov $CHECKOV_VERSION" \
   "$venv_root/checkov/bin/checkov" -f "$template" --framework cloudformation --skip-download --quiet --compact
+run "checkov $CHECKOV_VERSION, QueryEngine=Athena" \
+  "$venv_root/checkov/bin/checkov" -f "$athena_template" --framework cloudformation --skip-download --quiet --compact
+run "state machine and QueryEngine (check_state_machine.py)" \
+  "$venv_root/sam/bin/python" infra/check_state_machine.py "$template"
 
 if [[ $status -eq 0 ]]; then
   echo "==> infra checks passed [$(elapsed "$t_all") s]"

@@ -9,7 +9,8 @@ and side effects asserted against the local servers:
                                 byte for byte the event's values, at the keys of the first offsets
   stream-processor  (Kinesis)   batchItemFailures [] and one commit of a Parquet file to the Delta table stream/pin/
   batch-transform   (schedule)  a run summary for the event's date that consumed every landed object, cleaned rows
-                                for each table, q1...q9 results, and its manifest in the lake
+                                for each table, q1...q9 results, and its manifest in the lake; then the clean stage
+                                of a run on Athena (events/batch-transform-athena-clean.json): one UNLOAD per query
 
 The functions are the debug binaries `cargo test` builds (target/debug/<function>), started by this script under
 `cargo lambda watch --only-lambda-apis`, so nothing is compiled here. Needs moto and tansu running and the variables
@@ -368,6 +369,20 @@ class Smoke:
         rows = {table: tables[table]["records_cleaned"] for table in ("pin", "geo", "user")}
         say(f"  batch-transform: run {run_date}, {raw_objects} raw objects consumed, cleaned rows {rows}, "
             f"{len(results)} query results, {manifest_key}")
+        # The clean stage of a run on Athena (QueryEngine=Athena): the next day, nothing new, and one UNLOAD
+        # statement per query for the state machine.
+        stage = load_event("batch-transform-athena-clean.json")
+        plan = self.invoke(function, process, "batch-transform-athena-clean.json")
+        stage_date = stage["time"][:10]
+        statements = plan.get("queries", [])
+        prefix = plan.get("unload_prefix", "")
+        check(plan.get("run_date") == stage_date and prefix.startswith(f"athena-unload/{stage_date}/"),
+              f"batch-transform: clean stage answered {plan}")
+        check([s.get("id") for s in statements] == list(queries)
+              and all(s["statement"].startswith("UNLOAD (\n")
+                      and f"TO 's3://{self.bucket}/{prefix}{s['id']}/'" in s["statement"] for s in statements),
+              f"batch-transform: clean stage statements {statements}")
+        say(f"  batch-transform: clean stage {stage_date}, {len(statements)} UNLOAD statements under {prefix}")
         self.finish_function(function, process)
 
     def run(self) -> None:

@@ -61,13 +61,13 @@ scripts/lambda.sh smoke
 
 step "benchmark harnesses, smoke run (tiny inputs: proves they still work; the measurements are in BENCHMARKS.md)"
 PINPIPE_BENCH_SMOKE=1 cargo test --workspace --all-features --locked \
-    --bench stream --bench landing --bench handler --bench loopback --bench produce
+    --bench stream --bench landing --bench handler --bench loopback --bench produce --bench days
 
 step "batch benchmark harness, smoke run (ours, Python Polars and DuckDB on 2,000 records, edge cases, the real sample: byte-identical CSVs)"
 cargo build --workspace --all-features --locked --bin pinpipe
 PINPIPE_BIN=target/debug/pinpipe bench/run.sh --smoke
 
 if [[ -z "${SKIP_INFRA:-}" ]]; then
-    step "infrastructure checks (cfn-lint, sam validate --lint, checkov)"
+    step "infrastructure checks (cfn-lint and checkov for both QueryEngine values, sam validate --lint, the state machine)"
     bash infra/check.sh
 fi

@@ -75,6 +75,33 @@ pub enum BatchError {
         /// What is wrong with it.
         source: serde_json::Error,
     },
+    /// The batch function was asked something it does not do.
+    #[error("the event is neither a scheduled event nor a stage of a run ({{\"stage\": \"clean\", \"time\"}} or {{\"stage\": \"results\", \"run_date\", \"unload_prefix\"}}): {0}")]
+    Request(serde_json::Error),
+    /// A run's manifest is not what a run writes.
+    #[error("the manifest {key} cannot be read: {source}")]
+    Manifest {
+        /// The manifest's key.
+        key: String,
+        /// What is wrong with it.
+        source: serde_json::Error,
+    },
+    /// The results stage of a run on Athena was given an unload prefix that is not the date's.
+    #[error("{prefix:?} is not where a run of {run_date} unloads its results (athena-unload/{run_date}/<run id>/)")]
+    UnloadPrefix {
+        /// The prefix given.
+        prefix: String,
+        /// The run date.
+        run_date: String,
+    },
+    /// The files Athena unloaded for a query are not its result (not Parquet, or other columns).
+    #[error("the files under {prefix} are not the query's result: {source}")]
+    Unloaded {
+        /// Where the query's files are.
+        prefix: String,
+        /// What is wrong with them.
+        source: PolarsError,
+    },
     /// A task of the run panicked or was cancelled.
     #[error("a task of the batch run failed: {0}")]
     Task(#[from] tokio::task::JoinError),

@@ -38,10 +38,10 @@ pub async fn run_batch(store: Arc<dyn ObjectStore>, run_date: NaiveDate) -> Resu
 }
 
 /// A run whose cleaning is committed, with what its queries need.
-struct CleanedRun {
-    date: String,
-    manifest: Manifest,
-    timings: Timings,
+pub(crate) struct CleanedRun {
+    pub(crate) date: String,
+    pub(crate) manifest: Manifest,
+    pub(crate) timings: Timings,
     rejected: Vec<RejectedRecord>,
     /// Per table: the rows of every date, as this run's rows and a scan of the others'.
     cleaned: BTreeMap<Table, LazyFrame>,
@@ -51,7 +51,7 @@ struct CleanedRun {
 
 /// Cleans the raw objects no run of another date consumed and commits them as the date's partition
 /// of the cleaned tables, with the refused records and the ledger.
-async fn clean_run(store: &dyn ObjectStore, run_date: NaiveDate) -> Result<CleanedRun, BatchError> {
+pub(crate) async fn clean_run(store: &dyn ObjectStore, run_date: NaiveDate) -> Result<CleanedRun, BatchError> {
     let mut timings = Timings::start();
     let date = run_date.format("%Y-%m-%d").to_string();
     store.check().await?;
@@ -145,7 +145,7 @@ fn row_count(scan: &LazyFrame) -> PolarsResult<u64> {
 
 /// The manifest and the report of a run (`runs/<date>/`), the report last: the data it shows is
 /// written whatever happens to it.
-async fn write_run_record(
+pub(crate) async fn write_run_record(
     store: &dyn ObjectStore,
     manifest: &Manifest,
     results: &[(Query, DataFrame)],

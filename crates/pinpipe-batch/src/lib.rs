@@ -2,12 +2,15 @@
 //! writes what it computes (docs/SPEC.md §3, §5, §6).
 //!
 //! * [`run_batch`]: one daily run over the lake, what the `batch-transform` Lambda runs.
+//! * [`clean_for_athena`], [`commit_unloaded`]: the same run's two stages around its queries on
+//!   Athena (template `QueryEngine=Athena`).
 //! * [`transform_dir`]: one run over local files, what `pinpipe transform` runs.
 //! * [`Manifest`]: the record of a run, written beside its results.
 //! * [`maintain_tables`]: the daily upkeep of the tables (compaction of the stream tables, vacuum).
 //! * [`report`]: the run's HTML report (`pinpipe_report`), written beside its results by both, and
 //!   made again from a lake's results ([`report::read_run`]).
 
+mod athena;
 mod error;
 mod files;
 mod inputs;
@@ -16,6 +19,7 @@ mod manifest;
 pub mod report;
 mod tables;
 
+pub use athena::{clean_for_athena, commit_unloaded, AthenaPlan, AthenaStatement};
 pub use error::BatchError;
 pub use files::{transform_dir, REPORT_FILE};
 pub use lake::run_batch;

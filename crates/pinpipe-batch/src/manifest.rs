@@ -8,10 +8,10 @@ use pinpipe_core::quality::TableQuality;
 use pinpipe_core::queries::Query;
 use pinpipe_lake::ObjectMeta;
 use polars::prelude::DataFrame;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// An input the run did not read, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SkippedInput {
     /// The object key or file.
     pub key: String,
@@ -20,7 +20,7 @@ pub struct SkippedInput {
 }
 
 /// The record of one batch run, written as `runs/<run date>/manifest.json` (or `manifest.json` offline).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     /// The run date (`YYYY-MM-DD`), or `offline` for `pinpipe transform`.
     pub run_date: String,

@@ -79,9 +79,19 @@ pub async fn read_run(store: &dyn ObjectStore, run_date: Option<&str>) -> Result
             None => return Err(BatchError::NoRunOf { location: store.location(), run_date }),
         }
     }
+    let rejected = read_rejected_examples(store, &run_date).await?;
+    Ok(LakeRun { run_date, manifest, results, rejected })
+}
+
+/// The first few refused records of each table and kind of the run of `run_date`
+/// (`rejected/batch-transform/<date>/`).
+pub(crate) async fn read_rejected_examples(
+    store: &dyn ObjectStore,
+    run_date: &str,
+) -> Result<Vec<RejectedRecord>, BatchError> {
     let mut rejected = Vec::new();
     for table in Table::ALL {
-        let key = layout::batch_rejected_key(&run_date, table);
+        let key = layout::batch_rejected_key(run_date, table);
         let body = match store.get(&key).await {
             Ok(body) => body,
             Err(StoreError::NotFound(_)) => continue,
@@ -92,5 +102,5 @@ pub async fn read_run(store: &dyn ObjectStore, run_date: Option<&str>) -> Result
             .map_err(|source| BatchError::RejectedLine { key: key.clone(), source })?;
         rejected.extend(pinpipe_report::examples(records));
     }
-    Ok(LakeRun { run_date, manifest, results, rejected })
+    Ok(rejected)
 }

@@ -6,6 +6,7 @@
 //! | cleaned  | `cleaned/<table>/`: a Delta table partitioned by `run_date`                      |
 //! | results  | `results/<query id>/`: a Delta table partitioned by `run_date`                   |
 //! | runs     | `runs/<date>/manifest.json`, `runs/<date>/report.html`                           |
+//! | unloads  | `athena-unload/<date>/<run id>/<query id>/…`: Athena's Parquet output (QueryEngine=Athena) |
 //! | stream   | `stream/<table>/`: a Delta table partitioned by `arrival_date`                    |
 //! | rejected | `rejected/batch-transform/<date>/<table>.jsonl`                                  |
 //! |          | `rejected/kafka-to-s3/<topic>/partition=<p>/<topic>+<p>+<first offset>.jsonl`    |
@@ -25,6 +26,9 @@ pub const CLEANED_PREFIX: &str = "cleaned/";
 pub const RESULTS_PREFIX: &str = "results/";
 /// Prefix of the batch runs' manifests and reports.
 pub const RUNS_PREFIX: &str = "runs/";
+/// Prefix of the Parquet files Athena writes for the batch's queries (template `QueryEngine=Athena`),
+/// which the batch commits into the result tables and then deletes.
+pub const ATHENA_UNLOAD_PREFIX: &str = "athena-unload/";
 /// Prefix of the stream tables.
 pub const STREAM_PREFIX: &str = "stream/";
 /// Prefix of refused records.
@@ -100,6 +104,12 @@ pub fn batch_run_source(run_date: &str) -> String {
 /// counts a table's runs, so two runs at once (of any dates) conflict in the log of the first table
 /// both commit to, and one of them fails before it consumed anything.
 pub const BATCH_RUNS_SOURCE: &str = "batch-transform";
+
+/// Where one Athena run of the queries for `run_date` unloads its results (`run_id` tells runs of one
+/// date apart: Athena unloads only into an empty location); each query's under `<this><query id>/`.
+pub fn athena_unload_prefix(run_date: &str, run_id: &str) -> String {
+    format!("{ATHENA_UNLOAD_PREFIX}{run_date}/{run_id}/")
+}
 
 /// The manifest of a batch run.
 pub fn manifest_key(run_date: &str) -> String {

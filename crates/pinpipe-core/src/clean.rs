@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use polars::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use pinpipe_contract::table::{Table, RAW_HASH_COLUMN};
 
@@ -34,7 +34,8 @@ const PIN_TEXT_COLUMNS: &[&str] = &[
 ];
 
 /// NULLs the cleaning produced, per rule and column (docs/SPEC.md §6).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct NullCounts {
     /// `""` turned into NULL, per column.
     pub empty_text: BTreeMap<String, u64>,

@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 
 use pinpipe_contract::RejectKind;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::clean::NullCounts;
 use crate::decode::Decoded;
 
 /// What happened to one table's records in one run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TableQuality {
     /// Non-blank lines read.
     pub records_in: u64,

@@ -1,19 +1,22 @@
 //! The `batch-transform` Lambda: on the daily EventBridge schedule, clean the raw records that
 //! arrived since the last run and recompute every query (see [`pinpipe_batch::run_batch`]), then
 //! compact the stream tables and vacuum every table ([`pinpipe_batch::maintain_tables`]).
+//!
+//! With the template's `QueryEngine=Athena`, a Step Functions state machine asks for a run in two
+//! stages ([`Stage`]) around the queries it runs on Athena.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use lambda_runtime::LambdaEvent;
-use pinpipe_batch::{BatchError, Manifest, Upkeep, UpkeepDone};
+use pinpipe_batch::{AthenaPlan, BatchError, Manifest, Upkeep, UpkeepDone};
 use pinpipe_contract::{layout, Table};
 use pinpipe_core::quality::TableQuality;
 use pinpipe_lake::ObjectStore;
 use pinpipe_metrics::Metrics;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The function's name when `AWS_LAMBDA_FUNCTION_NAME` is not set (the binary's name).
 pub const FUNCTION: &str = "batch-transform";
@@ -40,41 +43,127 @@ pub fn run_date_of(event: &EventBridgeEvent) -> NaiveDate {
     event.time.unwrap_or_else(Utc::now).date_naive()
 }
 
+/// What the function is asked.
+#[derive(Debug)]
+pub enum BatchRequest {
+    /// A scheduled event (or any payload without `stage`): a whole run, its queries in the function.
+    Scheduled(EventBridgeEvent),
+    /// One stage of a run whose queries run on Athena.
+    Stage(Stage),
+}
+
+/// A stage of a run on Athena, as the state machine asks for it.
+#[derive(Debug, PartialEq, Eq, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Stage {
+    /// `{"stage": "clean", "time": …}`: clean the run date's new raw data and give the statements
+    /// ([`pinpipe_batch::clean_for_athena`]); the run date is the UTC date of `time` (today without).
+    Clean {
+        /// The scheduled event's time.
+        time: Option<DateTime<Utc>>,
+    },
+    /// `{"stage": "results", "run_date", "unload_prefix"}`: commit what the statements unloaded
+    /// ([`pinpipe_batch::commit_unloaded`]), then keep the tables as a whole run does.
+    Results {
+        /// The run date.
+        run_date: NaiveDate,
+        /// Where the statements unloaded, as the clean stage gave it.
+        unload_prefix: String,
+    },
+}
+
+impl BatchRequest {
+    /// The request a payload makes: a stage when it has a `stage` field, else a scheduled event.
+    pub fn from_json(payload: serde_json::Value) -> Result<Self, BatchError> {
+        if payload.get("stage").is_some() {
+            serde_json::from_value(payload).map(BatchRequest::Stage).map_err(BatchError::Request)
+        } else {
+            serde_json::from_value(payload).map(BatchRequest::Scheduled).map_err(BatchError::Request)
+        }
+    }
+}
+
+/// What the function answers.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum BatchAnswer {
+    /// A whole run's, or the results stage's, summary.
+    Run(RunSummary),
+    /// The clean stage's statements for Athena.
+    Plan(AthenaPlan),
+}
+
 /// Handles one scheduled event against the lake in `store`.
 pub async fn handle(
     store: Arc<dyn ObjectStore>,
     event: LambdaEvent<EventBridgeEvent>,
 ) -> Result<RunSummary, BatchError> {
-    handle_measured(store, event).await.map(|(summary, _)| summary)
+    run_measured(store, event.payload).await.map(|(summary, _)| summary)
 }
 
-/// [`handle`], and the run's metrics for the function's `main` to emit (none when it fails: Lambda
-/// counts the error, and the retried run reports its records).
+/// Handles what the function is asked ([`BatchRequest`]), giving its answer and the metrics for the
+/// function's `main` to emit: a run's records are counted where they are cleaned (a whole run, the
+/// clean stage), so that a run on Athena counts them once. None when it fails: Lambda counts the
+/// error, and the retried run reports its records.
 pub async fn handle_measured(
     store: Arc<dyn ObjectStore>,
-    event: LambdaEvent<EventBridgeEvent>,
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<(BatchAnswer, Option<Metrics>), BatchError> {
+    let function = pinpipe_metrics::function_name(FUNCTION);
+    match BatchRequest::from_json(event.payload)? {
+        BatchRequest::Scheduled(event) => {
+            let (summary, metrics) = run_measured(store, event).await?;
+            Ok((BatchAnswer::Run(summary), Some(metrics)))
+        }
+        BatchRequest::Stage(Stage::Clean { time }) => {
+            let run_date = time.unwrap_or_else(Utc::now).date_naive();
+            let (plan, manifest) = pinpipe_batch::clean_for_athena(store.as_ref(), run_date).await?;
+            log_manifest(&manifest);
+            Ok((BatchAnswer::Plan(plan), Some(metrics_of(&manifest, &function))))
+        }
+        BatchRequest::Stage(Stage::Results { run_date, unload_prefix }) => {
+            let upkeep = Upkeep::from_env()?;
+            let manifest = pinpipe_batch::commit_unloaded(store.as_ref(), run_date, &unload_prefix).await?;
+            let upkeep = keep_tables(store.as_ref(), run_date, &upkeep).await?;
+            Ok((BatchAnswer::Run(summary_of(manifest, upkeep)), None))
+        }
+    }
+}
+
+/// A whole run for a scheduled event, and its metrics.
+async fn run_measured(
+    store: Arc<dyn ObjectStore>,
+    event: EventBridgeEvent,
 ) -> Result<(RunSummary, Metrics), BatchError> {
-    let run_date = run_date_of(&event.payload);
-    if event.payload.time.is_none() {
+    let run_date = run_date_of(&event);
+    if event.time.is_none() {
         tracing::warn!(%run_date, "the event has no time; running for today's date");
     }
     let upkeep = Upkeep::from_env()?;
     let manifest = pinpipe_batch::run_batch(store.clone(), run_date).await?;
     log_manifest(&manifest);
-    // The tables' upkeep after the day's data is committed: its failure fails the invocation
-    // (and is retried) but leaves that data as it is.
-    let upkeep = pinpipe_batch::maintain_tables(store.as_ref(), run_date, &upkeep).await?;
-    tracing::info!(compacted = upkeep.compacted.len(), files_vacuumed = upkeep.files_vacuumed, "tables kept");
+    let upkeep = keep_tables(store.as_ref(), run_date, &upkeep).await?;
     let metrics = metrics_of(&manifest, &pinpipe_metrics::function_name(FUNCTION));
-    let summary = RunSummary {
+    Ok((summary_of(manifest, upkeep), metrics))
+}
+
+/// The tables' upkeep after the day's data is committed: its failure fails the invocation (and is
+/// retried) but leaves that data as it is.
+async fn keep_tables(store: &dyn ObjectStore, run_date: NaiveDate, upkeep: &Upkeep) -> Result<UpkeepDone, BatchError> {
+    let upkeep = pinpipe_batch::maintain_tables(store, run_date, upkeep).await?;
+    tracing::info!(compacted = upkeep.compacted.len(), files_vacuumed = upkeep.files_vacuumed, "tables kept");
+    Ok(upkeep)
+}
+
+fn summary_of(manifest: Manifest, upkeep: UpkeepDone) -> RunSummary {
+    RunSummary {
         manifest_key: layout::manifest_key(&manifest.run_date),
         inputs_consumed: manifest.inputs.len(),
         run_date: manifest.run_date,
         tables: manifest.tables,
         results: manifest.results,
         upkeep,
-    };
-    Ok((summary, metrics))
+    }
 }
 
 /// The metrics of a run: its records in, cleaned, dropped as duplicates and refused (in all and by

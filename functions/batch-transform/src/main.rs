@@ -13,9 +13,11 @@ async fn main() -> Result<(), Error> {
     run(service_fn(move |event| {
         let store = store.clone();
         async move {
-            let (summary, metrics) = batch_transform::handle_measured(store, event).await?;
-            metrics.emit();
-            Ok::<_, Error>(summary)
+            let (answer, metrics) = batch_transform::handle_measured(store, event).await?;
+            if let Some(metrics) = metrics {
+                metrics.emit();
+            }
+            Ok::<_, Error>(answer)
         }
     }))
     .await

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use batch_transform::BatchAnswer;
 use bytes::Bytes;
 use lambda_runtime::{Context, LambdaEvent};
 use pinpipe_batch::{read_run_date, BATCH_COMPRESSION};
@@ -329,4 +330,117 @@ async fn ten_daily_runs_read_only_their_new_objects_and_match_one_run_on_s3() {
     let daily = pinpipe_lake::testing::fresh_s3_store("ten-days").await;
     let once = pinpipe_lake::testing::fresh_s3_store("one-run").await;
     ten_daily_runs_read_only_their_new_objects_and_match_one_run(Arc::new(daily), Arc::new(once)).await;
+}
+
+/// The stages of a run on Athena, with DuckDB playing Athena: the clean stage's statements hold the
+/// SQL files unchanged, DuckDB runs those files over the cleaned tables and writes Parquet where the
+/// statements unload, and the results stage commits exactly what a whole run in the function does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_on_athena_commits_what_the_sql_files_give_on_another_engine() {
+    let Some(python) = std::env::var_os("PINPIPE_BENCH_PYTHON") else {
+        eprintln!("skipped: PINPIPE_BENCH_PYTHON names no Python with duckdb (bench/run.sh makes bench/.venv)");
+        return;
+    };
+    let (whole_dir, staged_dir, work) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let whole: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(whole_dir.path()));
+    let staged: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(staged_dir.path()));
+    land_sample(whole.as_ref()).await;
+    land_sample(staged.as_ref()).await;
+    let date = "2026-11-25";
+    batch_transform::handle(whole.clone(), scheduled_at(&format!("{date}T01:30:00Z"))).await.unwrap();
+
+    let ask = |payload: serde_json::Value| LambdaEvent::new(payload, Context::default());
+    let clean = serde_json::json!({"stage": "clean", "time": format!("{date}T01:30:00Z")});
+    let (answer, metrics) = batch_transform::handle_measured(staged.clone(), ask(clean)).await.unwrap();
+    let BatchAnswer::Plan(plan) = answer else { panic!("the clean stage answers the statements") };
+    assert!(metrics.is_some(), "the clean stage counts the run's records");
+    assert_eq!(plan.run_date, date);
+    assert!(plan.unload_prefix.starts_with(&format!("athena-unload/{date}/")), "{}", plan.unload_prefix);
+    let ids: Vec<&str> = plan.queries.iter().map(|query| query.id.as_str()).collect();
+    assert_eq!(ids, pinpipe_core::queries::QUERIES.map(|query| query.id));
+
+    // Athena's part: each statement's SQL (the file, unchanged) over the cleaned tables, into its location.
+    let tables = work.path().join("tables");
+    std::fs::create_dir_all(&tables).unwrap();
+    for table in Table::ALL {
+        let mut rows = run_rows(staged.as_ref(), &layout::cleaned_table(table), date).await;
+        let mut file = std::fs::File::create(tables.join(format!("{table}.parquet"))).unwrap();
+        ParquetWriter::new(&mut file).finish(&mut rows).unwrap();
+    }
+    let sql_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sql");
+    for (statement, query) in plan.queries.iter().zip(pinpipe_core::queries::QUERIES) {
+        let location = format!("{}{}{}/", store_root(staged_dir.path()), plan.unload_prefix, query.id);
+        assert_eq!(
+            statement.statement,
+            format!(
+                "UNLOAD (\n{}\n) TO '{location}' WITH (format = 'PARQUET', compression = 'ZSTD')",
+                query.sql.trim_end()
+            )
+        );
+        let out = staged_dir.path().join(&plan.unload_prefix).join(query.id);
+        std::fs::create_dir_all(&out).unwrap();
+        let run = std::process::Command::new(&python)
+            .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/sql_duckdb.py"))
+            .args(["--tables".as_ref(), tables.as_os_str(), "--sql".as_ref(), sql_dir.as_os_str()])
+            .args(["--out".as_ref(), out.as_os_str(), query.id.as_ref()])
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "DuckDB: {}", String::from_utf8_lossy(&run.stderr));
+    }
+
+    // A prefix that is not the date's is refused before anything is read.
+    let wrong = serde_json::json!({"stage": "results", "run_date": date, "unload_prefix": "results/"});
+    let error = batch_transform::handle_measured(staged.clone(), ask(wrong)).await.unwrap_err();
+    assert!(matches!(error, pinpipe_batch::BatchError::UnloadPrefix { .. }), "{error}");
+    let results = serde_json::json!({"stage": "results", "run_date": date, "unload_prefix": plan.unload_prefix});
+    let (answer, metrics) = batch_transform::handle_measured(staged.clone(), ask(results.clone())).await.unwrap();
+    let BatchAnswer::Run(summary) = answer else { panic!("the results stage answers the run's summary") };
+    assert!(metrics.is_none(), "the records were counted by the clean stage");
+    assert_eq!(summary.results["q1"], 478);
+    for query in pinpipe_core::queries::QUERIES {
+        let in_function = run_rows(whole.as_ref(), &layout::result_table(query.id), date).await;
+        let on_other_engine = run_rows(staged.as_ref(), &layout::result_table(query.id), date).await;
+        assert_eq!(on_other_engine.schema(), in_function.schema(), "{}", query.id);
+        assert!(on_other_engine.equals_missing(&in_function), "{}: the staged run differs", query.id);
+    }
+    let mut whole_manifest = manifest_without_timings(whole.as_ref(), date).await;
+    let mut staged_manifest = manifest_without_timings(staged.as_ref(), date).await;
+    for manifest in [&mut whole_manifest, &mut staged_manifest] {
+        for input in manifest["inputs"].as_array_mut().unwrap() {
+            input.as_object_mut().unwrap().remove("version");
+        }
+    }
+    assert_eq!(staged_manifest, whole_manifest);
+    // The stage runs again (the unloaded files stay): the same rows, the date's run counted again.
+    batch_transform::handle_measured(staged.clone(), ask(results)).await.unwrap();
+    let again = run_rows(staged.as_ref(), &layout::result_table("q1"), date).await;
+    assert!(again.equals_missing(&run_rows(whole.as_ref(), &layout::result_table("q1"), date).await));
+}
+
+/// The lake root URL a folder store gives (`file:///…/`).
+fn store_root(folder: &std::path::Path) -> String {
+    LocalStore::new(folder).url().to_string()
+}
+
+#[test]
+fn a_payload_with_a_stage_is_that_stage_or_a_clear_error() {
+    use batch_transform::{BatchRequest, Stage};
+    let request = |payload: &str| BatchRequest::from_json(serde_json::from_str(payload).unwrap());
+    assert!(matches!(request(SCHEDULED_EVENT), Ok(BatchRequest::Scheduled(_))));
+    let Ok(BatchRequest::Stage(Stage::Clean { time })) =
+        request(r#"{"stage": "clean", "time": "2026-11-25T01:30:00Z"}"#)
+    else {
+        panic!("a clean stage")
+    };
+    assert_eq!(time.unwrap().to_rfc3339(), "2026-11-25T01:30:00+00:00");
+    for wrong in [
+        r#"{"stage": "results", "run_date": "2026-11-25"}"#,
+        r#"{"stage": "query"}"#,
+        r#"{"stage": "clean", "time": "yesterday"}"#,
+    ] {
+        let error = request(wrong).unwrap_err();
+        assert!(matches!(error, pinpipe_batch::BatchError::Request(_)), "{wrong}: {error}");
+        assert!(error.to_string().contains("neither a scheduled event nor a stage"), "{error}");
+    }
 }

@@ -1,0 +1,144 @@
+//! The daily run with its queries on Athena (template `QueryEngine=Athena`), in two invocations of
+//! the batch function around a Step Functions state machine:
+//!
+//! 1. [`clean_for_athena`]: the run's cleaning, as in the in-process run (`crate::lake`), then one
+//!    `UNLOAD` statement per `sql/<id>.sql`, the file's text unchanged inside it, for the state machine
+//!    to run on Athena with the Glue database (tables `pin`, `geo`, `user`) as context;
+//! 2. [`commit_unloaded`]: the Parquet files Athena unloaded become the date's partition of each result
+//!    table (in canonical order, with the in-process path's schema); the manifest and the report are
+//!    written as an in-process run writes them. The files stay until the bucket's lifecycle rule
+//!    expires them, so this stage can run again (it replaces the date's partitions with the same rows).
+
+use chrono::NaiveDate;
+use pinpipe_contract::layout;
+use pinpipe_core::order::canonical_order;
+use pinpipe_core::queries::{run_queries, Query, QUERIES};
+use pinpipe_core::transform::transform;
+use pinpipe_lake::{get_many, ObjectStore, StoreError};
+use pinpipe_tables::table_url;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::BatchError;
+use crate::inputs::READ_CONCURRENCY;
+use crate::lake::{clean_run, json_bytes, write_run_record, CleanedRun};
+use crate::manifest::{Manifest, Timings};
+use crate::report::read_rejected_examples;
+use crate::tables::{replace_run_date, RunTable};
+
+/// What the cleaning stage answers: the statements for Athena, and where they unload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AthenaPlan {
+    /// The run date.
+    pub run_date: String,
+    /// Where the statements unload (each query under `<prefix><id>/`), relative to the lake root.
+    pub unload_prefix: String,
+    /// One statement per query, in docs/SPEC.md order.
+    pub queries: Vec<AthenaStatement>,
+}
+
+/// One query as Athena runs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AthenaStatement {
+    /// The query's id (`q1`, `q2a`, …).
+    pub id: String,
+    /// `UNLOAD (<sql/<id>.sql>) TO '<location>' WITH (format = 'PARQUET', compression = 'ZSTD')`.
+    pub statement: String,
+}
+
+/// The first stage of a run on Athena: cleans the date's new raw objects and commits them (as
+/// [`crate::run_batch`] does), writes the manifest without results, and gives the statements (and
+/// the manifest).
+pub async fn clean_for_athena(
+    store: &dyn ObjectStore,
+    run_date: NaiveDate,
+) -> Result<(AthenaPlan, Manifest), BatchError> {
+    let CleanedRun { date, mut manifest, timings, .. } = clean_run(store, run_date).await?;
+    manifest.timings_ms = timings.finish();
+    store.put(&layout::manifest_key(&date), json_bytes(&manifest).into()).await?;
+    let unload_prefix = layout::athena_unload_prefix(&date, &uuid::Uuid::new_v4().to_string());
+    let queries = QUERIES
+        .iter()
+        .map(|query| {
+            let location = table_url(&store.url(), &format!("{unload_prefix}{}", query.id));
+            AthenaStatement { id: query.id.to_string(), statement: unload_statement(query, location.as_str()) }
+        })
+        .collect();
+    Ok((AthenaPlan { run_date: date, unload_prefix, queries }, manifest))
+}
+
+/// The query's SQL, as its file holds it, unloaded to Parquet at `location` (a folder URL). The SQL
+/// goes on lines of its own: a `--` comment on its last line ends before the closing parenthesis.
+fn unload_statement(query: &Query, location: &str) -> String {
+    format!(
+        "UNLOAD (\n{}\n) TO '{}' WITH (format = 'PARQUET', compression = 'ZSTD')",
+        query.sql.trim_end(),
+        location.replace('\'', "''")
+    )
+}
+
+/// The last stage of a run on Athena: commits the files the statements of [`clean_for_athena`]
+/// unloaded under `unload_prefix` as the date's partition of each result table, and writes the
+/// manifest (with the results) and the report.
+pub async fn commit_unloaded(
+    store: &dyn ObjectStore,
+    run_date: NaiveDate,
+    unload_prefix: &str,
+) -> Result<Manifest, BatchError> {
+    let mut timings = Timings::start();
+    let date = run_date.format("%Y-%m-%d").to_string();
+    let expected_prefix = format!("{}{date}/", layout::ATHENA_UNLOAD_PREFIX);
+    if !unload_prefix.starts_with(&expected_prefix) || !unload_prefix.ends_with('/') || unload_prefix.contains("..") {
+        return Err(BatchError::UnloadPrefix { prefix: unload_prefix.to_string(), run_date: date });
+    }
+    let mut manifest: Manifest = match store.get(&layout::manifest_key(&date)).await {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|source| BatchError::Manifest { key: layout::manifest_key(&date), source })?,
+        Err(StoreError::NotFound(_)) => {
+            return Err(BatchError::NoRunOf { location: store.location(), run_date: date });
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let mut result_tables = Vec::with_capacity(QUERIES.len());
+    for query in QUERIES {
+        result_tables.push(RunTable::open(store, &layout::result_table(query.id), &date).await?);
+    }
+    let shapes = tokio::task::spawn_blocking(|| run_queries(&transform(Default::default())?.all_cleaned)).await??;
+    let mut results = Vec::with_capacity(QUERIES.len());
+    for (query, shape) in shapes {
+        let prefix = format!("{unload_prefix}{}/", query.id);
+        let keys: Vec<String> = store.list(&prefix).await?.into_iter().map(|object| object.key).collect();
+        let bodies = get_many(store, &keys, READ_CONCURRENCY).await?;
+        let frame = tokio::task::spawn_blocking(move || as_result(&shape, bodies))
+            .await?
+            .map_err(|source| BatchError::Unloaded { prefix: prefix.clone(), source })?;
+        results.push((query, frame));
+    }
+    timings.mark("read");
+    let consumed: Vec<_> = manifest.inputs.iter().collect();
+    for ((query, frame), opened) in results.iter().zip(result_tables) {
+        replace_run_date(store, &layout::result_table(query.id), opened, &date, frame, &consumed).await?;
+    }
+    manifest.count_results(&results);
+    timings.mark("write");
+    for (phase, ms) in timings.finish() {
+        let phase = if phase == "total" { phase } else { format!("results_{phase}") };
+        *manifest.timings_ms.entry(phase).or_default() += ms;
+    }
+    let rejected = read_rejected_examples(store, &date).await?;
+    write_run_record(store, &manifest, &results, &rejected).await?;
+    Ok(manifest)
+}
+
+/// The rows of the Parquet files `bodies` as a result of the shape `shape` (its columns, in its
+/// order and types), in canonical order.
+fn as_result(shape: &DataFrame, bodies: Vec<bytes::Bytes>) -> PolarsResult<DataFrame> {
+    let mut frame = shape.clear();
+    for body in bodies {
+        let part = ParquetReader::new(std::io::Cursor::new(body)).finish()?;
+        let columns: Vec<Expr> =
+            shape.schema().iter().map(|(name, dtype)| col(name.clone()).strict_cast(dtype.clone())).collect();
+        frame.vstack_mut(&part.lazy().select(columns).collect()?)?;
+    }
+    canonical_order(&frame)
+}

@@ -1,0 +1,93 @@
+//! The daily batch day after day (BENCHMARKS.md, "The batch day after day"): each day lands `N` new
+//! posts per table in a lake folder as raw objects (the emulator with a source table of 10 × `N` rows
+//! and a seed per day, so records are mostly distinct, as real traffic is), then runs the batch for
+//! that date as the Lambda does, and prints one line per day: raw bytes read, earlier record hashes
+//! checked, the manifest's phase times (read, transform = decode + drop duplicates + clean, query,
+//! write) and the process's peak memory during that run.
+//!
+//! ```sh
+//! CARGO_TARGET_DIR=/work/target-release cargo bench -p batch-transform --bench days
+//! PINPIPE_BENCH_ROWS=1000000 PINPIPE_BENCH_DAYS=10   # the defaults; PINPIPE_BENCH_DIR: where the lake goes
+//! ```
+//!
+//! `PINPIPE_BENCH_SMOKE=1`: two days of 1,000 posts, a check that the harness runs.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{Days, NaiveDate};
+use pinpipe_contract::{layout, Table};
+use pinpipe_emulate::{dump_with_progress, table_file_name, Generator};
+use pinpipe_lake::{LocalStore, ObjectStore};
+
+/// Lines per raw object, about what one landing invocation writes.
+const LINES_PER_OBJECT: usize = 100_000;
+
+fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
+}
+
+/// The process's peak resident memory since the last [`reset_peak_memory`], in MB (Linux).
+fn peak_memory_mb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb / 1024)
+}
+
+fn reset_peak_memory() {
+    // Writing 5 to clear_refs resets VmHWM to the current resident size (Linux 4.0+).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Lands a day of `rows` posts (`seed`) as raw objects of [`LINES_PER_OBJECT`] lines, their offsets
+/// after `first_offset`; gives the bytes landed.
+async fn land_day(store: &dyn ObjectStore, work: &Path, rows: usize, seed: u64, first_offset: usize) -> u64 {
+    let generator = Generator::with_source_rows(seed, rows * 10);
+    dump_with_progress(work, rows, generator, |_| {}).expect("the emulator writes the day's files");
+    let mut landed = 0;
+    for table in Table::ALL {
+        let text = std::fs::read(work.join(table_file_name(table))).expect("a dumped file");
+        let lines: Vec<&[u8]> = text.split_inclusive(|byte| *byte == b'\n').collect();
+        for (chunk, object) in lines.chunks(LINES_PER_OBJECT).enumerate() {
+            let offset = first_offset + chunk * LINES_PER_OBJECT;
+            let body: Vec<u8> = object.concat();
+            landed += body.len() as u64;
+            store.put(&layout::raw_key(&format!("bench.{table}"), 0, offset as i64), body.into()).await.unwrap();
+        }
+    }
+    landed
+}
+
+#[tokio::main]
+async fn main() {
+    let smoke = std::env::var_os("PINPIPE_BENCH_SMOKE").is_some_and(|value| !value.is_empty() && value != "0");
+    let (rows, days) =
+        if smoke { (1_000, 2) } else { (setting("PINPIPE_BENCH_ROWS", 1_000_000), setting("PINPIPE_BENCH_DAYS", 10)) };
+    let root = std::env::var_os("PINPIPE_BENCH_DIR").map_or_else(std::env::temp_dir, Into::into);
+    let lake = tempfile::tempdir_in(&root).unwrap();
+    let work = tempfile::tempdir_in(&root).unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(lake.path()));
+    let first = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+    println!("{rows} posts per table a day, {days} days, lake in {}", lake.path().display());
+    println!("day | raw MB read | earlier hashes (pin) | read s | transform s | query s | write s | total s | peak MB");
+    for day in 0..days {
+        let landed = land_day(store.as_ref(), work.path(), rows, day as u64 + 1, day * rows).await;
+        let date = first.checked_add_days(Days::new(day as u64)).unwrap();
+        reset_peak_memory();
+        let manifest = pinpipe_batch::run_batch(store.clone(), date).await.expect("the batch runs");
+        let peak = peak_memory_mb().map_or("n/a".to_string(), |mb| mb.to_string());
+        assert_eq!(manifest.raw_bytes_read, landed, "the run reads the day's objects, no others");
+        let seconds = |phase: &str| manifest.timings_ms.get(phase).copied().unwrap_or(0) as f64 / 1000.0;
+        println!(
+            "{} | {:.0} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {peak}",
+            day + 1,
+            manifest.raw_bytes_read as f64 / 1e6,
+            manifest.earlier_hashes_checked.get(&Table::Pin).copied().unwrap_or(0),
+            seconds("read"),
+            seconds("transform"),
+            seconds("query"),
+            seconds("write"),
+            seconds("total"),
+        );
+    }
+}
