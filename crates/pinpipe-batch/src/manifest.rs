@@ -21,6 +21,7 @@ pub struct SkippedInput {
 
 /// The record of one batch run, written as `runs/<run date>/manifest.json` (or `manifest.json` offline).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Manifest {
     /// The run date (`YYYY-MM-DD`), or `offline` for `pinpipe transform`.
     pub run_date: String,
