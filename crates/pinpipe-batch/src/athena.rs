@@ -24,7 +24,7 @@ use crate::inputs::READ_CONCURRENCY;
 use crate::lake::{clean_run, json_bytes, write_run_record, CleanedRun};
 use crate::manifest::{Manifest, Timings};
 use crate::report::read_rejected_examples;
-use crate::tables::{replace_run_date, RunTable};
+use crate::tables::{open_result_tables, replace_results};
 
 /// What the cleaning stage answers: the statements for Athena, and where they unload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,10 +99,7 @@ pub async fn commit_unloaded(
         }
         Err(error) => return Err(error.into()),
     };
-    let mut result_tables = Vec::with_capacity(QUERIES.len());
-    for query in QUERIES {
-        result_tables.push(RunTable::open(store, &layout::result_table(query.id), &date).await?);
-    }
+    let result_tables = open_result_tables(store, &date).await?;
     let shapes = tokio::task::spawn_blocking(|| run_queries(&transform(Default::default())?.all_cleaned)).await??;
     let mut results = Vec::with_capacity(QUERIES.len());
     for (query, shape) in shapes {
@@ -115,10 +112,7 @@ pub async fn commit_unloaded(
         results.push((query, frame));
     }
     timings.mark("read");
-    let consumed: Vec<_> = manifest.inputs.iter().collect();
-    for ((query, frame), opened) in results.iter().zip(result_tables) {
-        replace_run_date(store, &layout::result_table(query.id), opened, &date, frame, &consumed).await?;
-    }
+    replace_results(store, &date, &results, result_tables, &manifest.inputs).await?;
     manifest.count_results(&results);
     timings.mark("write");
     for (phase, ms) in timings.finish() {

@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use pinpipe_contract::table::RAW_HASH_COLUMN;
 use pinpipe_contract::{layout, names, RejectedRecord, Table};
 use pinpipe_core::clean::without_hash;
-use pinpipe_core::queries::{run_queries_on, Query, QUERIES};
+use pinpipe_core::queries::{run_queries_on, Query};
 use pinpipe_core::transform::{clean_new, CleanOutput};
 use pinpipe_lake::{ObjectMeta, ObjectStore};
 use polars::prelude::*;
@@ -21,7 +21,7 @@ use crate::error::BatchError;
 use crate::inputs::read_raw_inputs;
 use crate::manifest::{Manifest, Timings};
 use crate::report::render_run;
-use crate::tables::{replace_run_date, RunTable};
+use crate::tables::{open_result_tables, replace_results, replace_run_date, RunTable};
 
 /// One batch run over the lake for `run_date`.
 ///
@@ -33,8 +33,11 @@ use crate::tables::{replace_run_date, RunTable};
 /// date again therefore replaces that date's own data: re-runs and backfills never double or lose
 /// data, and two runs at once (of any dates) cannot both commit ([`BatchError::ConcurrentRun`]).
 pub async fn run_batch(store: Arc<dyn ObjectStore>, run_date: NaiveDate) -> Result<Manifest, BatchError> {
+    // The result tables are opened before the run reads anything (as `clean_run` opens the cleaned
+    // tables): a run that commits to one after that makes this run's commit conflict.
+    let result_tables = open_result_tables(store.as_ref(), &run_date.format("%Y-%m-%d").to_string()).await?;
     let run = clean_run(store.as_ref(), run_date).await?;
-    query_run(store.as_ref(), run).await
+    query_run(store.as_ref(), run, result_tables).await
 }
 
 /// A run whose cleaning is committed, with what its queries need.
@@ -45,8 +48,6 @@ pub(crate) struct CleanedRun {
     rejected: Vec<RejectedRecord>,
     /// Per table: the rows of every date, as this run's rows and a scan of the others'.
     cleaned: BTreeMap<Table, LazyFrame>,
-    /// The result tables as the run found them when it started.
-    result_tables: Vec<Option<RunTable>>,
 }
 
 /// Cleans the raw objects no run of another date consumed and commits them as the date's partition
@@ -55,16 +56,12 @@ pub(crate) async fn clean_run(store: &dyn ObjectStore, run_date: NaiveDate) -> R
     let mut timings = Timings::start();
     let date = run_date.format("%Y-%m-%d").to_string();
     store.check().await?;
-    // Every table is opened before anything is read: a run that committed to one before is in the
-    // snapshot whose hashes this run checks against; one that commits after makes this run's
+    // The cleaned tables are opened before anything is read: a run that committed to one before is
+    // in the snapshot whose hashes this run checks against; one that commits after makes this run's
     // commit conflict.
     let mut cleaned_tables = BTreeMap::new();
     for table in Table::ALL {
         cleaned_tables.insert(table, RunTable::open(store, &layout::cleaned_table(table), &date).await?);
-    }
-    let mut result_tables = Vec::with_capacity(QUERIES.len());
-    for query in QUERIES {
-        result_tables.push(RunTable::open(store, &layout::result_table(query.id), &date).await?);
     }
     let consumed_elsewhere = consumed_by_other_runs(store, &date).await?;
     let mut inputs = read_raw_inputs(store, &consumed_elsewhere).await?;
@@ -114,22 +111,24 @@ pub(crate) async fn clean_run(store: &dyn ObjectStore, run_date: NaiveDate) -> R
         cleaned.insert(table, all);
     }
     timings.mark("write");
-    Ok(CleanedRun { date, manifest, timings, rejected, cleaned, result_tables })
+    Ok(CleanedRun { date, manifest, timings, rejected, cleaned })
 }
 
 /// Runs the queries in the process over every date's cleaned rows and commits each result as the
-/// date's partition of its table, then writes the manifest and the report.
-async fn query_run(store: &dyn ObjectStore, run: CleanedRun) -> Result<Manifest, BatchError> {
-    let CleanedRun { date, mut manifest, mut timings, rejected, mut cleaned, result_tables } = run;
+/// date's partition of its table (`result_tables` as the run found them when it started), then
+/// writes the manifest and the report.
+async fn query_run(
+    store: &dyn ObjectStore,
+    run: CleanedRun,
+    result_tables: Vec<Option<RunTable>>,
+) -> Result<Manifest, BatchError> {
+    let CleanedRun { date, mut manifest, mut timings, rejected, mut cleaned } = run;
     let mut take = |table| cleaned.remove(&table).expect("every table is cleaned");
     let (pin, geo, user) = (take(Table::Pin), take(Table::Geo), take(Table::User));
     let results = tokio::task::spawn_blocking(move || run_queries_on(pin, geo, user)).await??;
     timings.mark("query");
 
-    let consumed: Vec<&ObjectMeta> = manifest.inputs.iter().collect();
-    for ((query, frame), opened) in results.iter().zip(result_tables) {
-        replace_run_date(store, &layout::result_table(query.id), opened, &date, frame, &consumed).await?;
-    }
+    replace_results(store, &date, &results, result_tables, &manifest.inputs).await?;
     manifest.count_results(&results);
     timings.mark("write");
     manifest.timings_ms = timings.finish();

@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use pinpipe_contract::table::{ARRIVAL_DATE_COLUMN, RUN_DATE_COLUMN};
 use pinpipe_contract::{layout, Table};
-use pinpipe_core::queries::QUERIES;
+use pinpipe_core::queries::{Query, QUERIES};
 use pinpipe_lake::{ObjectMeta, ObjectStore};
 use pinpipe_tables::{position_txns, table_url, LakeTable, ParquetCompression, Rows, TableError};
 use polars::prelude::*;
@@ -55,6 +55,34 @@ impl RunTable {
     pub(crate) async fn scan_other_dates(&self, run_date: &str) -> Result<Option<LazyFrame>, BatchError> {
         Ok(self.table.scan(Rows::AllBut(run_date), RUN_DATE_COLUMN).await?)
     }
+}
+
+/// Every query's result table (in [`QUERIES`] order) opened for a run of `run_date`.
+pub(crate) async fn open_result_tables(
+    store: &dyn ObjectStore,
+    run_date: &str,
+) -> Result<Vec<Option<RunTable>>, BatchError> {
+    let mut tables = Vec::with_capacity(QUERIES.len());
+    for query in QUERIES {
+        tables.push(RunTable::open(store, &layout::result_table(query.id), run_date).await?);
+    }
+    Ok(tables)
+}
+
+/// Replaces the partition `run_date` of each query's table with its result ([`replace_run_date`]);
+/// `opened` as [`open_result_tables`] gave them.
+pub(crate) async fn replace_results(
+    store: &dyn ObjectStore,
+    run_date: &str,
+    results: &[(Query, DataFrame)],
+    opened: Vec<Option<RunTable>>,
+    consumed: &[ObjectMeta],
+) -> Result<(), BatchError> {
+    let consumed: Vec<&ObjectMeta> = consumed.iter().collect();
+    for ((query, frame), opened) in results.iter().zip(opened) {
+        replace_run_date(store, &layout::result_table(query.id), opened, run_date, frame, &consumed).await?;
+    }
+    Ok(())
 }
 
 /// The rows the run of `run_date` wrote to the table at `path` (without the partition column), read
