@@ -14,7 +14,7 @@ use pinpipe_contract::layout;
 use pinpipe_core::order::canonical_order;
 use pinpipe_core::queries::{run_queries, Query, QUERIES};
 use pinpipe_core::transform::transform;
-use pinpipe_lake::{get_many, ObjectStore, StoreError};
+use pinpipe_lake::{get_many, ObjectStore};
 use pinpipe_tables::table_url;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -23,7 +23,7 @@ use crate::error::BatchError;
 use crate::inputs::READ_CONCURRENCY;
 use crate::lake::{clean_run, json_bytes, write_run_record, CleanedRun};
 use crate::manifest::{Manifest, Timings};
-use crate::report::read_rejected_examples;
+use crate::report::{manifest_bytes, read_rejected_examples};
 use crate::tables::{open_result_tables, replace_results};
 
 /// What the cleaning stage answers: the statements for Athena, and where they unload.
@@ -91,14 +91,8 @@ pub async fn commit_unloaded(
     if !unload_prefix.starts_with(&expected_prefix) || !unload_prefix.ends_with('/') || unload_prefix.contains("..") {
         return Err(BatchError::UnloadPrefix { prefix: unload_prefix.to_string(), run_date: date });
     }
-    let mut manifest: Manifest = match store.get(&layout::manifest_key(&date)).await {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|source| BatchError::Manifest { key: layout::manifest_key(&date), source })?,
-        Err(StoreError::NotFound(_)) => {
-            return Err(BatchError::NoRunOf { location: store.location(), run_date: date });
-        }
-        Err(error) => return Err(error.into()),
-    };
+    let mut manifest: Manifest = serde_json::from_slice(&manifest_bytes(store, &date).await?)
+        .map_err(|source| BatchError::Manifest { key: layout::manifest_key(&date), source })?;
     let result_tables = open_result_tables(store, &date).await?;
     let shapes = tokio::task::spawn_blocking(|| run_queries(&transform(Default::default())?.all_cleaned)).await??;
     let mut results = Vec::with_capacity(QUERIES.len());

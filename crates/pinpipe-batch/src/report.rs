@@ -64,14 +64,7 @@ pub async fn read_run(store: &dyn ObjectStore, run_date: Option<&str>) -> Result
         Some(date) => date.to_string(),
         None => run_dates(store).await?.pop().ok_or_else(|| BatchError::NoRun(store.location()))?,
     };
-    let manifest_key = layout::manifest_key(&run_date);
-    let manifest = match store.get(&manifest_key).await {
-        Ok(bytes) => RunManifest::from_json(&bytes)?,
-        Err(StoreError::NotFound(_)) => {
-            return Err(BatchError::NoRunOf { location: store.location(), run_date });
-        }
-        Err(error) => return Err(error.into()),
-    };
+    let manifest = RunManifest::from_json(&manifest_bytes(store, &run_date).await?)?;
     let mut results = Vec::new();
     for query in QUERIES {
         match read_run_date(store, &layout::result_table(query.id), &run_date).await? {
@@ -81,6 +74,17 @@ pub async fn read_run(store: &dyn ObjectStore, run_date: Option<&str>) -> Result
     }
     let rejected = read_rejected_examples(store, &run_date).await?;
     Ok(LakeRun { run_date, manifest, results, rejected })
+}
+
+/// The manifest of the run of `run_date` as stored; [`BatchError::NoRunOf`] when there is none.
+pub(crate) async fn manifest_bytes(store: &dyn ObjectStore, run_date: &str) -> Result<bytes::Bytes, BatchError> {
+    match store.get(&layout::manifest_key(run_date)).await {
+        Ok(bytes) => Ok(bytes),
+        Err(StoreError::NotFound(_)) => {
+            Err(BatchError::NoRunOf { location: store.location(), run_date: run_date.to_string() })
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// The first few refused records of each table and kind of the run of `run_date`

@@ -15,8 +15,9 @@ pub enum TableError {
         /// What delta-rs said.
         source: Box<DeltaTableError>,
     },
-    /// Another writer committed a position of the same source first: read the table again.
-    #[error("{url}: another writer took records of the same source first")]
+    /// Another writer committed a position of the same source (or, before an append, changed the
+    /// table's metadata or protocol) first: read the table again.
+    #[error("{url}: another writer took records of the same source, or changed the table, first")]
     Conflict {
         /// The table.
         url: String,

@@ -16,6 +16,7 @@ use std::sync::Once;
 
 use url::Url;
 
+mod append;
 mod error;
 mod maintain;
 mod position;

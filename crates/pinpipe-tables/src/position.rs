@@ -10,6 +10,7 @@
 //! exactly the one of the snapshot held, whichever `LakeTable` of the table read it first.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::RangeInclusive;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -33,10 +34,11 @@ pub const POSITION_CHUNKS: usize = 8;
 const CHUNK_DIGITS: usize = 18;
 
 impl LakeTable {
-    /// `source`'s last position in the snapshot held; `None` before its first commit.
+    /// `source`'s last position in the newest version this table knows (the snapshot held, or a
+    /// later one its appends reached); `None` before its first commit.
     pub async fn last_position(&self, source: &str) -> Result<Option<String>, TableError> {
         let snapshot = self.table.snapshot().map_err(|error| delta_error(&self.url, error))?;
-        let txns = self.app_txns(snapshot).await?;
+        let txns = self.app_txns(self.version()?).await?;
         let expiration = expiration_timestamp(snapshot);
         let mut digits = String::with_capacity(POSITION_CHUNKS * CHUNK_DIGITS);
         for chunk in 0..POSITION_CHUNKS {
@@ -51,13 +53,12 @@ impl LakeTable {
         Ok(Some(if trimmed.is_empty() { "0" } else { trimmed }.to_string()))
     }
 
-    /// The newest `txn` of every application id in `snapshot` (the snapshot held): kept from an
-    /// earlier read of this version, brought forward from an earlier version by the commits after
-    /// it, or read from the whole log segment.
-    async fn app_txns(&self, snapshot: &DeltaTableState) -> Result<Arc<AppTxns>, TableError> {
-        let version = snapshot.version();
-        let key = TableKey { url: self.url.to_string(), id: snapshot.metadata().id().to_string() };
-        // The kept version of the table that is the newest not after the one held.
+    /// The newest `txn` of every application id at `version` of the table: kept from an earlier
+    /// read of this version, brought forward from an earlier version by the commits after it, or
+    /// read from the whole log segment.
+    pub(crate) async fn app_txns(&self, version: Version) -> Result<Arc<AppTxns>, TableError> {
+        let key = self.key()?;
+        // The kept version of the table that is the newest not after the one asked for.
         let kept = APP_TXNS
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -75,14 +76,27 @@ impl LakeTable {
             },
             None => whole_log(log_store.as_ref(), version).await,
         };
-        let read = Arc::new(read.map_err(|error| delta_error(&self.url, error))?);
+        let read = read.map_err(|error| delta_error(&self.url, error))?;
+        self.keep(read)
+    }
+
+    /// Keeps `txns` as what the table holds at their version (a commit is written once: that
+    /// never changes).
+    pub(crate) fn keep(&self, txns: AppTxns) -> Result<Arc<AppTxns>, TableError> {
+        let key = self.key()?;
+        let txns = Arc::new(txns);
         let mut kept = APP_TXNS.lock().unwrap_or_else(PoisonError::into_inner);
         let versions = kept.entry(key).or_default();
-        versions.insert(version, read.clone());
+        versions.insert(txns.version, txns.clone());
         while versions.len() > KEPT_VERSIONS {
             versions.pop_first();
         }
-        Ok(read)
+        Ok(txns)
+    }
+
+    fn key(&self) -> Result<TableKey, TableError> {
+        let snapshot = self.table.snapshot().map_err(|error| delta_error(&self.url, error))?;
+        Ok(TableKey { url: self.url.to_string(), id: snapshot.metadata().id().to_string() })
     }
 }
 
@@ -119,19 +133,36 @@ struct TableKey {
 }
 
 /// The newest `txn` of every application id at one version of a table.
-struct AppTxns {
-    version: Version,
+pub(crate) struct AppTxns {
+    pub(crate) version: Version,
     txns: HashMap<String, Txn>,
+}
+
+impl AppTxns {
+    /// What the table holds after `commits`, the ones that follow this version in order (the
+    /// newest `txn` of an application id wins, as in the kernel's replay).
+    pub(crate) fn after(&self, commits: &[CommitTxns]) -> AppTxns {
+        let mut txns = self.txns.clone();
+        for commit in commits {
+            txns.extend(commit.txns.iter().cloned());
+        }
+        AppTxns { version: self.version + commits.len() as Version, txns }
+    }
 }
 
 /// An application id's newest `txn`.
 #[derive(Clone, Copy, Debug)]
-struct Txn {
+pub(crate) struct Txn {
     version: i64,
     last_updated: Option<i64>,
 }
 
 impl Txn {
+    /// A `txn` action as its application id and what it sets.
+    pub(crate) fn of(txn: &Transaction) -> (String, Txn) {
+        (txn.app_id.clone(), Txn { version: txn.version, last_updated: txn.last_updated })
+    }
+
     /// Whether it is older than the table's `delta.setTransactionRetentionDuration` allows (what
     /// the kernel's `SetTransaction::is_expired` says): then it counts as not there.
     fn expired(&self, expiration: Option<i64>) -> bool {
@@ -146,15 +177,20 @@ fn expiration_timestamp(snapshot: &DeltaTableState) -> Option<i64> {
     Some(chrono::Utc::now().timestamp_millis().saturating_sub(retention))
 }
 
+/// The table's root as the kernel takes it: it joins paths to it, so it ends with a slash.
+pub(crate) fn table_root(log_store: &dyn LogStore) -> url::Url {
+    let mut root = log_store.root_url().clone();
+    if !root.path().ends_with('/') {
+        root.set_path(&format!("{}/", root.path()));
+    }
+    root
+}
+
 /// The newest `txn` of every application id at `version`, by the kernel's replay of the log segment
 /// of that version (its checkpoint, then the commits after it), reading only `txn` actions.
 async fn whole_log(log_store: &dyn LogStore, version: Version) -> Result<AppTxns, DeltaTableError> {
     let engine = log_store.engine(None);
-    let mut root = log_store.root_url().clone();
-    // The kernel joins paths to the table root: it must end with a slash.
-    if !root.path().ends_with('/') {
-        root.set_path(&format!("{}/", root.path()));
-    }
+    let root = table_root(log_store);
     // The kernel blocks on its reads: off the async runtime (as delta-rs does).
     let txns = tokio::task::spawn_blocking(move || {
         let snapshot = delta_kernel::Snapshot::builder_for(root).at_version(version).build(engine.as_ref())?;
@@ -186,35 +222,56 @@ async fn later_commits(
     if version - kept.version > MAX_LATER_COMMITS {
         return Ok(None);
     }
-    // Newest first, and the first `txn` of an application id seen wins: the kernel's replay.
-    let commits: Vec<Option<Bytes>> = futures::stream::iter((kept.version + 1..=version).rev())
+    let commits = read_commits(log_store, kept.version + 1..=version).await?;
+    Ok(commits.map(|commits| kept.after(&commits)))
+}
+
+/// The commits `versions` of the log, in order; `None` when one of them is not there (or not
+/// newline-separated JSON actions).
+pub(crate) async fn read_commits(
+    log_store: &dyn LogStore,
+    versions: RangeInclusive<Version>,
+) -> Result<Option<Vec<CommitTxns>>, DeltaTableError> {
+    let commits: Vec<Option<Bytes>> = futures::stream::iter(versions)
         .map(|commit| log_store.read_commit_entry(commit))
         .buffered(COMMIT_READS)
         .try_collect()
         .await?;
-    let mut txns = HashMap::new();
-    for bytes in commits {
-        let Some(bytes) = bytes else { return Ok(None) };
-        for action in serde_json::Deserializer::from_slice(&bytes).into_iter::<serde_json::Value>() {
-            let Ok(action) = action else { return Ok(None) };
+    Ok(commits.into_iter().map(|bytes| CommitTxns::of(&bytes?)).collect())
+}
+
+/// What one commit of the log says about positions and about the table itself.
+pub(crate) struct CommitTxns {
+    /// Its `txn` actions: application id and what it set.
+    pub(crate) txns: Vec<(String, Txn)>,
+    /// Whether it changes the table's metadata (schema, properties) or protocol.
+    pub(crate) changes_table: bool,
+}
+
+/// Whether `commit`, written by another writer, conflicts with an append that sets `txns`: it
+/// changed the table, or set a `txn` of the same application id.
+pub(crate) fn conflicts(commit: &CommitTxns, txns: &[(String, Txn)]) -> bool {
+    commit.changes_table || commit.txns.iter().any(|(id, _)| txns.iter().any(|(ours, _)| ours == id))
+}
+
+impl CommitTxns {
+    /// The commit whose JSON lines are `bytes`; `None` if they are not the actions of a commit.
+    pub(crate) fn of(bytes: &[u8]) -> Option<Self> {
+        let mut commit = CommitTxns { txns: Vec::new(), changes_table: false };
+        for action in serde_json::Deserializer::from_slice(bytes).into_iter::<serde_json::Value>() {
+            let action = action.ok()?;
+            commit.changes_table |= action.get("metaData").is_some() || action.get("protocol").is_some();
             let Some(txn) = action.get("txn") else { continue };
-            let app_id = txn.get("appId").and_then(|id| id.as_str());
-            let txn_version = txn.get("version").and_then(|version| version.as_i64());
+            let app_id = txn.get("appId").and_then(|id| id.as_str())?;
+            let version = txn.get("version").and_then(|version| version.as_i64())?;
             let last_updated = match txn.get("lastUpdated") {
                 None | Some(serde_json::Value::Null) => None,
-                Some(last_updated) => match last_updated.as_i64() {
-                    Some(last_updated) => Some(last_updated),
-                    None => return Ok(None),
-                },
+                Some(last_updated) => Some(last_updated.as_i64()?),
             };
-            let (Some(app_id), Some(txn_version)) = (app_id, txn_version) else { return Ok(None) };
-            txns.entry(app_id.to_string()).or_insert(Txn { version: txn_version, last_updated });
+            commit.txns.push((app_id.to_string(), Txn { version, last_updated }));
         }
+        Some(commit)
     }
-    for (app_id, txn) in &kept.txns {
-        txns.entry(app_id.clone()).or_insert(*txn);
-    }
-    Ok(Some(AppTxns { version, txns }))
 }
 
 /// Collects the first `txn` of each application id in the batches it visits (newest first).

@@ -6,6 +6,7 @@ use std::io::Cursor;
 use bytes::Bytes;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
 use deltalake::kernel::LogicalFileView;
+use deltalake::kernel::Version;
 use deltalake::kernel::{Action, Add, ArrayType, DataType as DeltaType, PrimitiveType, StructField, Transaction};
 use deltalake::operations::create::CreateBuilder;
 use deltalake::protocol::{DeltaOperation, SaveMode};
@@ -22,6 +23,9 @@ use crate::storage_options;
 pub struct LakeTable {
     pub(crate) table: DeltaTable,
     pub(crate) url: Url,
+    /// The newest version this table's appends committed or found committed since the snapshot
+    /// was read (an append does not read the snapshot again: [`LakeTable::append`]).
+    pub(crate) tip: Option<Version>,
 }
 
 /// Which partitions of a table to read.
@@ -109,13 +113,13 @@ impl LakeTable {
             // it is there to load.
             Err(error) => Self::load(url).await.map_err(|_| delta_error(url, error))?,
         };
-        Ok(Self { table, url: url.clone() })
+        Ok(Self { table, url: url.clone(), tip: None })
     }
 
     /// The table at `url`, or `None` where there is none.
     pub async fn open(url: &Url) -> Result<Option<Self>, TableError> {
         match Self::load(url).await {
-            Ok(table) => Ok(Some(Self { table, url: url.clone() })),
+            Ok(table) => Ok(Some(Self { table, url: url.clone(), tip: None })),
             Err(TableError::Delta { source, .. })
                 if matches!(
                     *source,
@@ -141,7 +145,17 @@ impl LakeTable {
 
     /// Reads the log again: the snapshot becomes the latest version.
     pub async fn refresh(&mut self) -> Result<(), TableError> {
-        self.table.update_state().await.map_err(|error| delta_error(&self.url, error))
+        self.table.update_state().await.map_err(|error| delta_error(&self.url, error))?;
+        self.tip = None;
+        Ok(())
+    }
+
+    /// The newest version this table knows: its appends' tip, else the snapshot's.
+    pub(crate) fn version(&self) -> Result<Version, TableError> {
+        match self.tip {
+            Some(tip) => Ok(tip),
+            None => Ok(self.table.snapshot().map_err(|error| delta_error(&self.url, error))?.version()),
+        }
     }
 
     /// Writes `frame` (without the partition column) as the data file `<partition>=<value>/<name>.parquet`,
@@ -191,19 +205,6 @@ impl LakeTable {
                 tracing::warn!(path = add.path, %error, "could not delete an uncommitted data file");
             }
         }
-    }
-
-    /// Appends `adds` (files of the table's partition column `partition`) with `txns`, against the
-    /// snapshot held, then reads the log again; [`TableError::Conflict`] when another writer set a
-    /// `txn` of the same source first.
-    pub async fn append(&mut self, adds: Vec<Add>, txns: Vec<Transaction>, partition: &str) -> Result<(), TableError> {
-        let operation = DeltaOperation::Write {
-            mode: SaveMode::Append,
-            partition_by: Some(vec![partition.to_string()]),
-            predicate: None,
-        };
-        let properties = CommitProperties::default().with_application_transactions(txns);
-        self.commit(adds.into_iter().map(Action::Add).collect(), operation, properties).await
     }
 
     /// Replaces the data of the partition `partition` = `value` with `adds` in one commit (readers

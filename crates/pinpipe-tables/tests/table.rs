@@ -60,6 +60,9 @@ async fn appends_keep_positions_conflict_per_source_and_read_back() {
     assert_eq!(other.last_position("shard-b").await.unwrap().as_deref(), Some("7"));
     assert_eq!(other.last_position("shard-a").await.unwrap(), Some(last));
 
+    // Appends do not read the snapshot again: reads see the snapshot held until a refresh.
+    assert_eq!(other.read(None, "arrival_date", Rows::All).await.unwrap().height(), 20);
+    other.refresh().await.unwrap();
     let all = other.read(None, "arrival_date", Rows::All).await.unwrap();
     assert_eq!(all.height(), 30, "the conflicting writer's rows are not in the table: {all}");
     assert_eq!(all.column("arrival_date").unwrap().dtype(), &DataType::Date);
@@ -103,6 +106,7 @@ async fn a_partition_is_replaced_in_one_commit_and_a_second_replace_from_the_sam
     for (date, start) in [("2026-12-01", 0), ("2026-12-02", 100)] {
         append(&mut table, &format!("load-{date}"), date, rows("s0", start, 10), "1").await.unwrap();
     }
+    table.refresh().await.unwrap();
     let mut stale = LakeTable::open(table.url()).await.unwrap().unwrap();
     replace(&mut table, 200, 3).await.unwrap();
     let day = table.read(Some(&["value"]), "arrival_date", Rows::Of("2026-12-02")).await.unwrap();
@@ -126,6 +130,7 @@ async fn a_day_of_a_thousand_small_appends_becomes_one_file_with_the_same_rows_a
         let date = if i % 10 == 0 { "2026-12-02" } else { "2026-12-01" };
         append(&mut table, &format!("shard-{}", i % 4), date, rows("s0", i * 3, 3), &i.to_string()).await.unwrap();
     }
+    table.refresh().await.unwrap();
     let before = sorted(table.read(None, "arrival_date", Rows::All).await.unwrap());
     assert_eq!(before.height(), 3_000);
     assert_eq!(

@@ -7,7 +7,9 @@ use pinpipe_contract::table::{ARRIVAL_DATE_COLUMN, ARRIVAL_TIME_COLUMN, SEQUENCE
 use pinpipe_contract::{Origin, RejectedRecord, Stage, StreamPosition, Table};
 use pinpipe_core::clean::clean;
 use pinpipe_core::decode::decode_records;
-use polars::prelude::{col, Column, DataFrame, DataType, IntoLazy, PlSmallStr, PolarsError, Scalar, Schema, TimeUnit};
+use polars::prelude::{
+    col, ChunkAgg, Column, DataFrame, DataType, IntoLazy, PlSmallStr, PolarsError, Scalar, Schema, TimeUnit,
+};
 
 use crate::{KinesisBatchRecord, ProcessError};
 
@@ -61,6 +63,16 @@ fn by_arrival_date(rows: &DataFrame) -> Result<Vec<(String, DataFrame)>, PolarsE
     if rows.height() == 0 {
         return Ok(Vec::new());
     }
+    // Mostly all of a batch arrived the same day: then the rows are one part as they are.
+    let arrivals = rows.column(ARRIVAL_TIME_COLUMN)?.datetime()?.physical();
+    if let (Some(first), Some(last)) = (arrivals.min(), arrivals.max()) {
+        let day = |micros: i64| chrono::DateTime::from_timestamp_micros(micros).map(|time| time.date_naive());
+        if let (Some(first), Some(last)) = (day(first), day(last)) {
+            if first == last {
+                return Ok(vec![(first.format("%Y-%m-%d").to_string(), rows.clone())]);
+            }
+        }
+    }
     let dated = rows
         .clone()
         .lazy()
@@ -105,4 +117,43 @@ fn with_lineage(frame: DataFrame, shard: &str, kept: &[&KinesisBatchRecord]) -> 
         Column::new(ARRIVAL_TIME_COLUMN.into(), arrivals).cast(&DataType::Datetime(TimeUnit::Microseconds, None))?;
     frame.with_column(arrival)?;
     Ok(frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use polars::prelude::*;
+
+    use super::*;
+
+    /// Rows arriving at `seconds` (Unix time).
+    fn arriving(seconds: &[i64]) -> DataFrame {
+        let micros: Vec<i64> = seconds.iter().map(|s| s * 1_000_000).collect();
+        let arrival = Column::new(ARRIVAL_TIME_COLUMN.into(), micros)
+            .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+            .unwrap();
+        DataFrame::new_infer_height(vec![
+            Column::new("n".into(), (0..seconds.len() as i64).collect::<Vec<_>>()),
+            arrival,
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn rows_of_one_arrival_date_are_one_part_and_a_batch_across_midnight_two() {
+        // 2026-12-02T23:59:59Z and 2026-12-03T00:00:00Z.
+        let (before, after) = (1_796_255_999, 1_796_256_000);
+        let one_day = arriving(&[before - 5, before, before - 10]);
+        let parts = by_arrival_date(&one_day).unwrap();
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0].0, "2026-12-02");
+        assert!(parts[0].1.equals_missing(&one_day));
+
+        let parts = by_arrival_date(&arriving(&[before, after, before, after])).unwrap();
+        let dates: Vec<(&str, Vec<i64>)> = parts
+            .iter()
+            .map(|(date, rows)| (date.as_str(), rows.column("n").unwrap().i64().unwrap().into_no_null_iter().collect()))
+            .collect();
+        assert_eq!(dates, [("2026-12-02", vec![0, 2]), ("2026-12-03", vec![1, 3])]);
+        assert!(parts.iter().all(|(_, rows)| rows.width() == 2), "the partition column is not kept");
+    }
 }
