@@ -22,6 +22,13 @@ pub enum TableError {
         /// The table.
         url: String,
     },
+    /// Rows asked of a table whose appends went past the snapshot held: [`crate::LakeTable::refresh`]
+    /// first, or the rows would miss them.
+    #[error("{url}: appended to since its snapshot was read; read the log again before reading its files")]
+    Stale {
+        /// The table.
+        url: String,
+    },
     /// Writing or reading a data file.
     #[error("{what}: {source}")]
     Polars {

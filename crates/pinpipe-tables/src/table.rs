@@ -24,7 +24,8 @@ pub struct LakeTable {
     pub(crate) table: DeltaTable,
     pub(crate) url: Url,
     /// The newest version this table's appends committed or found committed since the snapshot
-    /// was read (an append does not read the snapshot again: [`LakeTable::append`]).
+    /// was read (an append does not read the snapshot again: [`LakeTable::append`]); while set, its
+    /// files are not read ([`TableError::Stale`]).
     pub(crate) tip: Option<Version>,
 }
 
@@ -259,8 +260,12 @@ impl LakeTable {
         }
     }
 
-    /// The data files of the snapshot held in the partitions `rows` names.
+    /// The data files of the snapshot held in the partitions `rows` names; [`TableError::Stale`]
+    /// once appends went past it.
     pub(crate) async fn files(&self, rows: Rows<'_>, partition: &str) -> Result<Vec<LogicalFileView>, TableError> {
+        if self.tip.is_some() {
+            return Err(TableError::Stale { url: self.url.to_string() });
+        }
         let files: Vec<LogicalFileView> = self
             .table
             .get_active_add_actions_by_partitions(&[])

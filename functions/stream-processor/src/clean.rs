@@ -58,32 +58,33 @@ pub(crate) fn clean_records(
     Ok(CleanedRecords { by_arrival_date, rows: rows.height(), schema, refused })
 }
 
-/// `rows` by the UTC date of their arrival (`YYYY-MM-DD`), without the partition column.
+/// `rows` by the UTC date of their arrival (`YYYY-MM-DD`), without the partition column: split by
+/// the arrival's day number, each date formatted once.
 fn by_arrival_date(rows: &DataFrame) -> Result<Vec<(String, DataFrame)>, PolarsError> {
-    if rows.height() == 0 {
-        return Ok(Vec::new());
-    }
-    // Mostly all of a batch arrived the same day: then the rows are one part as they are.
     let arrivals = rows.column(ARRIVAL_TIME_COLUMN)?.datetime()?.physical();
-    if let (Some(first), Some(last)) = (arrivals.min(), arrivals.max()) {
-        let day = |micros: i64| chrono::DateTime::from_timestamp_micros(micros).map(|time| time.date_naive());
-        if let (Some(first), Some(last)) = (day(first), day(last)) {
-            if first == last {
-                return Ok(vec![(first.format("%Y-%m-%d").to_string(), rows.clone())]);
-            }
-        }
+    let (Some(first), Some(last)) = (arrivals.min(), arrivals.max()) else { return Ok(Vec::new()) };
+    let (first, last) = (first.div_euclid(MICROS_PER_DAY), last.div_euclid(MICROS_PER_DAY));
+    // Mostly all of a batch arrived the same day: then the rows are one part as they are.
+    if first == last {
+        return Ok(vec![(date_of_day(first)?, rows.clone())]);
     }
-    let dated = rows
-        .clone()
-        .lazy()
-        .with_column(col(ARRIVAL_TIME_COLUMN).dt().date().dt().strftime("%Y-%m-%d").alias(ARRIVAL_DATE_COLUMN))
-        .collect()?;
+    let days =
+        rows.clone().lazy().with_column(col(ARRIVAL_TIME_COLUMN).dt().date().alias(ARRIVAL_DATE_COLUMN)).collect()?;
     let mut parts = Vec::new();
-    for part in dated.partition_by_stable([ARRIVAL_DATE_COLUMN], true)? {
-        let date = part.column(ARRIVAL_DATE_COLUMN)?.str()?.get(0).unwrap_or_default().to_string();
-        parts.push((date, part.drop(ARRIVAL_DATE_COLUMN)?));
+    for part in days.partition_by_stable([ARRIVAL_DATE_COLUMN], true)? {
+        let day = part.column(ARRIVAL_DATE_COLUMN)?.date()?.physical().get(0).unwrap_or_default();
+        parts.push((date_of_day(i64::from(day))?, part.drop(ARRIVAL_DATE_COLUMN)?));
     }
     Ok(parts)
+}
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// The date (`YYYY-MM-DD`) of the day `day` days after 1970-01-01.
+fn date_of_day(day: i64) -> Result<String, PolarsError> {
+    chrono::DateTime::from_timestamp(day * 86_400, 0)
+        .map(|midnight| midnight.format("%Y-%m-%d").to_string())
+        .ok_or_else(|| PolarsError::ComputeError(format!("no date for arrival day {day}").into()))
 }
 
 /// Where a record was: its stream (from its `eventSourceARN`, or the ARN itself when it names no
