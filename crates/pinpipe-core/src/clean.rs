@@ -148,12 +148,23 @@ fn is_placeholder(name: &str) -> Expr {
 /// expressions: the expression form took three captures per value and, without Polars' common
 /// subexpression elimination (not in our feature set), evaluated them several times over.
 pub fn parse_follower_count(text: Expr) -> Expr {
+    read_each::<Int32Type>(text, follower_count, DataType::Int32)
+}
+
+/// `text`'s values each read by `read` (NULL, and what `read` refuses, become NULL), as a column of
+/// `dtype` (`T`'s values cast to it).
+fn read_each<T>(text: Expr, read: fn(&str) -> Option<T::Native>, dtype: DataType) -> Expr
+where
+    T: PolarsNumericType,
+    ChunkedArray<T>: FromIterator<Option<T::Native>> + IntoColumn,
+{
+    let output = dtype.clone();
     text.map(
-        |column| {
-            let counts: Int32Chunked = column.str()?.iter().map(|value| value.and_then(follower_count)).collect();
-            Ok(counts.with_name(column.name().clone()).into_column())
+        move |column| {
+            let values: ChunkedArray<T> = column.str()?.iter().map(|value| value.and_then(read)).collect();
+            values.with_name(column.name().clone()).into_column().cast(&dtype)
         },
-        |_, field| Ok(Field::new(field.name().clone(), DataType::Int32)),
+        move |_, field| Ok(Field::new(field.name().clone(), output.clone())),
     )
 }
 
@@ -197,19 +208,8 @@ fn strip_save_location_prefix(text: Expr) -> Expr {
 /// One pass in Rust over the bytes ([`datetime_micros`]), as for rule 4: the expression form matched
 /// a regex, rewrote every value twice, and had chrono parse the format string again for each value.
 pub fn parse_datetime(text: Expr) -> Expr {
-    let dtype = DataType::Datetime(TimeUnit::Microseconds, None);
-    let output = dtype.clone();
-    text.map(
-        move |column| {
-            let micros: Int64Chunked = column.str()?.iter().map(|value| value.and_then(datetime_micros)).collect();
-            micros.with_name(column.name().clone()).into_column().cast(&dtype)
-        },
-        move |_, field| Ok(Field::new(field.name().clone(), output.clone())),
-    )
+    read_each::<Int64Type>(text, datetime_micros, DataType::Datetime(TimeUnit::Microseconds, None))
 }
-
-/// Days from 0001-01-01 (chrono's day 1 of the common era) to 1970-01-01.
-const UNIX_EPOCH_DAYS_FROM_CE: i64 = 719_163;
 
 /// One value in a datetime form of docs/SPEC.md §1, `2020-08-28 03:52:47`, `2020-08-28T03:52:47` (both
 /// with an optional fraction of 1 to 9 digits) or `2020:08:28 03:52:47`, as microseconds since
@@ -242,8 +242,8 @@ pub fn datetime_micros(text: &str) -> Option<i64> {
     if hour > 23 || minute > 59 || second > 60 {
         return None;
     }
-    let days = i64::from(chrono::Datelike::num_days_from_ce(&date)) - UNIX_EPOCH_DAYS_FROM_CE;
-    Some((((days * 24 + hour) * 60 + minute) * 60 + second) * 1_000_000 + nanos / 1_000)
+    let midnight = date.and_time(chrono::NaiveTime::MIN).and_utc().timestamp();
+    Some((midnight + (hour * 60 + minute) * 60 + second) * 1_000_000 + nanos / 1_000)
 }
 
 /// The rules whose NULLs are counted (docs/SPEC.md §6).

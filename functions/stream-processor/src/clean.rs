@@ -78,11 +78,13 @@ fn by_arrival_date(rows: &DataFrame) -> Result<Vec<(String, DataFrame)>, PolarsE
     Ok(parts)
 }
 
-const MICROS_PER_DAY: i64 = 86_400_000_000;
+const SECONDS_PER_DAY: i64 = 86_400;
+/// The length of a day in `_arrival_time`'s unit.
+const MICROS_PER_DAY: i64 = SECONDS_PER_DAY * 1_000_000;
 
 /// The date (`YYYY-MM-DD`) of the day `day` days after 1970-01-01.
 fn date_of_day(day: i64) -> Result<String, PolarsError> {
-    chrono::DateTime::from_timestamp(day * 86_400, 0)
+    chrono::DateTime::from_timestamp(day * SECONDS_PER_DAY, 0)
         .map(|midnight| midnight.format("%Y-%m-%d").to_string())
         .ok_or_else(|| PolarsError::ComputeError(format!("no date for arrival day {day}").into()))
 }
