@@ -94,7 +94,7 @@ pub async fn read_run_date(
 ) -> Result<Option<DataFrame>, BatchError> {
     let Some(table) = LakeTable::open(&table_url(&store.url(), path)).await? else { return Ok(None) };
     let frame = table.read(None, RUN_DATE_COLUMN, Rows::Of(run_date)).await?;
-    Ok(Some(if frame.width() == 0 { frame } else { frame.drop(RUN_DATE_COLUMN)? }))
+    Ok(Some(frame.drop(RUN_DATE_COLUMN)?))
 }
 
 /// Replaces the partition `run_date` of the table at `path` with `frame` in one commit, which

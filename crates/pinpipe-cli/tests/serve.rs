@@ -30,11 +30,13 @@ fn start_serve(lake: &std::path::Path, port: u16) -> (Child, mpsc::Receiver<Stri
     spawn_with_lines(command)
 }
 
-/// Starts `command`, and its stdout lines as they come.
+/// Starts `command`, and its output lines as they come (those of stderr marked `stderr: `).
 fn spawn_with_lines(mut command: Command) -> (Child, mpsc::Receiver<String>) {
-    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("starting pinpipe serve");
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("starting pinpipe serve");
     let (lines, receiver) = mpsc::channel();
     let stdout = BufReader::new(child.stdout.take().unwrap());
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let errors = lines.clone();
     std::thread::spawn(move || {
         for line in stdout.lines().map_while(Result::ok) {
             if lines.send(line).is_err() {
@@ -42,18 +44,34 @@ fn spawn_with_lines(mut command: Command) -> (Child, mpsc::Receiver<String>) {
             }
         }
     });
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if errors.send(format!("stderr: {line}")).is_err() {
+                break;
+            }
+        }
+    });
     (child, receiver)
 }
 
-/// Waits for a line starting with `prefix`, for at most `timeout`.
+/// Waits for a line starting with `prefix`, for at most `timeout`; failing, shows the last lines.
 fn wait_for(lines: &mpsc::Receiver<String>, prefix: &str, timeout: Duration) -> String {
     let deadline = Instant::now() + timeout;
+    let mut seen = std::collections::VecDeque::new();
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match lines.recv_timeout(left) {
             Ok(line) if line.starts_with(prefix) => return line,
-            Ok(_) => continue,
-            Err(error) => panic!("no line starting with {prefix:?} within {timeout:?}: {error}"),
+            Ok(line) => {
+                seen.push_back(line);
+                if seen.len() > 20 {
+                    seen.pop_front();
+                }
+            }
+            Err(error) => {
+                let seen = Vec::from(seen).join("\n");
+                panic!("no line starting with {prefix:?} within {timeout:?}: {error}; the last lines:\n{seen}")
+            }
         }
     }
 }

@@ -64,10 +64,15 @@ where
     tracing_subscriber::fmt::layer().fmt_fields(JsonFields::new()).event_format(LambdaJson).with_writer(writer)
 }
 
-/// `RUST_LOG`'s directives, `info` when it is unset or empty; a directive that does not parse is
-/// skipped.
+/// The directives when `RUST_LOG` is unset: `info`, without the Delta kernel's snapshot builder, which
+/// logs at ERROR every table it does not find (the normal case before a table's first commit) and
+/// every error it returns, which the caller reports in its own words.
+const DEFAULT_DIRECTIVES: &str = "info,buoyant_kernel::snapshot::builder=off";
+
+/// `RUST_LOG`'s directives, [`DEFAULT_DIRECTIVES`] when it is unset or empty; a directive that does
+/// not parse is skipped.
 fn env_filter(rust_log: Option<&str>) -> EnvFilter {
-    let directives = rust_log.map(str::trim).filter(|directives| !directives.is_empty()).unwrap_or("info");
+    let directives = rust_log.map(str::trim).filter(|directives| !directives.is_empty()).unwrap_or(DEFAULT_DIRECTIVES);
     EnvFilter::builder().with_default_directive(LevelFilter::INFO.into()).parse_lossy(directives)
 }
 
@@ -173,11 +178,11 @@ mod tests {
         }
     }
 
-    fn lines_of(log: impl FnOnce()) -> Vec<Value> {
+    fn lines_of(rust_log: Option<&str>, log: impl FnOnce()) -> Vec<Value> {
         let captured = Captured::default();
         let writer = captured.clone();
-        let subscriber = tracing_subscriber::registry()
-            .with(json_layer(move || writer.clone()).with_filter(env_filter(Some("info,noisy=warn"))));
+        let subscriber =
+            tracing_subscriber::registry().with(json_layer(move || writer.clone()).with_filter(env_filter(rust_log)));
         tracing::subscriber::with_default(subscriber, log);
         let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
@@ -185,7 +190,7 @@ mod tests {
 
     #[test]
     fn a_line_has_timestamp_level_message_fields_and_the_request_id() {
-        let lines = lines_of(|| {
+        let lines = lines_of(None, || {
             let span = tracing::info_span!("Lambda runtime invoke", requestId = "req-1", xrayTraceId = "Root=1-2-3");
             let _entered = span.enter();
             tracing::warn!(records_in = 500u64, ok = true, share = 0.5, who = %"kafka", "batch \"landed\"");
@@ -208,13 +213,19 @@ mod tests {
 
     #[test]
     fn the_filter_keeps_to_rust_log_and_lambda_levels() {
-        let lines = lines_of(|| {
-            tracing::debug!("hidden");
-            tracing::info!("shown");
-            tracing::info!(target: "noisy", "hidden");
-            tracing::warn!(target: "noisy", "shown");
-        });
-        assert_eq!(lines.iter().map(|line| line["message"].as_str().unwrap()).collect::<Vec<_>>(), ["shown", "shown"]);
+        let messages = |rust_log| {
+            let lines = lines_of(rust_log, || {
+                tracing::debug!("debug");
+                tracing::info!("info");
+                tracing::info!(target: "noisy", "noisy info");
+                tracing::warn!(target: "noisy", "noisy warn");
+                tracing::error!(target: "buoyant_kernel::snapshot::builder", "no table");
+            });
+            lines.iter().map(|line| line["message"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+        };
+        assert_eq!(messages(Some("info,noisy=warn")), ["info", "noisy warn", "no table"]);
+        assert_eq!(messages(None), ["info", "noisy info", "noisy warn"]);
+        assert_eq!(messages(Some(" ")), messages(None));
         assert_eq!(level_of("WARN"), LevelFilter::WARN);
         assert_eq!(level_of("debug"), LevelFilter::DEBUG);
         assert_eq!(level_of("FATAL"), LevelFilter::ERROR);

@@ -76,6 +76,27 @@ fn delta_type(column: &str, dtype: &DataType) -> Result<DeltaType, TableError> {
     Ok(DeltaType::Primitive(primitive))
 }
 
+/// The Polars type a column of Delta type `dtype` is read as (the inverse of [`delta_type`], with
+/// Delta's integers and timestamps as they are stored); `None` for types this lake does not write.
+fn polars_type(dtype: &DeltaType) -> Option<DataType> {
+    Some(match dtype {
+        DeltaType::Primitive(primitive) => match primitive {
+            PrimitiveType::String => DataType::String,
+            PrimitiveType::Integer => DataType::Int32,
+            PrimitiveType::Long => DataType::Int64,
+            PrimitiveType::Float => DataType::Float32,
+            PrimitiveType::Double => DataType::Float64,
+            PrimitiveType::Boolean => DataType::Boolean,
+            PrimitiveType::Binary => DataType::Binary,
+            PrimitiveType::Date => DataType::Date,
+            PrimitiveType::TimestampNtz => DataType::Datetime(TimeUnit::Microseconds, None),
+            _ => return None,
+        },
+        DeltaType::Array(array) => DataType::List(Box::new(polars_type(array.element_type())?)),
+        _ => return None,
+    })
+}
+
 /// The Polars type a data file holds for a column of `dtype`: the one of its Delta type (Delta has
 /// no unsigned or small integers, and its timestamps are microseconds).
 fn stored_type(dtype: &DataType) -> Option<DataType> {
@@ -284,7 +305,31 @@ impl LakeTable {
         rows: Rows<'_>,
     ) -> Result<DataFrame, TableError> {
         let columns: Option<Vec<String>> = columns.map(|columns| columns.iter().map(|c| c.to_string()).collect());
-        self.read_files(self.files(rows, partition).await?, columns, partition).await
+        let files = self.files(rows, partition).await?;
+        if files.is_empty() {
+            return self.no_rows(columns.as_deref(), partition);
+        }
+        self.read_files(files, columns, partition).await
+    }
+
+    /// The frame [`LakeTable::read`] gives where no data file holds the rows asked for (a table just
+    /// created, or a partition not written): no rows, the columns and types of the table's schema.
+    fn no_rows(&self, columns: Option<&[String]>, partition: &str) -> Result<DataFrame, TableError> {
+        let schema = self.table.snapshot().map_err(|error| delta_error(&self.url, error))?.schema();
+        let names: Vec<&str> = match columns {
+            Some(columns) => columns.iter().map(String::as_str).collect(),
+            None => schema.fields().map(|field| field.name().as_str()).filter(|name| *name != partition).collect(),
+        };
+        let empty = |name: &str| -> Result<Column, TableError> {
+            let unknown = || TableError::Polars {
+                what: format!("reading {}", self.url),
+                source: PolarsError::ColumnNotFound(format!("{name:?} is not a column the table can read").into()),
+            };
+            let dtype = schema.field(name).and_then(|field| polars_type(field.data_type())).ok_or_else(unknown)?;
+            Ok(Column::new_empty(name.into(), &dtype))
+        };
+        let frame: Vec<Column> = names.into_iter().chain([partition]).map(empty).collect::<Result<_, _>>()?;
+        DataFrame::new(0, frame).map_err(|source| TableError::Polars { what: format!("reading {}", self.url), source })
     }
 
     /// A lazy scan of the data files of the snapshot held in the partitions `rows` names, their

@@ -42,6 +42,16 @@ async fn appends_keep_positions_conflict_per_source_and_read_back() {
     assert!(LakeTable::open(&url).await.unwrap().is_none(), "no table yet");
     let mut table = LakeTable::open_or_create(&url, &schema, "arrival_date").await.unwrap();
     assert_eq!(table.last_position("shard-a").await.unwrap(), None);
+    // Created, no file yet (a writer killed between its create and its first append): no rows, the
+    // table's columns and types all the same.
+    let created = LakeTable::open(&url).await.unwrap().unwrap();
+    let lineage = created.read(Some(&["_shard_id", "_sequence_number"]), "arrival_date", Rows::All).await.unwrap();
+    assert_eq!(lineage.height(), 0);
+    assert_eq!(lineage.get_column_names(), ["_shard_id", "_sequence_number", "arrival_date"]);
+    let no_rows = created.read(None, "arrival_date", Rows::All).await.unwrap();
+    assert_eq!(no_rows.height(), 0);
+    let unknown = created.read(Some(&["no_such_column"]), "arrival_date", Rows::All).await;
+    assert!(matches!(unknown, Err(TableError::Polars { .. })), "{unknown:?}");
 
     for start in [0, 10] {
         let last = format!("{SEQ}{:06}", start + 9);
@@ -67,6 +77,7 @@ async fn appends_keep_positions_conflict_per_source_and_read_back() {
     let all = other.read(None, "arrival_date", Rows::All).await.unwrap();
     assert_eq!(all.height(), 30, "the conflicting writer's rows are not in the table: {all}");
     assert_eq!(all.column("arrival_date").unwrap().dtype(), &DataType::Date);
+    assert_eq!(all.schema(), no_rows.schema(), "a table read with no files has the types of its files");
     let keys = other.read(Some(&["_shard_id"]), "arrival_date", Rows::All).await.unwrap();
     assert_eq!(keys.width(), 2);
 }
