@@ -64,15 +64,20 @@ where
     tracing_subscriber::fmt::layer().fmt_fields(JsonFields::new()).event_format(LambdaJson).with_writer(writer)
 }
 
-/// The directives when `RUST_LOG` is unset: `info`, without the Delta kernel's snapshot builder, which
-/// logs at ERROR every table it does not find (the normal case before a table's first commit) and
-/// every error it returns, which the caller reports in its own words.
-const DEFAULT_DIRECTIVES: &str = "info,buoyant_kernel::snapshot::builder=off";
+/// Added to the directives unless `RUST_LOG` names `buoyant_kernel`: the Delta kernel's snapshot
+/// builder logs at ERROR every table it does not find (the normal case before a table's first commit)
+/// and every error it returns, which the caller reports in its own words.
+const QUIET_KERNEL: &str = "buoyant_kernel::snapshot::builder=off";
 
-/// `RUST_LOG`'s directives, [`DEFAULT_DIRECTIVES`] when it is unset or empty; a directive that does
-/// not parse is skipped.
+/// `RUST_LOG`'s directives (`info` when it is unset or empty) and [`QUIET_KERNEL`]; a directive that
+/// does not parse is skipped.
 fn env_filter(rust_log: Option<&str>) -> EnvFilter {
-    let directives = rust_log.map(str::trim).filter(|directives| !directives.is_empty()).unwrap_or(DEFAULT_DIRECTIVES);
+    let directives = rust_log.map(str::trim).filter(|directives| !directives.is_empty()).unwrap_or("info");
+    let directives = if directives.contains("buoyant_kernel") {
+        directives.to_string()
+    } else {
+        format!("{directives},{QUIET_KERNEL}")
+    };
     EnvFilter::builder().with_default_directive(LevelFilter::INFO.into()).parse_lossy(directives)
 }
 
@@ -223,9 +228,10 @@ mod tests {
             });
             lines.iter().map(|line| line["message"].as_str().unwrap().to_string()).collect::<Vec<_>>()
         };
-        assert_eq!(messages(Some("info,noisy=warn")), ["info", "noisy warn", "no table"]);
+        assert_eq!(messages(Some("info,noisy=warn")), ["info", "noisy warn"]);
         assert_eq!(messages(None), ["info", "noisy info", "noisy warn"]);
         assert_eq!(messages(Some(" ")), messages(None));
+        assert_eq!(messages(Some("info,buoyant_kernel=error")), ["info", "noisy info", "noisy warn", "no table"]);
         assert_eq!(level_of("WARN"), LevelFilter::WARN);
         assert_eq!(level_of("debug"), LevelFilter::DEBUG);
         assert_eq!(level_of("FATAL"), LevelFilter::ERROR);
