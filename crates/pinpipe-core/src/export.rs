@@ -138,7 +138,8 @@ fn write_display(out: &mut Vec<u8>, value: Option<impl std::fmt::Display>) {
 
 /// Writes text, quoted only when it holds a comma, a quote or a line break.
 fn write_text(out: &mut Vec<u8>, text: &str) {
-    if text.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+    let bytes = text.as_bytes();
+    if memchr::memchr3(b',', b'"', b'\n', bytes).is_some() || memchr::memchr(b'\r', bytes).is_some() {
         out.push(b'"');
         for part in text.split_inclusive('"') {
             out.extend_from_slice(part.as_bytes());
@@ -186,13 +187,30 @@ fn write_float_list(out: &mut Vec<u8>, lists: &ListArray<i64>, row: usize) {
     write_text(out, &text);
 }
 
+/// `YYYY-MM-DD HH:MM:SS`, as chrono's `%Y-%m-%d %H:%M:%S` writes it (years outside 0–9999 by chrono).
 fn write_datetime(out: &mut Vec<u8>, value: i64, unit: TimeUnit) {
+    use chrono::{Datelike, Timelike};
     let datetime = match unit {
         TimeUnit::Nanoseconds => chrono::DateTime::from_timestamp_nanos(value),
         TimeUnit::Microseconds => chrono::DateTime::from_timestamp_micros(value).expect("in range"),
         TimeUnit::Milliseconds => chrono::DateTime::from_timestamp_millis(value).expect("in range"),
     };
-    write!(out, "{}", datetime.format("%Y-%m-%d %H:%M:%S")).expect("writing to memory");
+    if !(0..=9999).contains(&datetime.year()) {
+        write!(out, "{}", datetime.format("%Y-%m-%d %H:%M:%S")).expect("writing to memory");
+        return;
+    }
+    let digits = |out: &mut Vec<u8>, value: u32, width: u32| {
+        out.extend((0..width).rev().map(|place| b'0' + (value / 10u32.pow(place) % 10) as u8));
+    };
+    digits(out, datetime.year().unsigned_abs(), 4);
+    for (separator, value) in [(b'-', datetime.month()), (b'-', datetime.day()), (b' ', datetime.hour())] {
+        out.push(separator);
+        digits(out, value, 2);
+    }
+    for value in [datetime.minute(), datetime.second()] {
+        out.push(b':');
+        digits(out, value, 2);
+    }
 }
 
 /// A frame as a Parquet object, compressed with `compression`.
@@ -255,6 +273,35 @@ mod tests {
         )
         .unwrap();
         assert_eq!(csv(&frame), "a\n\n spaced \nplain\n\"say \"\"hi\"\"\"\n\"two\nlines\"\n\"with, comma\"\n");
+    }
+
+    #[test]
+    fn quoting_looks_for_every_character_that_needs_it() {
+        for special in [",", "\"", "\n", "\r"] {
+            for text in [special.to_string(), format!("a{special}"), format!("{}{special}b", "x".repeat(70))] {
+                let mut out = Vec::new();
+                write_text(&mut out, &text);
+                assert_eq!(out.first(), Some(&b'"'), "{text:?}");
+            }
+        }
+        let mut out = Vec::new();
+        write_text(&mut out, &"plain text; with\ttabs and #".repeat(5));
+        assert_ne!(out.first(), Some(&b'"'));
+    }
+
+    #[test]
+    fn datetimes_are_written_as_chrono_formats_them() {
+        let mut rng = fastrand::Rng::with_seed(17);
+        // Years -300..13,000 in microseconds, the edges of 0 and 9999 included.
+        let edges =
+            [-62_167_219_200_000_000i64, -62_167_219_200_000_001, 253_402_300_799_999_999, 253_402_300_800_000_000];
+        let values = (0..100_000).map(|_| rng.i64(-71_600_000_000_000_000..348_000_000_000_000_000)).chain(edges);
+        for value in values {
+            let mut out = Vec::new();
+            write_datetime(&mut out, value, TimeUnit::Microseconds);
+            let expected = chrono::DateTime::from_timestamp_micros(value).unwrap().format("%Y-%m-%d %H:%M:%S");
+            assert_eq!(String::from_utf8(out).unwrap(), expected.to_string(), "{value}");
+        }
     }
 
     #[test]

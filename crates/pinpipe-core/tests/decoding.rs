@@ -40,6 +40,9 @@ fn pin_cases() -> Vec<Case> {
         (r#"{"index": -2147483648}"#, Some(Ok(i32::MIN))),
         (r#"{"ind": 5, "unknown": {"nested": [1, 2]}, "downloaded": "x"}"#, Some(Ok(5))),
         ("{\"index\": 6, \"title\": \"crlf\"}\r", Some(Ok(6))),
+        (r#"{"title": "key last", "unique_id": "u", "index": 7}"#, Some(Ok(7))),
+        (r#"{"index": 8, "title": "a", "unique_id": "u", "title": "b"}"#, Some(Err(DuplicateField))),
+        (r#"{"unique_id": "u", "ind": 9, "unique_id": "v"}"#, Some(Err(DuplicateField))),
     ]
 }
 
@@ -59,7 +62,7 @@ fn bad_lines_are_refused_with_kind_source_and_line_while_good_lines_are_kept() {
     assert_eq!(i32s(&decoded.frame, "ind"), kept);
     assert_eq!(
         strs(&decoded.frame, "title"),
-        vec![Some("first".into()), Some("max key".into()), None, None, Some("crlf".into())]
+        vec![Some("first".into()), Some("max key".into()), None, None, Some("crlf".into()), Some("key last".into())]
     );
 
     let refused: Vec<(u64, RejectKind, &str)> = cases

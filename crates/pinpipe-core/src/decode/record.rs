@@ -142,30 +142,41 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut values = vec![Posted::Null; self.fields.len()];
-        let mut seen = vec![false; self.fields.len()];
+        // Bit i: field i was seen (every table has fewer than 64 fields: tested below).
+        let mut seen = 0u64;
+        // Clients mostly send the fields in the table's order: the one after the last found is tried first.
+        let mut expected = 0;
         while let Some(name) = map.next_key::<Cow<'de, str>>()? {
-            let position =
-                self.fields.iter().position(|field| field.name == name || field.alias == Some(name.as_ref()));
-            match position {
-                Some(i) if seen[i] => {
+            match field_position(self.fields, &name, expected) {
+                Some(i) if seen & (1 << i) != 0 => {
                     self.problem.set(Some(RejectKind::DuplicateField));
                     return Err(de::Error::custom(format_args!("duplicate field `{name}`")));
                 }
                 Some(i) => {
                     values[i] = map.next_value()?;
-                    seen[i] = true;
+                    seen |= 1 << i;
+                    expected = i + 1;
                 }
                 None => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        if !seen[0] {
+        if seen & 1 == 0 {
             self.problem.set(Some(RejectKind::MissingKey));
             return Err(de::Error::custom("missing key"));
         }
         Ok(values)
     }
+}
+
+/// The position of the field `name` (its name or alias) in `fields`, trying `expected` first.
+fn field_position(fields: &[Field], name: &str, expected: usize) -> Option<usize> {
+    let is = |field: &Field| field.name == name || field.alias == Some(name);
+    if fields.get(expected).is_some_and(is) {
+        return Some(expected);
+    }
+    fields.iter().position(is)
 }
 
 /// Why a record is refused: the kind, for counting, and the problem in words.
@@ -187,13 +198,26 @@ impl Refusal {
 /// refused.
 pub(super) fn parse_record<'a>(fields: &'static [Field], record: &'a [u8]) -> Result<(i32, Vec<Posted<'a>>), Refusal> {
     let problem = Cell::new(None);
-    let mut deserializer = serde_json::Deserializer::from_slice(record);
-    let values = RecordSeed { fields, problem: &problem }
-        .deserialize(&mut deserializer)
-        .and_then(|values| deserializer.end().map(|()| values))
-        .map_err(|error| classify(&error, problem.get(), fields[0].name))?;
+    // The whole record's UTF-8 is checked at once (SIMD), not string by string as the byte reader
+    // does; a record that is not UTF-8 goes through the byte reader, whose error says where.
+    let values = match simdutf8::basic::from_utf8(record) {
+        Ok(text) => read_record(fields, &mut serde_json::Deserializer::from_str(text), &problem),
+        Err(_) => read_record(fields, &mut serde_json::Deserializer::from_slice(record), &problem),
+    };
+    let values = values.map_err(|error| classify(&error, problem.get(), fields[0].name))?;
     let key = record_key(&values[0], fields[0].name)?;
     Ok((key, values))
+}
+
+/// The values of `fields` in the one JSON object `deserializer` holds (nothing may follow it).
+fn read_record<'de, R: serde_json::de::Read<'de>>(
+    fields: &'static [Field],
+    deserializer: &mut serde_json::Deserializer<R>,
+    problem: &Cell<Option<RejectKind>>,
+) -> Result<Vec<Posted<'de>>, serde_json::Error> {
+    let values = RecordSeed { fields, problem }.deserialize(&mut *deserializer)?;
+    deserializer.end()?;
+    Ok(values)
 }
 
 fn classify(error: &serde_json::Error, problem: Option<RejectKind>, key: &str) -> Refusal {
@@ -220,5 +244,28 @@ fn record_key(value: &Posted<'_>, key: &str) -> Result<i32, Refusal> {
         other => {
             Err(Refusal::new(RejectKind::KeyNotInteger, format!("key `{key}` is {}, not an integer", other.describe())))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pinpipe_contract::Table;
+
+    use super::*;
+
+    #[test]
+    fn every_table_has_fewer_fields_than_the_bits_that_mark_them_seen() {
+        assert!(Table::ALL.iter().all(|table| table.fields().len() < u64::BITS as usize));
+    }
+
+    #[test]
+    fn a_field_is_found_by_name_or_alias_wherever_it_is_expected() {
+        let fields = Table::Pin.fields();
+        let last = fields.len() - 1;
+        assert_eq!(field_position(fields, "ind", 0), Some(0));
+        assert_eq!(field_position(fields, "index", last), Some(0));
+        assert_eq!(field_position(fields, fields[last].name, 0), Some(last));
+        assert_eq!(field_position(fields, fields[1].name, fields.len()), Some(1));
+        assert_eq!(field_position(fields, "no such field", 1), None);
     }
 }
