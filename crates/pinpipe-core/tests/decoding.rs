@@ -94,7 +94,7 @@ fn bad_lines_are_refused_with_kind_source_and_line_while_good_lines_are_kept() {
     assert_eq!(quality.rejected.get(&RejectKind::MissingKey), Some(&2));
     assert_eq!(quality.rejected.get(&RejectKind::KeyNotInteger), Some(&5));
     assert_eq!(quality.rejected.get(&RejectKind::KeyOutOfRange), Some(&3));
-    assert_eq!(quality.rejected.get(&RejectKind::DuplicateField), Some(&1));
+    assert_eq!(quality.rejected.get(&RejectKind::DuplicateField), Some(&3));
     // `downloaded: "x"` is a value of the wrong type, not a reason to refuse the record.
     assert_eq!(decoded.invalid_values, counts([("downloaded", 1)]));
 }
