@@ -34,24 +34,20 @@ fn start_serve(lake: &std::path::Path, port: u16) -> (Child, mpsc::Receiver<Stri
 fn spawn_with_lines(mut command: Command) -> (Child, mpsc::Receiver<String>) {
     let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("starting pinpipe serve");
     let (lines, receiver) = mpsc::channel();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let errors = lines.clone();
-    std::thread::spawn(move || {
-        for line in stdout.lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    std::thread::spawn(move || {
-        for line in stderr.lines().map_while(Result::ok) {
-            if errors.send(format!("stderr: {line}")).is_err() {
-                break;
-            }
-        }
-    });
+    forward_lines(child.stdout.take().unwrap(), "", lines.clone());
+    forward_lines(child.stderr.take().unwrap(), "stderr: ", lines);
     (child, receiver)
+}
+
+/// Sends each line of `output`, after `mark`, to `lines` as it comes (on a thread of its own).
+fn forward_lines(output: impl std::io::Read + Send + 'static, mark: &'static str, lines: mpsc::Sender<String>) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(output).lines().map_while(Result::ok) {
+            if lines.send(format!("{mark}{line}")).is_err() {
+                break;
+            }
+        }
+    });
 }
 
 /// Waits for a line starting with `prefix`, for at most `timeout`; failing, shows the last lines.

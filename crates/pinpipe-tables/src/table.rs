@@ -305,31 +305,7 @@ impl LakeTable {
         rows: Rows<'_>,
     ) -> Result<DataFrame, TableError> {
         let columns: Option<Vec<String>> = columns.map(|columns| columns.iter().map(|c| c.to_string()).collect());
-        let files = self.files(rows, partition).await?;
-        if files.is_empty() {
-            return self.no_rows(columns.as_deref(), partition);
-        }
-        self.read_files(files, columns, partition).await
-    }
-
-    /// The frame [`LakeTable::read`] gives where no data file holds the rows asked for (a table just
-    /// created, or a partition not written): no rows, the columns and types of the table's schema.
-    fn no_rows(&self, columns: Option<&[String]>, partition: &str) -> Result<DataFrame, TableError> {
-        let schema = self.table.snapshot().map_err(|error| delta_error(&self.url, error))?.schema();
-        let names: Vec<&str> = match columns {
-            Some(columns) => columns.iter().map(String::as_str).collect(),
-            None => schema.fields().map(|field| field.name().as_str()).filter(|name| *name != partition).collect(),
-        };
-        let empty = |name: &str| -> Result<Column, TableError> {
-            let unknown = || TableError::Polars {
-                what: format!("reading {}", self.url),
-                source: PolarsError::ColumnNotFound(format!("{name:?} is not a column the table can read").into()),
-            };
-            let dtype = schema.field(name).and_then(|field| polars_type(field.data_type())).ok_or_else(unknown)?;
-            Ok(Column::new_empty(name.into(), &dtype))
-        };
-        let frame: Vec<Column> = names.into_iter().chain([partition]).map(empty).collect::<Result<_, _>>()?;
-        DataFrame::new(0, frame).map_err(|source| TableError::Polars { what: format!("reading {}", self.url), source })
+        self.read_files(self.files(rows, partition).await?, columns, partition).await
     }
 
     /// A lazy scan of the data files of the snapshot held in the partitions `rows` names, their
@@ -376,12 +352,36 @@ impl LakeTable {
             .try_collect()
             .await?;
         let mut frames = frames.into_iter();
-        let Some(mut all) = frames.next() else { return Ok(DataFrame::empty()) };
+        let Some(mut all) = frames.next() else { return self.no_rows(columns.as_deref(), partition) };
         for frame in frames {
-            all.vstack_mut(&frame)
-                .map_err(|source| TableError::Polars { what: format!("reading {}", self.url), source })?;
+            all.vstack_mut(&frame).map_err(|source| self.read_error(source))?;
         }
         Ok(all)
+    }
+
+    /// The frame of no data file (a table just created, or a partition not written): no rows, the
+    /// columns `columns` (all, if not given) and `partition` with the types of the table's schema.
+    fn no_rows(&self, columns: Option<&[String]>, partition: &str) -> Result<DataFrame, TableError> {
+        let schema = self.table.snapshot().map_err(|error| delta_error(&self.url, error))?.schema();
+        let names: Vec<&str> = match columns {
+            Some(columns) => columns.iter().map(String::as_str).collect(),
+            None => schema.fields().map(|field| field.name().as_str()).filter(|name| *name != partition).collect(),
+        };
+        let empty = |name: &str| -> Result<Column, TableError> {
+            let unknown = || {
+                self.read_error(PolarsError::ColumnNotFound(
+                    format!("{name:?} is not a column the table can read").into(),
+                ))
+            };
+            let dtype = schema.field(name).and_then(|field| polars_type(field.data_type())).ok_or_else(unknown)?;
+            Ok(Column::new_empty(name.into(), &dtype))
+        };
+        let frame: Vec<Column> = names.into_iter().chain([partition]).map(empty).collect::<Result<_, _>>()?;
+        DataFrame::new(0, frame).map_err(|source| self.read_error(source))
+    }
+
+    fn read_error(&self, source: PolarsError) -> TableError {
+        TableError::Polars { what: format!("reading {}", self.url), source }
     }
 
     /// One data file's rows (only `columns`, if given), with the partition column `partition`.
