@@ -71,11 +71,9 @@ pub(crate) fn read_table_files(dir: &Path) -> Result<(Vec<ObjectMeta>, BTreeMap<
     let mut consumed = Vec::new();
     let mut decoded = BTreeMap::new();
     for (table, path, file) in files {
-        let name = path.display().to_string();
-        let (lines, size) =
-            read_distinct_lines(table, &name, file).map_err(|source| BatchError::Io { path, source })?;
+        let (lines, size) = read_distinct_lines(table, &path, file)?;
         decoded.insert(table, lines.finish()?);
-        consumed.push(ObjectMeta { key: name, size, version: String::new() });
+        consumed.push(ObjectMeta { key: path.display().to_string(), size, version: String::new() });
     }
     Ok((consumed, decoded))
 }
@@ -83,9 +81,10 @@ pub(crate) fn read_table_files(dir: &Path) -> Result<(Vec<ObjectMeta>, BTreeMap<
 /// Bytes read at once from an input file.
 const READ_BLOCK: usize = 8 << 20;
 
-/// Feeds a file to a [`DistinctLines`] in blocks of whole lines, reading the next block on another
-/// thread while this one is hashed; returns the lines and the file's size.
-fn read_distinct_lines(table: Table, name: &str, mut file: File) -> std::io::Result<(DistinctLines, u64)> {
+/// Feeds a file (opened from `path`) to a [`DistinctLines`] in blocks of whole lines, reading the next
+/// block on another thread while this one is decoded; returns the lines and the file's size.
+fn read_distinct_lines(table: Table, path: &Path, mut file: File) -> Result<(DistinctLines, u64), BatchError> {
+    let name = path.display().to_string();
     let (sender, receiver) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(2);
     std::thread::scope(|scope| {
         scope.spawn(move || {
@@ -122,9 +121,9 @@ fn read_distinct_lines(table: Table, name: &str, mut file: File) -> std::io::Res
         let mut lines = DistinctLines::new(table);
         let (mut next_line, mut size) = (1u64, 0u64);
         for block in receiver {
-            let block = block?;
+            let block = block.map_err(|source| BatchError::Io { path: path.to_path_buf(), source })?;
             size += block.len() as u64;
-            next_line = lines.push(name, &block, next_line);
+            next_line = lines.push(&name, &block, next_line)?;
         }
         Ok((lines, size))
     })

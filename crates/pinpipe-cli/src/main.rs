@@ -9,6 +9,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+#[global_allocator]
+static ALLOCATOR: pinpipe_allocator::Allocator = pinpipe_allocator::Allocator {};
+
 /// pinpipe: ingest, land, clean and analyse Pinterest-style posts.
 #[derive(Parser)]
 #[command(version, about)]
@@ -146,7 +149,12 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    let command = Cli::parse().command;
+    if !matches!(command, Command::Serve(_)) {
+        // A command that ends when its work does; `serve` gives memory back after a batch's peak.
+        pinpipe_allocator::keep_freed_memory();
+    }
+    match command {
         Command::Transform { input, out } => transform(&input, &out).await?,
         Command::Emulate {
             api: Some(api),

@@ -54,25 +54,31 @@ pub fn write_csv(frame: &DataFrame, out: &mut impl Write) -> PolarsResult<()> {
     line.push(b'\n');
     out.write_all(&line)?;
     let height = frame.height();
-    let blocks: Vec<Vec<u8>> = (0..height.div_ceil(ROWS_PER_TASK))
-        .into_par_iter()
-        .map(|task| {
-            let rows = task * ROWS_PER_TASK..((task + 1) * ROWS_PER_TASK).min(height);
-            let mut block = Vec::with_capacity(rows.len() * 64);
-            for row in rows {
-                for (i, cell) in cells.iter().enumerate() {
-                    if i > 0 {
-                        block.push(b',');
+    let row_bytes = cells.iter().map(|cell| cell.mean_width(height) + 1).sum::<usize>();
+    let tasks = height.div_ceil(ROWS_PER_TASK);
+    // A few blocks per thread at a time: the whole file is never in memory beside its frame.
+    let wave = 2 * rayon::current_num_threads();
+    for first in (0..tasks).step_by(wave) {
+        let blocks: Vec<Vec<u8>> = (first..(first + wave).min(tasks))
+            .into_par_iter()
+            .map(|task| {
+                let rows = task * ROWS_PER_TASK..((task + 1) * ROWS_PER_TASK).min(height);
+                let mut block = Vec::with_capacity(rows.len() * row_bytes);
+                for row in rows {
+                    for (i, cell) in cells.iter().enumerate() {
+                        if i > 0 {
+                            block.push(b',');
+                        }
+                        cell.write(row, &mut block);
                     }
-                    cell.write(row, &mut block);
+                    block.push(b'\n');
                 }
-                block.push(b'\n');
-            }
-            block
-        })
-        .collect();
-    for block in blocks {
-        out.write_all(&block)?;
+                block
+            })
+            .collect();
+        for block in blocks {
+            out.write_all(&block)?;
+        }
     }
     Ok(())
 }
@@ -103,6 +109,22 @@ impl<'a> Cells<'a> {
             }
             other => polars_bail!(ComputeError: "no canonical CSV form for column {} of type {other}", column.name()),
         })
+    }
+
+    /// The bytes a cell of this column takes on average, about (a block's capacity comes from it, so
+    /// that a block is not grown and copied as it fills).
+    fn mean_width(&self, height: usize) -> usize {
+        match self {
+            Cells::Text(values) => {
+                let bytes: usize = values.downcast_iter().map(|array| array.total_bytes_len()).sum();
+                bytes / height.max(1) + 2 // and the quotes it may need
+            }
+            Cells::Int32(_) | Cells::UInt32(_) => 10,
+            Cells::Int64(_) => 20,
+            Cells::Float64(_) => 20,
+            Cells::Datetime(..) => "YYYY-MM-DD HH:MM:SS".len(),
+            Cells::FloatList(lists) => 2 + 22 * (lists.values().len() / lists.len().max(1)),
+        }
     }
 
     fn write(&self, row: usize, out: &mut Vec<u8>) {

@@ -39,11 +39,11 @@ use pinpipe_core::export::parquet_bytes;
 use pinpipe_events::{kinesis_event_json, EventOrigin, ShardRecord};
 use pinpipe_lake::LocalStore;
 use polars::prelude::ParquetCompression;
-use stream_processor::{allocator, KinesisBatch, Processor, Source};
+use stream_processor::{KinesisBatch, Processor, Source};
 
 /// The function's allocator (`src/main.rs`), so the figures are the function's.
 #[global_allocator]
-static ALLOCATOR: allocator::Allocator = allocator::Allocator {};
+static ALLOCATOR: pinpipe_allocator::Allocator = pinpipe_allocator::Allocator {};
 
 const RECORDS: usize = 10_000;
 const SMOKE_RECORDS: usize = 100;
@@ -109,7 +109,7 @@ fn configure(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::W
 }
 
 fn process(c: &mut Criterion) {
-    allocator::keep_freed_memory();
+    pinpipe_allocator::keep_freed_memory();
     let records = records();
     let runtime = runtime();
     let folder = pinpipe_lake::testing::scratch_folder("bench-stream");
@@ -146,7 +146,7 @@ fn process(c: &mut Criterion) {
 }
 
 fn stages(c: &mut Criterion) {
-    allocator::keep_freed_memory();
+    pinpipe_allocator::keep_freed_memory();
     let records = records();
     let json = pin_event_json(records);
     let event = event(&json);

@@ -20,7 +20,6 @@
 //! * **Transient failures** (S3) are answered with `batchItemFailures` naming the records of what was
 //!   not committed (from the first record of the failed group on), so Lambda retries from there.
 
-pub mod allocator;
 mod clean;
 mod event;
 mod table;

@@ -5,16 +5,14 @@ use std::sync::Arc;
 use lambda_runtime::{run, service_fn, Error};
 use pinpipe_contract::Names;
 use pinpipe_lake::{config, ObjectStore, S3Store};
-use stream_processor::{allocator, Processor};
+use stream_processor::Processor;
 
-/// mimalloc instead of glibc's malloc: the handler allocates and frees per record, and glibc's
-/// malloc and free were 28 % of its time (BENCHMARKS.md, stream processor).
 #[global_allocator]
-static ALLOCATOR: allocator::Allocator = allocator::Allocator {};
+static ALLOCATOR: pinpipe_allocator::Allocator = pinpipe_allocator::Allocator {};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    allocator::keep_freed_memory();
+    pinpipe_allocator::keep_freed_memory();
     pinpipe_metrics::log::init();
     let bucket = config::lake_bucket()?;
     let prefix = config::prefix()?;

@@ -16,7 +16,34 @@ pub(super) struct ColumnBuilders {
     keys: PrimitiveChunkedBuilder<Int32Type>,
     columns: Vec<ColumnBuilder>,
     hashes: BinaryChunkedBuilder,
-    invalid: Vec<u64>,
+    invalid: InvalidCounts,
+}
+
+/// Per field of a table (by index), how many values had a JSON type the field cannot hold.
+pub(super) struct InvalidCounts(Vec<u64>);
+
+impl InvalidCounts {
+    pub(super) fn new(table: Table) -> Self {
+        InvalidCounts(vec![0; table.fields().len()])
+    }
+
+    /// Counts one record's invalid values: the bits of their fields' indexes.
+    pub(super) fn add(&mut self, mut fields: u64) {
+        while fields != 0 {
+            self.0[fields.trailing_zeros() as usize] += 1;
+            fields &= fields - 1;
+        }
+    }
+
+    /// The counts by field name, fields without invalid values left out.
+    pub(super) fn by_name(&self, table: Table) -> BTreeMap<String, u64> {
+        self.0
+            .iter()
+            .zip(table.fields())
+            .filter(|(count, _)| **count > 0)
+            .map(|(count, field)| (field.name.to_string(), *count))
+            .collect()
+    }
 }
 
 enum ColumnBuilder {
@@ -45,48 +72,40 @@ impl ColumnBuilders {
             keys: PrimitiveChunkedBuilder::new(KEY_COLUMN.into(), capacity),
             columns,
             hashes: BinaryChunkedBuilder::new(RAW_HASH_COLUMN.into(), capacity),
-            invalid: vec![0; fields.len()],
+            invalid: InvalidCounts::new(table),
         }
     }
 
-    /// Decodes one line into the builders, or says why it is refused. A value whose JSON type its
-    /// field cannot hold counts `weight` times (the record stands for that many identical lines).
-    pub(super) fn push_line(&mut self, line: &[u8], weight: u64) -> Result<(), Refusal> {
+    /// Decodes one line into the builders, or says why it is refused. Gives the bits (by field
+    /// index) of the fields whose values had a JSON type the field cannot hold (they became NULL).
+    pub(super) fn push_line(&mut self, line: &[u8]) -> Result<u64, Refusal> {
         let (key, values) = parse_record(self.table.fields(), line)?;
         let mut hasher = Xxh3::new();
+        let mut invalid = 0u64;
         self.keys.append_value(key);
         hasher.update(&key.to_le_bytes());
         for (i, (value, column)) in values[1..].iter().zip(&mut self.columns).enumerate() {
             value.hash_into(&mut hasher);
             if !column.push(value) {
-                self.invalid[i + 1] += weight;
+                invalid |= 1 << (i + 1);
             }
         }
         self.hashes.append_value(hasher.digest128().to_le_bytes());
-        Ok(())
+        Ok(invalid)
     }
 
     /// Decodes one record, or files it in `refused` with where it was (`at`, made only then) and why.
     pub(super) fn push_or_reject<P>(&mut self, record: &[u8], at: impl FnOnce() -> P, refused: &mut Vec<Refused<P>>) {
-        if let Err(refusal) = self.push_line(record, 1) {
-            refused.push(Refused::new(at(), refusal, record));
+        match self.push_line(record) {
+            Ok(invalid) => self.invalid.add(invalid),
+            Err(refusal) => refused.push(Refused::new(at(), refusal, record)),
         }
     }
 
     /// The decoded frame of everything pushed, with the records refused along the way.
     pub(super) fn into_decoded<P>(self, refused: Vec<Refused<P>>) -> PolarsResult<Decoded<P>> {
-        let invalid_values = self.invalid_counts();
+        let invalid_values = self.invalid.by_name(self.table);
         Ok(Decoded { frame: self.finish()?, refused, invalid_values })
-    }
-
-    fn invalid_counts(&self) -> BTreeMap<String, u64> {
-        let fields = self.table.fields();
-        self.invalid
-            .iter()
-            .zip(fields)
-            .filter(|(count, _)| **count > 0)
-            .map(|(count, field)| (field.name.to_string(), *count))
-            .collect()
     }
 
     pub(super) fn finish(self) -> PolarsResult<DataFrame> {

@@ -1,14 +1,14 @@
 //! Dropping duplicate lines before decoding: byte-identical lines are told apart by a hash of their
 //! bytes and decoded once; records equal but not byte-identical are dropped by their record hash.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use pinpipe_contract::table::{Table, RAW_HASH_COLUMN};
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::columns::ColumnBuilders;
+use super::columns::{ColumnBuilders, InvalidCounts};
 use super::record::Refusal;
 use super::{merge, Decoded, Line, RawSource, Refused, LINES_PER_CHUNK};
 
@@ -29,7 +29,7 @@ pub struct DistinctDecoded {
 pub fn decode_distinct(table: Table, sources: &[RawSource]) -> PolarsResult<DistinctDecoded> {
     let mut lines = DistinctLines::new(table);
     for source in sources {
-        lines.push(&source.name, &source.bytes, 1);
+        lines.push(&source.name, &source.bytes, 1)?;
     }
     lines.finish()
 }
@@ -38,34 +38,35 @@ pub fn decode_distinct(table: Table, sources: &[RawSource]) -> PolarsResult<Dist
 /// [`decode_distinct`], for inputs read block by block.
 ///
 /// Lines are first told apart by a 128-bit hash of their bytes: a line byte-identical to an earlier
-/// one decodes to the same record (or the same refusal), so it is counted but neither kept, decoded
-/// again nor copied into a column. Only the distinct lines' bytes are kept; [`DistinctLines::finish`]
-/// decodes them (in parallel) and drops records that are equal without being byte-identical (fields
-/// reordered, spacing) by their record hash. Duplicates thus cost a hash of their bytes and a few
-/// bytes of bookkeeping, and memory stays near the size of the distinct lines, not of the input.
+/// one decodes to the same record (or the same refusal), so it is counted but neither decoded again
+/// nor copied into a column. Each piece's new lines are decoded (in parallel) when it is fed, so the
+/// raw text is not kept: memory holds the decoded columns, a few bytes per distinct line, and the
+/// bytes of refused lines. [`DistinctLines::finish`] drops records that are equal without being
+/// byte-identical (fields reordered, spacing) by their record hash.
 pub struct DistinctLines {
     table: Table,
     /// Distinct line id by the hash of the line's bytes.
     ids: HashMap<u128, u32, BuildHasherDefault<PrehashedHasher>>,
-    /// The distinct lines' bytes, back to back.
-    text: Vec<u8>,
-    /// Per distinct line: where it ends in `text` and how many copies there are.
-    firsts: Vec<FirstLine>,
-    /// Every non-blank line, in input order: its distinct id and where it is (for refusals).
-    occurrences: Vec<Occurrence>,
-    /// The names of the sources fed so far.
-    sources: Vec<String>,
+    /// Per distinct line (by id): what decoding it gave.
+    outcomes: Vec<Outcome>,
+    /// The refused distinct lines: why, and their bytes.
+    refusals: Vec<(Refusal, Box<[u8]>)>,
+    /// The decoded distinct records, a frame per decoding task.
+    parts: Vec<DataFrame>,
+    /// Every refused line, duplicates included, in input order.
+    refused: Vec<Refused<Line>>,
+    /// Invalid values, duplicates included.
+    invalid: InvalidCounts,
+    records_accepted: u64,
 }
 
-struct FirstLine {
-    end: usize,
-    copies: u64,
-}
-
-struct Occurrence {
-    id: u32,
-    source: u32,
-    number: u64,
+/// What decoding a distinct line gave.
+#[derive(Clone, Copy)]
+enum Outcome {
+    /// A record; the bits of the fields whose values were invalid.
+    Accepted(u64),
+    /// Refused: the index of its refusal.
+    Refused(usize),
 }
 
 impl DistinctLines {
@@ -74,21 +75,20 @@ impl DistinctLines {
         DistinctLines {
             table,
             ids: HashMap::default(),
-            text: Vec::new(),
-            firsts: Vec::new(),
-            occurrences: Vec::new(),
-            sources: Vec::new(),
+            outcomes: Vec::new(),
+            refusals: Vec::new(),
+            parts: Vec::new(),
+            refused: Vec::new(),
+            invalid: InvalidCounts::new(table),
+            records_accepted: 0,
         }
     }
 
     /// Feeds whole lines of the source `name` (a piece may end without a line break only at the
-    /// source's end), the first of them being line `first_line` (1-based); returns the number of the
-    /// line after the last one fed. Blank lines count in the numbering but are not records.
-    pub fn push(&mut self, name: &str, bytes: &[u8], first_line: u64) -> u64 {
-        if self.sources.last().map(String::as_str) != Some(name) {
-            self.sources.push(name.to_string());
-        }
-        let source = (self.sources.len() - 1) as u32;
+    /// source's end), the first of them being line `first_line` (1-based), and decodes the lines not
+    /// seen before; returns the number of the line after the last one fed. Blank lines count in the
+    /// numbering but are not records.
+    pub fn push(&mut self, name: &str, bytes: &[u8], first_line: u64) -> PolarsResult<u64> {
         // Hash the lines in parallel, in pieces of about a megabyte cut at line breaks.
         let mut pieces = Vec::new();
         let mut start = 0;
@@ -103,66 +103,75 @@ impl DistinctLines {
         }
         let hashed: Vec<(Vec<LineRef>, u64)> =
             pieces.into_par_iter().map(|range| hash_lines(&bytes[range.clone()], range.start)).collect();
+        // Ids in input order; the new ones are those from `first_new` on.
+        let first_new = self.outcomes.len();
+        let mut occurrences = Vec::new();
+        let mut new_lines = Vec::new();
         let mut number = first_line;
         for (lines, count) in hashed {
             for line in lines {
-                let line_number = number + line.number;
-                let next_id = self.firsts.len() as u32;
+                let next_id = (first_new + new_lines.len()) as u32;
                 let id = *self.ids.entry(line.hash).or_insert(next_id);
                 if id == next_id {
-                    self.text.extend_from_slice(&bytes[line.start..line.end]);
-                    self.firsts.push(FirstLine { end: self.text.len(), copies: 0 });
+                    new_lines.push(&bytes[line.start..line.end]);
                 }
-                self.firsts[id as usize].copies += 1;
-                self.occurrences.push(Occurrence { id, source, number: line_number });
+                occurrences.push((id, number + line.number));
             }
             number += count;
         }
-        number
-    }
-
-    /// Decodes the distinct lines.
-    pub fn finish(self) -> PolarsResult<DistinctDecoded> {
-        let DistinctLines { table, ids, text, firsts, occurrences, sources } = self;
-        drop(ids);
-        let starts: Vec<usize> = std::iter::once(0).chain(firsts.iter().map(|first| first.end)).collect();
-        // Each distinct line is decoded once; its invalid values count once per copy.
-        let outcomes: Vec<PolarsResult<DecodedBlock>> = firsts
-            .par_chunks(LINES_PER_CHUNK)
-            .enumerate()
-            .map(|(block, group)| {
-                let mut builders = ColumnBuilders::new(table, group.len());
-                let mut refused = Vec::with_capacity(group.len());
-                for (i, first) in group.iter().enumerate() {
-                    let bytes = &text[starts[block * LINES_PER_CHUNK + i]..first.end];
-                    refused.push(builders.push_line(bytes, first.copies).err());
+        self.decode_new(&new_lines)?;
+        for (id, number) in occurrences {
+            match self.outcomes[id as usize] {
+                Outcome::Accepted(invalid) => {
+                    self.records_accepted += 1;
+                    self.invalid.add(invalid);
                 }
-                Ok((builders.into_decoded(Vec::new())?, refused))
-            })
-            .collect();
-        let mut parts = Vec::with_capacity(outcomes.len());
-        let mut refusals: Vec<Option<Refusal>> = Vec::with_capacity(firsts.len());
-        for outcome in outcomes {
-            let (part, refused) = outcome?;
-            parts.push(Ok(part));
-            refusals.extend(refused);
-        }
-        // Every copy of a refused line is refused, at its own place, in input order.
-        let mut refused = Vec::new();
-        let mut records_accepted = 0u64;
-        for occurrence in &occurrences {
-            match &refusals[occurrence.id as usize] {
-                None => records_accepted += 1,
-                Some(refusal) => {
-                    let id = occurrence.id as usize;
-                    let bytes = &text[starts[id]..firsts[id].end];
-                    let at = Line { source: sources[occurrence.source as usize].clone(), number: occurrence.number };
-                    refused.push(Refused::new(at, refusal.clone(), bytes));
+                Outcome::Refused(index) => {
+                    let (refusal, bytes) = &self.refusals[index];
+                    let at = Line { source: name.to_string(), number };
+                    self.refused.push(Refused::new(at, refusal.clone(), bytes));
                 }
             }
         }
-        let mut decoded = merge(table, parts)?;
+        Ok(number)
+    }
+
+    /// Decodes lines seen for the first time (in parallel), giving each its outcome in id order.
+    fn decode_new(&mut self, lines: &[&[u8]]) -> PolarsResult<()> {
+        let tasks = 2 * rayon::current_num_threads();
+        let lines_per_task = lines.len().div_ceil(tasks).clamp(MIN_LINES_PER_TASK, LINES_PER_CHUNK);
+        let decoded = lines
+            .par_chunks(lines_per_task)
+            .map(|group| {
+                let mut builders = ColumnBuilders::new(self.table, group.len());
+                let outcomes: Vec<Result<u64, Refusal>> = group.iter().map(|line| builders.push_line(line)).collect();
+                Ok((builders.finish()?, outcomes))
+            })
+            .collect::<PolarsResult<Vec<_>>>()?;
+        let mut lines = lines.iter();
+        for (frame, outcomes) in decoded {
+            self.parts.push(frame);
+            for (outcome, line) in outcomes.into_iter().zip(&mut lines) {
+                self.outcomes.push(match outcome {
+                    Ok(invalid) => Outcome::Accepted(invalid),
+                    Err(refusal) => {
+                        self.refusals.push((refusal, Box::from(*line)));
+                        Outcome::Refused(self.refusals.len() - 1)
+                    }
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The distinct records decoded, equal records that are not byte-identical dropped.
+    pub fn finish(self) -> PolarsResult<DistinctDecoded> {
+        let DistinctLines { table, parts, refused, invalid, records_accepted, .. } = self;
+        let parts =
+            parts.into_iter().map(|frame| Ok(Decoded { frame, refused: Vec::new(), invalid_values: BTreeMap::new() }));
+        let mut decoded = merge(table, parts.collect())?;
         decoded.refused = refused;
+        decoded.invalid_values = invalid.by_name(table);
         // Equal records that are not byte-identical: keep the first.
         if decoded.frame.height() > 1 {
             decoded.frame =
@@ -172,8 +181,8 @@ impl DistinctLines {
     }
 }
 
-/// The distinct lines of one block decoded, and each one's refusal, if refused.
-type DecodedBlock = (Decoded<Line>, Vec<Option<Refusal>>);
+/// The fewest new lines a decoding task of [`DistinctLines::push`] takes (fewer tasks for a piece with few new lines).
+const MIN_LINES_PER_TASK: usize = 1_024;
 
 /// Bytes per parallel hashing task in [`DistinctLines::push`].
 const PIECE_BYTES: usize = 1 << 20;

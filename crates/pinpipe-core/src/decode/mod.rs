@@ -255,10 +255,10 @@ mod tests {
         let mut lines = DistinctLines::new(Table::User);
         let mut next = 1;
         for piece in first.split_inclusive('\n').collect::<Vec<_>>().chunks(3) {
-            next = lines.push("one.jsonl", piece.concat().as_bytes(), next);
+            next = lines.push("one.jsonl", piece.concat().as_bytes(), next).unwrap();
         }
         assert_eq!(next, 12);
-        assert_eq!(lines.push("two.jsonl", second.as_bytes(), 1), 7);
+        assert_eq!(lines.push("two.jsonl", second.as_bytes(), 1).unwrap(), 7);
         let streamed = lines.finish().unwrap();
         assert!(streamed.decoded.frame.equals_missing(&expected));
         assert_eq!(streamed.records_accepted, 11);
