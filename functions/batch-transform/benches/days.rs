@@ -7,9 +7,13 @@
 //! stage's time and peak memory, and the whole run's phase times (transform = decode + drop
 //! duplicates + clean, query) and peak memory.
 //!
+//! It runs on the function's allocator, as the function does (freed memory kept for the process's
+//! life): the first day's clean stage is a cold invocation's peak, later peaks those of a warm one.
+//!
 //! ```sh
 //! CARGO_TARGET_DIR=/work/target-release cargo bench -p batch-transform --bench days
 //! PINPIPE_BENCH_ROWS=1000000 PINPIPE_BENCH_DAYS=10   # the defaults; PINPIPE_BENCH_DIR: where the lake goes
+//! PINPIPE_BENCH_S3=1   # the lake in a fresh bucket of the local S3 server (moto) instead of a folder
 //! ```
 //!
 //! `PINPIPE_BENCH_SMOKE=1`: two days of 1,000 posts, a check that the harness runs.
@@ -20,7 +24,10 @@ use std::sync::Arc;
 use chrono::{Days, NaiveDate};
 use pinpipe_contract::{layout, Table};
 use pinpipe_emulate::{dump_with_progress, table_file_name, Generator};
-use pinpipe_lake::{LocalStore, ObjectStore};
+use pinpipe_lake::{testing, LocalStore, ObjectStore};
+
+#[global_allocator]
+static ALLOCATOR: pinpipe_allocator::Allocator = pinpipe_allocator::Allocator {};
 
 /// Lines per raw object, about what one landing invocation writes.
 const LINES_PER_OBJECT: usize = 100_000;
@@ -60,17 +67,26 @@ async fn land_day(store: &dyn ObjectStore, work: &Path, rows: usize, seed: u64, 
     landed
 }
 
+fn flag(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|value| !value.is_empty() && value != "0")
+}
+
 #[tokio::main]
 async fn main() {
-    let smoke = std::env::var_os("PINPIPE_BENCH_SMOKE").is_some_and(|value| !value.is_empty() && value != "0");
+    pinpipe_allocator::keep_freed_memory();
+    let smoke = flag("PINPIPE_BENCH_SMOKE");
     let (rows, days) =
         if smoke { (1_000, 2) } else { (setting("PINPIPE_BENCH_ROWS", 1_000_000), setting("PINPIPE_BENCH_DAYS", 10)) };
     let root = std::env::var_os("PINPIPE_BENCH_DIR").map_or_else(std::env::temp_dir, Into::into);
     let lake = tempfile::tempdir_in(&root).unwrap();
     let work = tempfile::tempdir_in(&root).unwrap();
-    let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(lake.path()));
+    let store: Arc<dyn ObjectStore> = if flag("PINPIPE_BENCH_S3") {
+        Arc::new(testing::fresh_s3_store("days").await)
+    } else {
+        Arc::new(LocalStore::new(lake.path()))
+    };
     let first = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
-    println!("{rows} posts per table a day, {days} days, lake in {}", lake.path().display());
+    println!("{rows} posts per table a day, {days} days, lake {}", store.location());
     println!(
         "day | raw MB read | earlier hashes (pin) | clean stage s | clean stage peak MB | run: transform s | query s | total s | peak MB"
     );
