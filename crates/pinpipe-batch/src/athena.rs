@@ -20,7 +20,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::BatchError;
-use crate::inputs::READ_CONCURRENCY;
+use crate::inputs::READ_AHEAD;
 use crate::lake::{clean_run, json_bytes, write_run_record, CleanedRun};
 use crate::manifest::{Manifest, Timings};
 use crate::report::{manifest_bytes, read_rejected_examples};
@@ -99,7 +99,7 @@ pub async fn commit_unloaded(
     for (query, shape) in shapes {
         let prefix = format!("{unload_prefix}{}/", query.id);
         let keys: Vec<String> = store.list(&prefix).await?.into_iter().map(|object| object.key).collect();
-        let bodies = get_many(store, &keys, READ_CONCURRENCY).await?;
+        let bodies = get_many(store, &keys, READ_AHEAD.requests).await?;
         let frame = tokio::task::spawn_blocking(move || as_result(&shape, bodies))
             .await?
             .map_err(|source| BatchError::Unloaded { prefix: prefix.clone(), source })?;

@@ -1,34 +1,41 @@
-//! Reading a run's raw inputs: the raw objects of a lake that no other run consumed, or the three
-//! table files of a folder.
+//! Reading and decoding a run's raw inputs: the raw objects of a lake that no other run consumed, or
+//! the three table files of a folder.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
+use bytes::Bytes;
+use futures::StreamExt;
 use pinpipe_contract::{layout, names, Table};
-use pinpipe_core::decode::{DistinctDecoded, DistinctLines, RawSource};
-use pinpipe_lake::{get_many, ObjectMeta, ObjectStore};
+use pinpipe_core::decode::{DistinctDecoded, DistinctLines};
+use pinpipe_lake::{get_in_order, ObjectMeta, ObjectStore, ReadAhead};
+use polars::error::PolarsResult;
 
 use crate::error::BatchError;
 use crate::manifest::SkippedInput;
 
-/// Raw objects read at once from the store.
-pub(crate) const READ_CONCURRENCY: usize = 32;
+/// How far the reading of raw objects runs ahead of their decoding: memory holds these bytes, the
+/// object queued and the one being decoded, never every object of the run.
+pub(crate) const READ_AHEAD: ReadAhead = ReadAhead { requests: 32, bytes: 128 << 20 };
 
-/// The raw inputs of a run, grouped by table, and the objects they came from.
+/// The raw inputs of a run: each table's distinct records, decoded, and the objects they came from.
 pub(crate) struct RawInputs {
-    pub sources: BTreeMap<Table, Vec<RawSource>>,
+    pub decoded: BTreeMap<Table, DistinctDecoded>,
     pub consumed: Vec<ObjectMeta>,
     pub skipped: Vec<SkippedInput>,
 }
 
-/// Reads every raw object under `topics/` except those in `already_consumed` (same key and version).
+/// Reads and decodes every raw object under `topics/` except those in `already_consumed` (same key and
+/// version), in key order. Objects are decoded as they arrive, on a blocking thread, while the next
+/// ones are read ([`READ_AHEAD`]), each dropped once decoded.
 pub(crate) async fn read_raw_inputs(
     store: &dyn ObjectStore,
     already_consumed: &HashSet<(String, String)>,
 ) -> Result<RawInputs, BatchError> {
-    let mut wanted: Vec<(Table, ObjectMeta)> = Vec::new();
+    let mut tables = Vec::new();
+    let mut consumed = Vec::new();
     let mut skipped = Vec::new();
     for object in store.list(layout::RAW_PREFIX).await? {
         if already_consumed.contains(&(object.key.clone(), object.version.clone())) {
@@ -38,19 +45,36 @@ pub(crate) async fn read_raw_inputs(
             .ok_or("not a raw object key (topics/<topic>/partition=<p>/<topic>+<p>+<offset>.json)")
             .and_then(|raw| names::table_of_any_topic(&raw.topic).ok_or("its topic feeds no table (pin, geo, user)"));
         match table {
-            Ok(table) => wanted.push((table, object)),
+            Ok(table) => {
+                tables.push(table);
+                consumed.push(object);
+            }
             Err(reason) => skipped.push(SkippedInput { key: object.key, reason: reason.to_string() }),
         }
     }
-    let keys: Vec<String> = wanted.iter().map(|(_, object)| object.key.clone()).collect();
-    let bodies = get_many(store, &keys, READ_CONCURRENCY).await?;
-    let mut sources: BTreeMap<Table, Vec<RawSource>> = BTreeMap::new();
-    let mut consumed = Vec::with_capacity(wanted.len());
-    for ((table, object), bytes) in wanted.into_iter().zip(bodies) {
-        sources.entry(table).or_default().push(RawSource { name: object.key.clone(), bytes });
-        consumed.push(object);
+    let (sender, receiver) = tokio::sync::mpsc::channel(1);
+    let decoder = tokio::task::spawn_blocking(move || decode_as_received(receiver));
+    let mut bodies =
+        get_in_order(store, &consumed, READ_AHEAD).zip(futures::stream::iter(tables.into_iter().zip(&consumed)));
+    while let Some((body, (table, object))) = bodies.next().await {
+        if sender.send((table, object.key.clone(), body?)).await.is_err() {
+            break; // the decoder stopped on an error, which it returns below
+        }
     }
-    Ok(RawInputs { sources, consumed, skipped })
+    drop((sender, bodies));
+    let decoded = decoder.await??;
+    Ok(RawInputs { decoded, consumed, skipped })
+}
+
+/// Decodes objects (table, name, body) as they are received, keeping each table's distinct lines.
+fn decode_as_received(
+    mut receiver: tokio::sync::mpsc::Receiver<(Table, String, Bytes)>,
+) -> Result<BTreeMap<Table, DistinctDecoded>, BatchError> {
+    let mut lines: BTreeMap<Table, DistinctLines> = Table::ALL.map(|table| (table, DistinctLines::new(table))).into();
+    while let Some((table, name, body)) = receiver.blocking_recv() {
+        lines.get_mut(&table).expect("a decoder per table").push(&name, &body, 1)?;
+    }
+    Ok(lines.into_iter().map(|(table, lines)| Ok((table, lines.finish()?))).collect::<PolarsResult<_>>()?)
 }
 
 /// Reads and decodes `<dir>/pin.jsonl`, `geo.jsonl` and `user.jsonl` (each must exist), block by

@@ -13,7 +13,7 @@ use pinpipe_contract::table::RAW_HASH_COLUMN;
 use pinpipe_contract::{layout, names, RejectedRecord, Table};
 use pinpipe_core::clean::without_hash;
 use pinpipe_core::queries::{run_queries_on, Query};
-use pinpipe_core::transform::{clean_new, CleanOutput};
+use pinpipe_core::transform::{clean_decoded, CleanOutput};
 use pinpipe_lake::{ObjectMeta, ObjectStore};
 use polars::prelude::*;
 
@@ -76,11 +76,11 @@ pub(crate) async fn clean_run(store: &dyn ObjectStore, run_date: NaiveDate) -> R
     }
     timings.mark("read");
 
-    let sources = std::mem::take(&mut inputs.sources);
+    let decoded = std::mem::take(&mut inputs.decoded);
     let seen: BTreeMap<Table, LazyFrame> =
         earlier.iter().map(|(table, scan)| (*table, scan.clone().select([col(RAW_HASH_COLUMN)]))).collect();
     let (output, earlier_rows, earlier) = tokio::task::spawn_blocking(move || {
-        let output = clean_new(sources, seen)?;
+        let output = clean_decoded(decoded, seen)?;
         let earlier_rows = earlier
             .iter()
             .map(|(table, scan)| Ok((*table, row_count(scan)?)))

@@ -247,8 +247,9 @@ pub fn cleaned_csv_name(table: Table) -> String {
     format!("cleaned_{table}.csv")
 }
 
-/// Writes the 3 cleaned tables and the 11 query results as canonical CSVs into `dir`.
-pub fn write_csvs(dir: &Path, cleaned: &CleanedTables, results: &[(Query, DataFrame)]) -> Result<(), ExportError> {
+/// Writes the 3 cleaned tables and the 11 query results as canonical CSVs into `dir`. Each cleaned
+/// table is dropped once sorted, and its sorted copy once written: memory holds one sorted table.
+pub fn write_csvs(dir: &Path, cleaned: CleanedTables, results: &[(Query, DataFrame)]) -> Result<(), ExportError> {
     let write = |name: &str, frame: &DataFrame| -> Result<(), ExportError> {
         let path = dir.join(name);
         let io_error = |source| ExportError::Io { path: path.clone(), source };
@@ -258,8 +259,11 @@ pub fn write_csvs(dir: &Path, cleaned: &CleanedTables, results: &[(Query, DataFr
         writer.flush().map_err(io_error)?;
         Ok(())
     };
-    for (table, frame) in [(Table::Pin, &cleaned.pin), (Table::Geo, &cleaned.geo), (Table::User, &cleaned.user)] {
-        write(&cleaned_csv_name(table), &canonical_order(frame)?)?;
+    let CleanedTables { pin, geo, user } = cleaned;
+    for (table, frame) in [(Table::Pin, pin), (Table::Geo, geo), (Table::User, user)] {
+        let sorted = canonical_order(&frame)?;
+        drop(frame);
+        write(&cleaned_csv_name(table), &sorted)?;
     }
     debug_assert_eq!(results.len(), QUERIES.len());
     for (query, frame) in results {

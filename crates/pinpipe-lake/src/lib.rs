@@ -15,4 +15,4 @@ pub mod testing;
 pub use local::LocalStore;
 #[cfg(feature = "s3")]
 pub use s3::S3Store;
-pub use store::{get_many, ObjectMeta, ObjectStore, StoreError, Url};
+pub use store::{get_in_order, get_many, ObjectMeta, ObjectStore, ReadAhead, StoreError, Url};

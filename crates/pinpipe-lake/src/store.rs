@@ -2,7 +2,8 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::future::BoxFuture;
+use futures::stream::{self, FuturesOrdered, Stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 pub use url::Url;
 
@@ -68,4 +69,121 @@ pub trait ObjectStore: Send + Sync {
 /// Reads many objects with up to `concurrency` requests in flight, returning bodies in the order of `keys`.
 pub async fn get_many(store: &dyn ObjectStore, keys: &[String], concurrency: usize) -> Result<Vec<Bytes>, StoreError> {
     stream::iter(keys).map(|key| store.get(key)).buffered(concurrency.max(1)).try_collect().await
+}
+
+/// How far [`get_in_order`] reads ahead of its consumer.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadAhead {
+    /// Requests in flight at most.
+    pub requests: usize,
+    /// Bytes in flight at most, by the objects' listed sizes (one object larger than this is still read).
+    pub bytes: u64,
+}
+
+/// Reads `objects` in their order, yielding each body as soon as it and those before it are read, with
+/// at most `ahead` requests and bytes in flight: a consumer that drops each body once used holds those
+/// bytes, not every object.
+pub fn get_in_order<'a>(
+    store: &'a dyn ObjectStore,
+    objects: &'a [ObjectMeta],
+    ahead: ReadAhead,
+) -> impl Stream<Item = Result<Bytes, StoreError>> + Send + 'a {
+    let mut waiting = objects.iter().peekable();
+    let mut in_flight: FuturesOrdered<BoxFuture<'a, (u64, Result<Bytes, StoreError>)>> = FuturesOrdered::new();
+    let mut bytes_in_flight = 0u64;
+    stream::poll_fn(move |context| {
+        while let Some(next) = waiting.peek() {
+            let fits = in_flight.is_empty()
+                || (in_flight.len() < ahead.requests.max(1) && bytes_in_flight + next.size <= ahead.bytes);
+            if !fits {
+                break;
+            }
+            let object = waiting.next().expect("peeked");
+            bytes_in_flight += object.size;
+            in_flight.push_back(Box::pin(async move { (object.size, store.get(&object.key).await) }));
+        }
+        in_flight.poll_next_unpin(context).map(|read| {
+            read.map(|(size, body)| {
+                bytes_in_flight -= size;
+                body
+            })
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+    use crate::LocalStore;
+
+    /// A folder lake whose reads take a few turns of the runtime, counting the bytes being read.
+    struct Counting {
+        inner: LocalStore,
+        in_flight: AtomicU64,
+        most_in_flight: AtomicU64,
+    }
+
+    #[async_trait]
+    impl ObjectStore for Counting {
+        fn location(&self) -> String {
+            self.inner.location()
+        }
+        fn url(&self) -> Url {
+            self.inner.url()
+        }
+        async fn check(&self) -> Result<(), StoreError> {
+            self.inner.check().await
+        }
+        async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+            self.inner.list(prefix).await
+        }
+        async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
+            let size = self.inner.list(key).await?.first().map_or(0, |object| object.size);
+            let now = self.in_flight.fetch_add(size, Ordering::SeqCst) + size;
+            self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+            for _ in 0..5 {
+                tokio::task::yield_now().await;
+            }
+            let body = self.inner.get(key).await;
+            self.in_flight.fetch_sub(size, Ordering::SeqCst);
+            body
+        }
+        async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
+            self.inner.put(key, body).await
+        }
+        async fn delete(&self, key: &str) -> Result<(), StoreError> {
+            self.inner.delete(key).await
+        }
+    }
+
+    #[tokio::test]
+    async fn get_in_order_keeps_the_order_and_reads_ahead_within_its_bytes() {
+        let folder = tempfile::tempdir().unwrap();
+        let store = Counting { inner: LocalStore::new(folder.path()), in_flight: 0.into(), most_in_flight: 0.into() };
+        // 30 objects of 100 to 390 bytes, and one of 5,000 (larger than the read-ahead).
+        let mut keys: Vec<String> = Vec::new();
+        for index in 0..31u64 {
+            let key = format!("o/{index:02}");
+            let size = if index == 17 { 5_000 } else { 100 + (index * 37) % 300 };
+            store.put(&key, Bytes::from(vec![b'a' + (index % 26) as u8; size as usize])).await.unwrap();
+            keys.push(key);
+        }
+        let objects = store.list("o/").await.unwrap();
+        let ahead = ReadAhead { requests: 8, bytes: 1_000 };
+        let small: Vec<ObjectMeta> = objects.iter().filter(|object| object.size < 1_000).cloned().collect();
+        let _: Vec<Bytes> = get_in_order(&store, &small, ahead).try_collect().await.unwrap();
+        let most = store.most_in_flight.load(Ordering::SeqCst);
+        assert!(most > 390 && most <= 1_000, "it reads ahead, within its bytes: {most} in flight at most");
+
+        let bodies: Vec<Bytes> = get_in_order(&store, &objects, ahead).try_collect().await.unwrap();
+        let expected = futures::future::try_join_all(keys.iter().map(|key| store.inner.get(key))).await.unwrap();
+        assert_eq!(bodies, expected, "every body, the larger one too, in the order of the objects");
+
+        let mut with_missing = objects[..2].to_vec();
+        with_missing.push(ObjectMeta { key: "o/missing".into(), size: 1, version: String::new() });
+        let read: Result<Vec<Bytes>, _> = get_in_order(&store, &with_missing, ahead).try_collect().await;
+        assert!(matches!(read, Err(StoreError::NotFound(_))));
+    }
 }
