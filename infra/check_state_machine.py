@@ -11,11 +11,15 @@ E3601) on the definition with its substitutions filled in:
   Lambda, the state machine's with Athena), both under the dead-letter queue's policy;
 - the definition: StartAt, every Next / Default / Catch Next names a state of its scope, every state that does not
   end has a successor, every state is reachable, every ${name} has a substitution and every substitution is used;
-- Clean -> Queries -> Results: the Lambda payloads use exactly the stages "clean" (with the event's time) and
-  "results" (with run_date and unload_prefix) on batch-transform; the Map runs over $.queries with ResultPath
-  null; its task runs $.statement with startQueryExecution.sync in the stack's workgroup and Glue database;
+- Plan -> DecodeParts -> Clean -> Queries -> Results: the Lambda payloads use exactly the stages "plan" (with the
+  event's time), "clean" (with run_date and run_id) and "results" (with run_date and unload_prefix) on
+  batch-transform; DecodeParts is a Distributed Map over $.parts whose one task gives batch-transform-decode (the
+  same binary, more than one at once) the stage "decode_part" of each part, with ResultPath null; the Queries Map
+  runs over $.queries with ResultPath null; its task runs $.statement with startQueryExecution.sync in the
+  stack's workgroup and Glue database; batch-transform gets CLEAN_PART_MB from CleanPartMB;
 - every task outside the dead-letter path has a catch-all that sends to BatchDeadLetterQueue and then fails;
-- the state machine's role may invoke the function, run queries in the workgroup and send to the queue;
+- the state machine's role may invoke both functions, start its own child executions (the Distributed Map), run
+  queries in the workgroup and send to the queue;
 - the tables sql/*.sql read exist in the Glue database on cleaned/<table>/, and results_<id> for every file;
 - the SAM transform (samtranslator, offline) accepts the template and gives the state machine's rule and role the
   Condition UseAthena (`sam validate --lint` only runs cfn-lint, which no longer applies the transform).
@@ -35,6 +39,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 FUNCTION = "BatchTransformFunction"
+DECODE_FUNCTION = "BatchDecodeFunction"
 QUEUE = "BatchDeadLetterQueue"
 ENGINES = ("Lambda", "Athena")
 LAMBDA_SERVICE_ERRORS = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException"}
@@ -230,7 +235,7 @@ def check_definition(machine_id: str, props: dict, resources: dict) -> None:
     sends = {n: s for n, s in tasks.items() if task_resource(s).endswith(":states:::sqs:sendMessage")}
     maps = {n: s for n, s in states.items() if s.get("Type") == "Map"}
 
-    # --- the two invocations of batch-transform
+    # --- the invocations of batch-transform
     stages: dict[str, str] = {}
     for name, state in invokes.items():
         params = state.get("Parameters") or {}
@@ -238,33 +243,67 @@ def check_definition(machine_id: str, props: dict, resources: dict) -> None:
               f"{name}: FunctionName is not ${{...}} for !GetAtt {FUNCTION}.Arn")
         payload = params.get("Payload") or {}
         stage = payload.get("stage")
-        if check(stage in ("clean", "results"), f"{name}: Payload stage {stage!r} is neither 'clean' nor 'results'"):
+        if check(stage in ("plan", "clean", "results"), f"{name}: Payload stage {stage!r} is not plan, clean or results"):
             check(stage not in stages.values(), f"{name}: a second invocation with stage {stage!r}")
             stages[name] = stage
-        check(state.get("OutputPath") == "$.Payload", f"{name}: OutputPath is not $.Payload")
-        retried = {e for r in state.get("Retry") or [] for e in r.get("ErrorEquals") or []}
-        check(LAMBDA_SERVICE_ERRORS <= retried, f"{name}: does not retry {sorted(LAMBDA_SERVICE_ERRORS - retried)}")
-        check("Lambda.TooManyRequestsException" in retried, f"{name}: does not retry Lambda.TooManyRequestsException")
+        check_lambda_task(name, state)
     by_stage = {stage: name for name, stage in stages.items()}
-    check(set(by_stage) == {"clean", "results"}, f"stages invoked: {sorted(by_stage)}, want clean and results")
-    clean, results = by_stage.get("clean"), by_stage.get("results")
-    if clean:
-        payload = states[clean]["Parameters"]["Payload"]
-        check(payload == {"stage": "clean", "time.$": "$.time"},
-              f"{clean}: Payload {payload} is not {{stage: clean, time.$: $.time}}")
-        check(definition.get("StartAt") == clean, f"StartAt is not the clean invocation {clean}")
+    check(set(by_stage) == {"plan", "clean", "results"}, f"stages invoked: {sorted(by_stage)}, want plan, clean, results")
+    plan, clean, results = by_stage.get("plan"), by_stage.get("clean"), by_stage.get("results")
+    want_payloads = {
+        plan: {"stage": "plan", "time.$": "$.time"},
+        clean: {"stage": "clean", "run_date.$": "$.run_date", "run_id.$": "$.run_id"},
+        results: {"stage": "results", "run_date.$": "$.run_date", "unload_prefix.$": "$.unload_prefix"},
+    }
+    for name, want in want_payloads.items():
+        if name:
+            payload = states[name]["Parameters"]["Payload"]
+            check(payload == want, f"{name}: Payload {payload} is not {want}")
+    check(plan is not None and definition.get("StartAt") == plan, f"StartAt is not the plan invocation {plan}")
     if results:
-        payload = states[results]["Parameters"]["Payload"]
-        want = {"stage": "results", "run_date.$": "$.run_date", "unload_prefix.$": "$.unload_prefix"}
-        check(payload == want, f"{results}: Payload {payload} is not {want}")
         check(states[results].get("End") is True, f"{results}: the results invocation is not the last state")
 
+    maps_by_items = {state.get("ItemsPath"): name for name, state in maps.items()}
+    check(set(maps_by_items) == {"$.parts", "$.queries"} and len(maps) == 2,
+          f"want two Map states, over $.parts and $.queries; found {sorted(maps)}")
+
+    # --- the parts: a Distributed Map of batch-transform-decode
+    decode = maps_by_items.get("$.parts")
+    if decode:
+        map_state = maps[decode]
+        check(plan is not None and states[plan].get("Next") == decode, f"{plan} is not followed by {decode}")
+        check(map_state.get("Next") == clean, f"{decode} is not followed by the clean invocation")
+        processor = map_state.get("ItemProcessor") or {}
+        config = processor.get("ProcessorConfig") or {}
+        check(config.get("Mode") == "DISTRIBUTED" and config.get("ExecutionType") == "STANDARD",
+              f"{decode}: not a Distributed Map of STANDARD child executions (parts may take 15 minutes)")
+        want = {"stage": "decode_part", "run_date.$": "$.run_date", "run_id.$": "$.run_id",
+                "part.$": "$$.Map.Item.Value"}
+        check(map_state.get("ItemSelector") == want, f"{decode}: ItemSelector is not {want}")
+        check("ResultPath" in map_state and map_state["ResultPath"] is None,
+              f"{decode}: ResultPath is not null (Clean needs run_date and run_id)")
+        concurrency = map_state.get("MaxConcurrency")
+        reserved = (resources.get(DECODE_FUNCTION, {}).get("Properties") or {}).get("ReservedConcurrentExecutions")
+        check(isinstance(concurrency, int) and isinstance(reserved, int) and 1 < concurrency <= reserved,
+              f"{decode}: MaxConcurrency {concurrency!r} is not above 1 and within {DECODE_FUNCTION}'s reserved "
+              f"concurrency {reserved!r}")
+        tasks_in = {n: t for n, t in (processor.get("States") or {}).items()
+                    if task_resource(t).endswith(":states:::lambda:invoke")}
+        if check(len(tasks_in) == 1, f"{decode}: want one lambda:invoke task"):
+            (task_name, task), = tasks_in.items()
+            params = task.get("Parameters") or {}
+            check(refers_to(substituted(params.get("FunctionName"), subs), resources, DECODE_FUNCTION, attribute="Arn"),
+                  f"{decode}/{task_name}: FunctionName is not ${{...}} for !GetAtt {DECODE_FUNCTION}.Arn")
+            check(params.get("Payload.$") == "$", f"{decode}/{task_name}: Payload.$ is not $ (the item)")
+            check_lambda_task(f"{decode}/{task_name}", task)
+    check_decode_function(resources)
+
     # --- the queries
-    if check(len(maps) == 1, f"want one Map state, found {sorted(maps)}"):
-        (map_name, map_state), = maps.items()
+    queries_map = maps_by_items.get("$.queries")
+    if queries_map:
+        map_name, map_state = queries_map, maps[queries_map]
         check(clean is not None and states[clean].get("Next") == map_name, f"Clean is not followed by {map_name}")
         check(map_state.get("Next") == results, f"{map_name} is not followed by the results invocation")
-        check(map_state.get("ItemsPath") == "$.queries", f"{map_name}: ItemsPath is not $.queries")
         check("ResultPath" in map_state and map_state["ResultPath"] is None,
               f"{map_name}: ResultPath is not null (Results needs run_date and unload_prefix)")
         concurrency = map_state.get("MaxConcurrency")
@@ -297,6 +336,29 @@ def check_definition(machine_id: str, props: dict, resources: dict) -> None:
             check(any("States.ALL" in (c.get("ErrorEquals") or []) and c.get("Next") == dead_letter
                       for c in state.get("Catch") or []),
                   f"{name}: no Catch of States.ALL to {dead_letter}")
+
+
+def check_lambda_task(name: str, state: dict) -> None:
+    """A lambda:invoke task answers its function's payload and retries Lambda's service errors and throttling."""
+    check(state.get("OutputPath") == "$.Payload", f"{name}: OutputPath is not $.Payload")
+    retried = {e for r in state.get("Retry") or [] for e in r.get("ErrorEquals") or []}
+    check(LAMBDA_SERVICE_ERRORS <= retried, f"{name}: does not retry {sorted(LAMBDA_SERVICE_ERRORS - retried)}")
+    check("Lambda.TooManyRequestsException" in retried, f"{name}: does not retry Lambda.TooManyRequestsException")
+
+
+def check_decode_function(resources: dict) -> None:
+    """batch-transform-decode: batch-transform's binary and lake, only with QueryEngine Athena; batch-transform
+    gets the parts' size."""
+    decode, batch = resources.get(DECODE_FUNCTION), resources.get(FUNCTION, {})
+    if not check(isinstance(decode, dict), f"no {DECODE_FUNCTION}"):
+        return
+    check(decode.get("Condition") == "UseAthena", f"{DECODE_FUNCTION}: Condition is not UseAthena")
+    binary = lambda r: ((r.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary")
+    check(binary(decode) == binary(batch) == "batch-transform", f"{DECODE_FUNCTION}: not the batch-transform binary")
+    env = lambda r: ((r.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
+    check(env(decode).get("PINPIPE_LAKE_BUCKET") == env(batch).get("PINPIPE_LAKE_BUCKET"),
+          f"{DECODE_FUNCTION}: another lake than {FUNCTION}'s")
+    check(env(batch).get("CLEAN_PART_MB") == {"Ref": "CleanPartMB"}, f"{FUNCTION}: CLEAN_PART_MB is not !Ref CleanPartMB")
 
 
 # --- the rest of the wiring ---------------------------------------------------------------------------------------
@@ -383,8 +445,14 @@ def check_wiring(template: dict) -> None:
     if check(refers_to(role_ref, resources, kind="AWS::IAM::Role", attribute="Arn"), f"{machine_id}: Role"):
         role = resources[role_ref["Fn::GetAtt"][0]]
         check(role.get("Condition") == "UseAthena", f"{machine_id}: its role's Condition is not UseAthena")
-        check(grants(role, "lambda:InvokeFunction", lambda t: refers_to(t, resources, FUNCTION, attribute="Arn")),
-              "the state machine's role may not invoke the batch function")
+        for function in (FUNCTION, DECODE_FUNCTION):
+            check(grants(role, "lambda:InvokeFunction", lambda t: refers_to(t, resources, function, attribute="Arn")),
+                  f"the state machine's role may not invoke {function}")
+        name = sub_text(props.get("Name"))
+        check(grants(role, "states:StartExecution", lambda t: sub_text(t).endswith(f":stateMachine:{name}")),
+              "the state machine's role may not start its own child executions (the Distributed Map)")
+        check(grants(role, "states:DescribeExecution", lambda t: sub_text(t).endswith(f":execution:{name}/*")),
+              "the state machine's role may not describe its child executions")
         check(grants(role, "sqs:SendMessage", lambda t: refers_to(t, resources, QUEUE, attribute="Arn")),
               "the state machine's role may not send to the dead-letter queue")
         check(grants(role, "athena:StartQueryExecution", lambda t: "workgroup/${AthenaWorkGroup}" in sub_text(t)),
@@ -424,6 +492,7 @@ def check_catalog(template: dict, sql_dir: Path) -> None:
 SAMPLE_SUBSTITUTIONS = {
     "Partition": "aws",
     "BatchFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:pinpipe-batch-transform",
+    "DecodeFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:pinpipe-batch-transform-decode",
     "AthenaWorkGroup": "pinpipe-lake",
     "CatalogDatabase": "pinpipe",
     "DeadLetterQueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/pinpipe-BatchDeadLetterQueue",

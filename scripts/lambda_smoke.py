@@ -9,8 +9,10 @@ and side effects asserted against the local servers:
                                 byte for byte the event's values, at the keys of the first offsets
   stream-processor  (Kinesis)   batchItemFailures [] and one commit of a Parquet file to the Delta table stream/pin/
   batch-transform   (schedule)  a run summary for the event's date that consumed every landed object, cleaned rows
-                                for each table, q1...q9 results, and its manifest in the lake; then the clean stage
-                                of a run on Athena (events/batch-transform-athena-clean.json): one UNLOAD per query
+                                for each table, q1...q9 results, and its manifest in the lake; then the stages of a
+                                run on Athena over one new raw object (a copy of a landed one): the plan
+                                (events/batch-transform-athena-plan.json), its one part decoded, the clean stage
+                                (every record a duplicate, the staged files deleted) and one UNLOAD per query
 
 The functions are the debug binaries `cargo test` builds (target/debug/<function>), started by this script under
 `cargo lambda watch --only-lambda-apis`, so nothing is compiled here. Needs moto and tansu running and the variables
@@ -174,9 +176,11 @@ class Smoke:
             argv = ["/usr/bin/time", "-f", "maxrss_kb=%M", "-o", (self.logs / f"{function}.rss").as_posix()] + argv
         return self.spawn(function, argv, env)
 
-    def invoke(self, function: str, process: subprocess.Popen, event: str) -> dict:
+    def invoke(self, function: str, process: subprocess.Popen, event: str, data: dict | None = None) -> dict:
+        """The function's answer to events/<event>, or to `data` (then `event` only names it)."""
+        payload = ["--data-file", (EVENTS / event).as_posix()] if data is None else ["--data-ascii", json.dumps(data)]
         argv = self.cargo_lambda + ["invoke", "--invoke-address", HOST, "--invoke-port", str(self.port),
-                                    "--output-format", "json", "--data-file", (EVENTS / event).as_posix(), function]
+                                    "--output-format", "json", *payload, function]
         started = time.monotonic()
         try:
             done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=INVOKE_TIMEOUT)
@@ -191,7 +195,8 @@ class Smoke:
             answer = json.loads(done.stdout)
         except json.JSONDecodeError:
             raise SmokeError(f"{function} < {event}: the answer is not JSON: {done.stdout[:500]!r}")
-        say(f"  {function} < events/{event}: answered in {time.monotonic() - started:.2f}s")
+        source = f"events/{event}" if data is None else f"the {event} stage"
+        say(f"  {function} < {source}: answered in {time.monotonic() - started:.2f}s")
         return answer
 
     def finish_function(self, function: str, process: subprocess.Popen) -> None:
@@ -369,11 +374,25 @@ class Smoke:
         rows = {table: tables[table]["records_cleaned"] for table in ("pin", "geo", "user")}
         say(f"  batch-transform: run {run_date}, {raw_objects} raw objects consumed, cleaned rows {rows}, "
             f"{len(results)} query results, {manifest_key}")
-        # The clean stage of a run on Athena (QueryEngine=Athena): the next day, nothing new, and one UNLOAD
-        # statement per query for the state machine.
-        stage = load_event("batch-transform-athena-clean.json")
-        plan = self.invoke(function, process, "batch-transform-athena-clean.json")
+        # The stages of a run on Athena (QueryEngine=Athena), the next day, over one new raw object: a copy of a
+        # landed one under the next offset, so every record is a duplicate of the day before.
+        landed = sorted(key for key in self.keys("topics/") if ".pin/" in key)[0]
+        copy = landed[: -len(".json")].rsplit("+", 1)[0] + "+9999999999.json"
+        self.s3.put_object(Bucket=self.bucket, Key=copy, Body=self.body(landed))
+        stage = load_event("batch-transform-athena-plan.json")
+        parts = self.invoke(function, process, "batch-transform-athena-plan.json")
         stage_date = stage["time"][:10]
+        check(parts.get("run_date") == stage_date and parts.get("parts") == [0], f"batch-transform: plan {parts}")
+        run = {"run_date": stage_date, "run_id": parts.get("run_id")}
+        decoded = self.invoke(function, process, "decode_part", {"stage": "decode_part", "part": 0, **run})
+        check(decoded.get("objects") == 1 and decoded.get("distinct_records", 0) > 0,
+              f"batch-transform: decode_part {decoded}")
+        plan = self.invoke(function, process, "clean", {"stage": "clean", **run})
+        manifest = json.loads(self.body(f"runs/{stage_date}/manifest.json"))
+        pin = manifest["tables"]["pin"]
+        check(manifest["inputs"][0]["key"] == copy and pin["records_cleaned"] == 0
+              and pin["duplicates_dropped"] == pin["records_in"] > 0, f"batch-transform: clean stage counted {pin}")
+        check(not self.keys("staging/"), f"batch-transform: staged files left: {self.keys('staging/')}")
         statements = plan.get("queries", [])
         prefix = plan.get("unload_prefix", "")
         check(plan.get("run_date") == stage_date and prefix.startswith(f"athena-unload/{stage_date}/"),
@@ -382,7 +401,8 @@ class Smoke:
               and all(s["statement"].startswith("UNLOAD (\n")
                       and f"TO 's3://{self.bucket}/{prefix}{s['id']}/'" in s["statement"] for s in statements),
               f"batch-transform: clean stage statements {statements}")
-        say(f"  batch-transform: clean stage {stage_date}, {len(statements)} UNLOAD statements under {prefix}")
+        say(f"  batch-transform: Athena stages {stage_date}: 1 part of {decoded['distinct_records']} distinct records, "
+            f"{pin['duplicates_dropped']} duplicates dropped, {len(statements)} UNLOAD statements under {prefix}")
         self.finish_function(function, process)
 
     def run(self) -> None:

@@ -1,9 +1,11 @@
-//! The daily run with its queries on Athena (template `QueryEngine=Athena`), in two invocations of
-//! the batch function around a Step Functions state machine:
+//! The daily run with its queries on Athena (template `QueryEngine=Athena`), in invocations of the
+//! batch function around a Step Functions state machine:
 //!
-//! 1. [`clean_for_athena`]: the run's cleaning, as in the in-process run (`crate::lake`), then one
-//!    `UNLOAD` statement per `sql/<id>.sql`, the file's text unchanged inside it, for the state machine
-//!    to run on Athena with the Glue database (tables `pin`, `geo`, `user`) as context;
+//! 1. [`clean_for_athena`]: the run's cleaning, fanned out over the day's raw objects
+//!    ([`crate::fan_out`]: planned, decoded part by part, then committed here as the in-process run
+//!    commits), then one `UNLOAD` statement per `sql/<id>.sql`, the file's text unchanged inside it,
+//!    for the state machine to run on Athena with the Glue database (tables `pin`, `geo`, `user`) as
+//!    context;
 //! 2. [`commit_unloaded`]: the Parquet files Athena unloaded become the date's partition of each result
 //!    table (in canonical order, with the in-process path's schema); the manifest and the report are
 //!    written as an in-process run writes them. The files stay until the bucket's lifecycle rule
@@ -20,8 +22,9 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::BatchError;
+use crate::fan_out::clean_parts;
 use crate::inputs::READ_AHEAD;
-use crate::lake::{clean_run, json_bytes, write_run_record, CleanedRun};
+use crate::lake::{json_bytes, write_run_record};
 use crate::manifest::{Manifest, Timings};
 use crate::report::{manifest_bytes, read_rejected_examples};
 use crate::tables::{open_result_tables, replace_results};
@@ -46,15 +49,17 @@ pub struct AthenaStatement {
     pub statement: String,
 }
 
-/// The first stage of a run on Athena: cleans the date's new raw objects and commits them (as
-/// [`crate::run_batch`] does), writes the manifest without results, and gives the statements (and
-/// the manifest).
+/// The clean stage of a run on Athena: commits the parts of the run `run_id` that
+/// [`crate::plan_clean`] planned and [`crate::decode_part`] decoded, as the date's cleaned rows (as
+/// [`crate::run_batch`] commits them), writes the manifest without results, and gives the statements
+/// (and the manifest).
 pub async fn clean_for_athena(
     store: &dyn ObjectStore,
     run_date: NaiveDate,
+    run_id: &str,
 ) -> Result<(AthenaPlan, Manifest), BatchError> {
-    let CleanedRun { date, mut manifest, timings, .. } = clean_run(store, run_date).await?;
-    manifest.timings_ms = timings.finish();
+    let manifest = clean_parts(store, run_date, run_id).await?;
+    let date = manifest.run_date.clone();
     store.put(&layout::manifest_key(&date), json_bytes(&manifest).into()).await?;
     let unload_prefix = layout::athena_unload_prefix(&date, &uuid::Uuid::new_v4().to_string());
     let queries = QUERIES

@@ -76,7 +76,7 @@ pub enum BatchError {
         source: serde_json::Error,
     },
     /// The batch function was asked something it does not do.
-    #[error("the event is neither a scheduled event nor a stage of a run ({{\"stage\": \"clean\", \"time\"}} or {{\"stage\": \"results\", \"run_date\", \"unload_prefix\"}}): {0}")]
+    #[error("the event is neither a scheduled event nor a stage of a run ({{\"stage\": \"plan\", \"time\"}}, {{\"stage\": \"decode_part\", \"run_date\", \"run_id\", \"part\"}}, {{\"stage\": \"clean\", \"run_date\", \"run_id\"}} or {{\"stage\": \"results\", \"run_date\", \"unload_prefix\"}}): {0}")]
     Request(serde_json::Error),
     /// A run's manifest is not what a run writes.
     #[error("the manifest {key} cannot be read: {source}")]
@@ -101,6 +101,40 @@ pub enum BatchError {
         prefix: String,
         /// What is wrong with them.
         source: PolarsError,
+    },
+    /// An object asked to be decoded as raw records is not a raw object of a table.
+    #[error("{key} is not a raw object of a table: {reason}")]
+    NotRaw {
+        /// The object's key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// The part size of a fanned-out clean is not a positive whole number of MB.
+    #[error("CLEAN_PART_MB={0:?} is not a positive whole number of MB")]
+    PartSize(String),
+    /// A stage of a fanned-out clean was given a run id that is not one (a UUID the plan gives).
+    #[error("{0:?} is not a run id (the UUID the plan stage gives)")]
+    RunId(String),
+    /// A fanned-out clean's staged plan or part is not what its steps write.
+    #[error("the staged {key} cannot be read: {source}")]
+    Staged {
+        /// The object's key.
+        key: String,
+        /// What is wrong with it.
+        source: serde_json::Error,
+    },
+    /// A part that the run's plan does not have was asked to be decoded.
+    #[error("the run {run_id} of {run_date} has {parts} parts; there is no part {part}")]
+    NoPart {
+        /// The run date.
+        run_date: String,
+        /// The run id.
+        run_id: String,
+        /// The part asked for.
+        part: usize,
+        /// The parts of the plan.
+        parts: usize,
     },
     /// A task of the run panicked or was cancelled.
     #[error("a task of the batch run failed: {0}")]

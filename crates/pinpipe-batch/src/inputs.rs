@@ -28,42 +28,62 @@ pub(crate) struct RawInputs {
 }
 
 /// Reads and decodes every raw object under `topics/` except those in `already_consumed` (same key and
-/// version), in key order. Objects are decoded as they arrive, on a blocking thread, while the next
-/// ones are read ([`READ_AHEAD`]), each dropped once decoded.
+/// version), in key order ([`new_raw_objects`], [`decode_objects`]).
 pub(crate) async fn read_raw_inputs(
     store: &dyn ObjectStore,
     already_consumed: &HashSet<(String, String)>,
 ) -> Result<RawInputs, BatchError> {
-    let mut tables = Vec::new();
-    let mut consumed = Vec::new();
+    let (consumed, skipped) = new_raw_objects(store, already_consumed).await?;
+    let decoded = decode_objects(store, &consumed).await?;
+    Ok(RawInputs { decoded, consumed, skipped })
+}
+
+/// The raw objects under `topics/` not in `already_consumed` (same key and version), in key order,
+/// and the objects there that are not raw records of a table.
+pub(crate) async fn new_raw_objects(
+    store: &dyn ObjectStore,
+    already_consumed: &HashSet<(String, String)>,
+) -> Result<(Vec<ObjectMeta>, Vec<SkippedInput>), BatchError> {
+    let mut new = Vec::new();
     let mut skipped = Vec::new();
     for object in store.list(layout::RAW_PREFIX).await? {
         if already_consumed.contains(&(object.key.clone(), object.version.clone())) {
             continue;
         }
-        let table = layout::parse_raw_key(&object.key)
-            .ok_or("not a raw object key (topics/<topic>/partition=<p>/<topic>+<p>+<offset>.json)")
-            .and_then(|raw| names::table_of_any_topic(&raw.topic).ok_or("its topic feeds no table (pin, geo, user)"));
-        match table {
-            Ok(table) => {
-                tables.push(table);
-                consumed.push(object);
-            }
+        match table_of_raw_object(&object.key) {
+            Ok(_) => new.push(object),
             Err(reason) => skipped.push(SkippedInput { key: object.key, reason: reason.to_string() }),
         }
     }
+    Ok((new, skipped))
+}
+
+/// The table a raw object's records belong to, or why it has none.
+fn table_of_raw_object(key: &str) -> Result<Table, &'static str> {
+    layout::parse_raw_key(key)
+        .ok_or("not a raw object key (topics/<topic>/partition=<p>/<topic>+<p>+<offset>.json)")
+        .and_then(|raw| names::table_of_any_topic(&raw.topic).ok_or("its topic feeds no table (pin, geo, user)"))
+}
+
+/// Reads and decodes `objects` (raw objects of tables, as [`new_raw_objects`] gives them), keeping
+/// each table's distinct records. Objects are decoded as they arrive, on a blocking thread, while the
+/// next ones are read ([`READ_AHEAD`]), each dropped once decoded.
+pub(crate) async fn decode_objects(
+    store: &dyn ObjectStore,
+    objects: &[ObjectMeta],
+) -> Result<BTreeMap<Table, DistinctDecoded>, BatchError> {
     let (sender, receiver) = tokio::sync::mpsc::channel(1);
     let decoder = tokio::task::spawn_blocking(move || decode_as_received(receiver));
-    let mut bodies =
-        get_in_order(store, &consumed, READ_AHEAD).zip(futures::stream::iter(tables.into_iter().zip(&consumed)));
-    while let Some((body, (table, object))) = bodies.next().await {
+    let mut bodies = get_in_order(store, objects, READ_AHEAD).zip(futures::stream::iter(objects));
+    while let Some((body, object)) = bodies.next().await {
+        let table = table_of_raw_object(&object.key)
+            .map_err(|reason| BatchError::NotRaw { key: object.key.clone(), reason: reason.to_string() })?;
         if sender.send((table, object.key.clone(), body?)).await.is_err() {
             break; // the decoder stopped on an error, which it returns below
         }
     }
     drop((sender, bodies));
-    let decoded = decoder.await??;
-    Ok(RawInputs { decoded, consumed, skipped })
+    decoder.await?
 }
 
 /// Decodes objects (table, name, body) as they are received, keeping each table's distinct lines.

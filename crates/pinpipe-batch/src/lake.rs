@@ -41,10 +41,10 @@ pub async fn run_batch(store: Arc<dyn ObjectStore>, run_date: NaiveDate) -> Resu
 }
 
 /// A run whose cleaning is committed, with what its queries need.
-pub(crate) struct CleanedRun {
-    pub(crate) date: String,
-    pub(crate) manifest: Manifest,
-    pub(crate) timings: Timings,
+struct CleanedRun {
+    date: String,
+    manifest: Manifest,
+    timings: Timings,
     rejected: Vec<RejectedRecord>,
     /// Per table: the rows of every date, as this run's rows and a scan of the others'.
     cleaned: BTreeMap<Table, LazyFrame>,
@@ -52,7 +52,7 @@ pub(crate) struct CleanedRun {
 
 /// Cleans the raw objects no run of another date consumed and commits them as the date's partition
 /// of the cleaned tables, with the refused records and the ledger.
-pub(crate) async fn clean_run(store: &dyn ObjectStore, run_date: NaiveDate) -> Result<CleanedRun, BatchError> {
+async fn clean_run(store: &dyn ObjectStore, run_date: NaiveDate) -> Result<CleanedRun, BatchError> {
     let mut timings = Timings::start();
     let date = run_date.format("%Y-%m-%d").to_string();
     store.check().await?;
@@ -137,7 +137,7 @@ async fn query_run(
 }
 
 /// The rows a scan holds (Parquet metadata: no column is read).
-fn row_count(scan: &LazyFrame) -> PolarsResult<u64> {
+pub(crate) fn row_count(scan: &LazyFrame) -> PolarsResult<u64> {
     let counted = scan.clone().select([len()]).collect()?;
     Ok(counted.column("len")?.u32()?.get(0).unwrap_or(0).into())
 }
@@ -158,7 +158,10 @@ pub(crate) async fn write_run_record(
 }
 
 /// The raw objects (key, version) the ledgers of runs of other dates than `date` name.
-async fn consumed_by_other_runs(store: &dyn ObjectStore, date: &str) -> Result<HashSet<(String, String)>, BatchError> {
+pub(crate) async fn consumed_by_other_runs(
+    store: &dyn ObjectStore,
+    date: &str,
+) -> Result<HashSet<(String, String)>, BatchError> {
     let mut consumed = HashSet::new();
     for ledger in store.list(layout::CONSUMED_PREFIX).await? {
         if layout::run_date_of_consumed(&ledger.key) == Some(date) {
@@ -181,15 +184,31 @@ async fn write_cleaned(
     mut cleaned_tables: BTreeMap<Table, Option<RunTable>>,
 ) -> Result<(), BatchError> {
     for (table, frame) in cleaned {
-        let of_table: Vec<&ObjectMeta> = consumed
-            .iter()
-            .filter(|object| {
-                layout::parse_raw_key(&object.key).and_then(|raw| names::table_of_any_topic(&raw.topic)) == Some(*table)
-            })
-            .collect();
         let opened = cleaned_tables.remove(table).flatten();
-        replace_run_date(store, &layout::cleaned_table(*table), opened, date, frame, &of_table).await?;
+        let path = layout::cleaned_table(*table);
+        replace_run_date(store, &path, opened, date, frame, &of_table(consumed, *table)).await?;
     }
+    write_rejected_and_ledger(store, date, rejected, consumed).await
+}
+
+/// The raw objects of `consumed` whose records belong to `table`.
+pub(crate) fn of_table(consumed: &[ObjectMeta], table: Table) -> Vec<&ObjectMeta> {
+    consumed
+        .iter()
+        .filter(|object| {
+            layout::parse_raw_key(&object.key).and_then(|raw| names::table_of_any_topic(&raw.topic)) == Some(table)
+        })
+        .collect()
+}
+
+/// Writes a run's refused records (replacing the date's earlier ones) and its ledger of consumed
+/// objects, once its cleaned rows are committed.
+pub(crate) async fn write_rejected_and_ledger(
+    store: &dyn ObjectStore,
+    date: &str,
+    rejected: &[RejectedRecord],
+    consumed: &[ObjectMeta],
+) -> Result<(), BatchError> {
     for table in Table::ALL {
         let of_table = rejected.iter().filter(|record| record.table == Some(table));
         let lines = RejectedRecord::to_json_lines(of_table);

@@ -7,7 +7,7 @@ use pinpipe_contract::table::{ARRIVAL_DATE_COLUMN, RUN_DATE_COLUMN};
 use pinpipe_contract::{layout, Table};
 use pinpipe_core::queries::{Query, QUERIES};
 use pinpipe_lake::{ObjectMeta, ObjectStore};
-use pinpipe_tables::{position_txns, table_url, LakeTable, ParquetCompression, Rows, TableError};
+use pinpipe_tables::{position_txns, table_url, Add, LakeTable, ParquetCompression, Rows, TableError};
 use polars::prelude::*;
 use serde::Serialize;
 
@@ -48,6 +48,11 @@ impl RunTable {
         let runs = count(table.last_position(&source).await?)?;
         let all_runs = count(table.last_position(layout::BATCH_RUNS_SOURCE).await?)?;
         Ok(RunTable { table, source, runs, all_runs })
+    }
+
+    /// The batch runs (of any date) the table's snapshot holds.
+    pub(crate) fn all_runs(&self) -> u64 {
+        self.all_runs
     }
 
     /// A lazy scan of the rows of every run date but `run_date` (their columns as the files hold
@@ -97,11 +102,8 @@ pub async fn read_run_date(
     Ok(Some(frame.drop(RUN_DATE_COLUMN)?))
 }
 
-/// Replaces the partition `run_date` of the table at `path` with `frame` in one commit, which
-/// counts the date's runs and all runs (`txn`) and names `consumed`, the raw objects the rows came
-/// from (`commitInfo`). `opened` is the table as [`RunTable::open`] found it before the run (`None`:
-/// there was none): if another batch run committed to it since (of any date), this one fails with
-/// [`BatchError::ConcurrentRun`] and leaves the table as the other run wrote it.
+/// Replaces the partition `run_date` of the table at `path` with `frame` in one commit
+/// ([`RunDateWrite`]).
 pub(crate) async fn replace_run_date(
     store: &dyn ObjectStore,
     path: &str,
@@ -110,43 +112,95 @@ pub(crate) async fn replace_run_date(
     frame: &DataFrame,
     consumed: &[&ObjectMeta],
 ) -> Result<(), BatchError> {
-    let mut opened = match opened {
-        Some(opened) => opened,
-        None => {
-            // A first run: the table is created (or loaded, if another run created it since) before
-            // its counts are read, so another run that committed in between is seen, and one that
-            // commits later conflicts with this commit.
-            let mut schema = frame.schema().as_ref().clone();
-            schema.with_column(RUN_DATE_COLUMN.into(), DataType::Date);
-            let table = LakeTable::open_or_create(&table_url(&store.url(), path), &schema, RUN_DATE_COLUMN).await?;
-            let opened = RunTable::counted(table, run_date).await?;
-            if opened.all_runs > 0 {
-                return Err(concurrent_run(run_date, path));
-            }
-            opened
-        }
-    };
-    let table = &mut opened.table;
-    // A day with no rows gets a file of none too: its schema, and the day, are there to read.
-    let name = format!("part-{}-{}", opened.runs + 1, uuid::Uuid::new_v4());
-    let adds = vec![table.write_file(RUN_DATE_COLUMN, run_date, frame, &name, BATCH_COMPRESSION).await?];
-    let mut txns = position_txns(&opened.source, &(opened.runs + 1).to_string())?;
-    txns.extend(position_txns(layout::BATCH_RUNS_SOURCE, &(opened.all_runs + 1).to_string())?);
-    let keys: Vec<serde_json::Value> = consumed.iter().map(|object| object.key.clone().into()).collect();
-    let metadata = serde_json::Map::from_iter([
-        ("pinpipe.run_date".to_string(), run_date.into()),
-        ("pinpipe.consumed".to_string(), keys.into()),
-    ]);
-    match table.replace_partition(RUN_DATE_COLUMN, run_date, adds.clone(), txns, metadata).await {
-        Ok(()) => Ok(()),
-        Err(error) => {
-            table.discard(&adds).await;
-            Err(match error {
-                TableError::Conflict { url } => {
-                    BatchError::ConcurrentRun { run_date: run_date.to_string(), table: url }
+    let mut write = RunDateWrite::start(store, path, opened, run_date, frame.schema()).await?;
+    write.file(frame).await?;
+    write.commit(consumed).await
+}
+
+/// A run date's new partition of one table, written file by file and then committed at once.
+pub(crate) struct RunDateWrite {
+    opened: RunTable,
+    run_date: String,
+    /// The rows' columns (without the partition column).
+    schema: Schema,
+    adds: Vec<Add>,
+}
+
+impl RunDateWrite {
+    /// Starts replacing the partition `run_date` of the table at `path`, whose rows have `schema`.
+    /// `opened` is the table as [`RunTable::open`] found it before the run (`None`: there was none):
+    /// if another batch run committed to it since (of any date), the commit fails with
+    /// [`BatchError::ConcurrentRun`].
+    pub(crate) async fn start(
+        store: &dyn ObjectStore,
+        path: &str,
+        opened: Option<RunTable>,
+        run_date: &str,
+        schema: &Schema,
+    ) -> Result<Self, BatchError> {
+        let opened = match opened {
+            Some(opened) => opened,
+            None => {
+                // A first run: the table is created (or loaded, if another run created it since) before
+                // its counts are read, so another run that committed in between is seen, and one that
+                // commits later conflicts with this commit.
+                let mut schema = schema.clone();
+                schema.with_column(RUN_DATE_COLUMN.into(), DataType::Date);
+                let table = LakeTable::open_or_create(&table_url(&store.url(), path), &schema, RUN_DATE_COLUMN).await?;
+                let opened = RunTable::counted(table, run_date).await?;
+                if opened.all_runs > 0 {
+                    return Err(concurrent_run(run_date, path));
                 }
-                other => other.into(),
-            })
+                opened
+            }
+        };
+        Ok(RunDateWrite { opened, run_date: run_date.to_string(), schema: schema.clone(), adds: Vec::new() })
+    }
+
+    /// Writes `frame` as one data file of the partition (not yet committed).
+    pub(crate) async fn file(&mut self, frame: &DataFrame) -> Result<(), BatchError> {
+        let name = format!("part-{}-{}", self.opened.runs + 1, uuid::Uuid::new_v4());
+        let table = &self.opened.table;
+        match table.write_file(RUN_DATE_COLUMN, &self.run_date, frame, &name, BATCH_COMPRESSION).await {
+            Ok(add) => {
+                self.adds.push(add);
+                Ok(())
+            }
+            Err(error) => {
+                table.discard(&self.adds).await;
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Commits the files written as the partition, counting the date's runs and all runs (`txn`)
+    /// and naming `consumed`, the raw objects the rows came from (`commitInfo`). A day with no rows
+    /// gets a file of none: its schema, and the day, are there to read.
+    pub(crate) async fn commit(mut self, consumed: &[&ObjectMeta]) -> Result<(), BatchError> {
+        if self.adds.is_empty() {
+            let empty = DataFrame::empty_with_schema(&self.schema);
+            self.file(&empty).await?;
+        }
+        let (opened, run_date, adds) = (&mut self.opened, self.run_date.as_str(), self.adds);
+        let mut txns = position_txns(&opened.source, &(opened.runs + 1).to_string())?;
+        txns.extend(position_txns(layout::BATCH_RUNS_SOURCE, &(opened.all_runs + 1).to_string())?);
+        let keys: Vec<serde_json::Value> = consumed.iter().map(|object| object.key.clone().into()).collect();
+        let metadata = serde_json::Map::from_iter([
+            ("pinpipe.run_date".to_string(), run_date.into()),
+            ("pinpipe.consumed".to_string(), keys.into()),
+        ]);
+        let table = &mut opened.table;
+        match table.replace_partition(RUN_DATE_COLUMN, run_date, adds.clone(), txns, metadata).await {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                table.discard(&adds).await;
+                Err(match error {
+                    TableError::Conflict { url } => {
+                        BatchError::ConcurrentRun { run_date: run_date.to_string(), table: url }
+                    }
+                    other => other.into(),
+                })
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 //! | results  | `results/<query id>/`: a Delta table partitioned by `run_date`                   |
 //! | runs     | `runs/<date>/manifest.json`, `runs/<date>/report.html`                           |
 //! | unloads  | `athena-unload/<date>/<run id>/<query id>/…`: Athena's Parquet output (QueryEngine=Athena) |
+//! | staging  | `staging/<date>/<run id>/plan.json`, `…/part-<n>/<table>.parquet`, `…/part-<n>/decoded.json`: a fanned-out clean's parts (QueryEngine=Athena) |
 //! | stream   | `stream/<table>/`: a Delta table partitioned by `arrival_date`                    |
 //! | rejected | `rejected/batch-transform/<date>/<table>.jsonl`                                  |
 //! |          | `rejected/kafka-to-s3/<topic>/partition=<p>/<topic>+<p>+<first offset>.jsonl`    |
@@ -29,6 +30,9 @@ pub const RUNS_PREFIX: &str = "runs/";
 /// Prefix of the Parquet files Athena writes for the batch's queries (template `QueryEngine=Athena`),
 /// which the batch commits into the result tables and then deletes.
 pub const ATHENA_UNLOAD_PREFIX: &str = "athena-unload/";
+/// Prefix of what the fanned-out clean stage (template `QueryEngine=Athena`) stages between its
+/// invocations: the plan of a run and each part's decoded records, deleted once the run commits.
+pub const STAGING_PREFIX: &str = "staging/";
 /// Prefix of the stream tables.
 pub const STREAM_PREFIX: &str = "stream/";
 /// Prefix of refused records.
@@ -109,6 +113,26 @@ pub const BATCH_RUNS_SOURCE: &str = "batch-transform";
 /// date apart: Athena unloads only into an empty location); each query's under `<this><query id>/`.
 pub fn athena_unload_prefix(run_date: &str, run_id: &str) -> String {
     format!("{ATHENA_UNLOAD_PREFIX}{run_date}/{run_id}/")
+}
+
+/// Where one fanned-out clean of `run_date` stages its plan and parts (`run_id` tells runs apart).
+pub fn staging_prefix(run_date: &str, run_id: &str) -> String {
+    format!("{STAGING_PREFIX}{run_date}/{run_id}/")
+}
+
+/// The plan of a fanned-out clean: which raw objects each part decodes.
+pub fn staged_plan_key(run_date: &str, run_id: &str) -> String {
+    format!("{}plan.json", staging_prefix(run_date, run_id))
+}
+
+/// One part's decoded distinct records of `table`, as Parquet.
+pub fn staged_records_key(run_date: &str, run_id: &str, part: usize, table: Table) -> String {
+    format!("{}part-{part}/{table}.parquet", staging_prefix(run_date, run_id))
+}
+
+/// One part's decoding counts and refused lines, as JSON.
+pub fn staged_decoded_key(run_date: &str, run_id: &str, part: usize) -> String {
+    format!("{}part-{part}/decoded.json", staging_prefix(run_date, run_id))
 }
 
 /// The manifest of a batch run.

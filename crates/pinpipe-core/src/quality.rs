@@ -41,6 +41,17 @@ impl TableQuality {
         }
     }
 
+    /// Adds another part's decoding counts (records in, refused, invalid values) to these.
+    pub fn add_decoded(&mut self, other: &TableQuality) {
+        self.records_in += other.records_in;
+        for (kind, count) in &other.rejected {
+            *self.rejected.entry(*kind).or_insert(0) += count;
+        }
+        for (field, count) in &other.invalid_values {
+            *self.invalid_values.entry(field.clone()).or_insert(0) += count;
+        }
+    }
+
     /// All refused lines, whatever the reason.
     pub fn rejected_total(&self) -> u64 {
         self.rejected.values().sum()

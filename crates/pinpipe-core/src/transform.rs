@@ -66,26 +66,56 @@ pub fn clean_decoded(
     let mut quality = BTreeMap::new();
     let mut rejected = Vec::new();
     for table in Table::ALL {
-        let DistinctDecoded { decoded, records_accepted } = match new.remove(&table) {
+        let decoded = match new.remove(&table) {
             Some(decoded) => decoded,
             None => decode_distinct(table, &[])?,
         };
-        let mut counts = TableQuality::from_decoded(&decoded);
-        counts.records_in = records_accepted + decoded.refused.len() as u64;
-        let Decoded { frame: raw, refused, .. } = decoded;
-        rejected.extend(refused.into_iter().map(|refused| refused.into_line_record(Stage::BatchTransform, table)));
+        let DecodedTable { raw, quality: mut counts, rejected: refused } = DecodedTable::of(table, decoded);
+        rejected.extend(refused);
         let fresh = match seen.remove(&table) {
             Some(seen) => drop_seen(raw, seen)?,
             None => raw,
         };
-        counts.duplicates_dropped = counts.records_in - counts.rejected_total() - fresh.height() as u64;
-        let cleaned = clean(table, fresh)?;
-        counts.records_cleaned = cleaned.frame.height() as u64;
-        counts.nulls = cleaned.nulls;
-        cleaned_tables.insert(table, cleaned.frame);
+        cleaned_tables.insert(table, clean_counted(table, fresh, &mut counts)?);
         quality.insert(table, counts);
     }
     Ok(CleanOutput { cleaned: cleaned_tables, quality, rejected })
+}
+
+/// One table's decoded records as cleaning takes them: the distinct raw rows, what decoding counted
+/// (every copy of a record), and the refused lines as rejected records.
+#[derive(Debug)]
+pub struct DecodedTable {
+    /// The distinct records (raw columns plus [`RAW_HASH_COLUMN`]).
+    pub raw: DataFrame,
+    /// Records in, refused and invalid values; nothing cleaned yet.
+    pub quality: TableQuality,
+    /// The refused lines, as lines of `rejected/batch-transform/`.
+    pub rejected: Vec<RejectedRecord>,
+}
+
+impl DecodedTable {
+    /// Splits what [`decode_distinct`] (or [`crate::decode::DistinctLines`]) gave for `table`.
+    pub fn of(table: Table, decoded: DistinctDecoded) -> Self {
+        let DistinctDecoded { decoded, records_accepted } = decoded;
+        let mut quality = TableQuality::from_decoded(&decoded);
+        quality.records_in = records_accepted + decoded.refused.len() as u64;
+        let Decoded { frame: raw, refused, .. } = decoded;
+        let rejected =
+            refused.into_iter().map(|refused| refused.into_line_record(Stage::BatchTransform, table)).collect();
+        DecodedTable { raw, quality, rejected }
+    }
+}
+
+/// Cleans `fresh`, records of `table` that duplicate no record kept before, adding what the cleaning
+/// gave to `counts` (which hold the decoding's counts of every record the fresh ones were kept from:
+/// the rest of them are the duplicates dropped). A run may clean its records in several parts.
+pub fn clean_counted(table: Table, fresh: DataFrame, counts: &mut TableQuality) -> PolarsResult<DataFrame> {
+    let cleaned = clean(table, fresh)?;
+    counts.records_cleaned += cleaned.frame.height() as u64;
+    counts.nulls.add(&cleaned.nulls);
+    counts.duplicates_dropped = counts.records_in - counts.rejected_total() - counts.records_cleaned;
+    Ok(cleaned.frame)
 }
 
 /// The whole computation of one run over files, with no earlier runs: cleaning, then every query

@@ -22,11 +22,13 @@ mod maintain;
 mod position;
 mod table;
 
+/// A data file written for a commit (its `add` action), as [`LakeTable::write_file`] gives it.
+pub use deltalake::kernel::Add;
 pub use error::TableError;
 pub use maintain::Compaction;
 pub use polars::prelude::ParquetCompression;
 pub use position::{position_txns, POSITION_CHUNKS};
-pub use table::{LakeTable, Rows};
+pub use table::{scan_parquet, LakeTable, Rows};
 
 /// The URL of the table at `path` (e.g. `stream/pin`) under the lake root `root`.
 pub fn table_url(root: &Url, path: &str) -> Url {

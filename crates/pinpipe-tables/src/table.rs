@@ -316,27 +316,8 @@ impl LakeTable {
         if files.is_empty() {
             return Ok(None);
         }
-        let folder = self.url.to_file_path().ok();
-        let paths: Vec<PlRefPath> = files
-            .iter()
-            .map(|file| match &folder {
-                Some(folder) => PlRefPath::try_from_pathbuf(folder.join(file.path().as_ref())),
-                None => Ok(PlRefPath::new(format!("{}{}", self.url, file.path()).as_str())),
-            })
-            .collect::<PolarsResult<_>>()
-            .map_err(|source| TableError::Polars { what: format!("scanning {}", self.url), source })?;
-        let args = ScanArgsParquet {
-            cloud_options: folder
-                .is_none()
-                .then(crate::cloud_options)
-                .transpose()
-                .map_err(|source| TableError::Polars { what: format!("reaching {}", self.url), source })?,
-            hive_options: HiveOptions { enabled: Some(false), ..Default::default() },
-            ..Default::default()
-        };
-        LazyFrame::scan_parquet_files(paths.into_iter().collect(), args)
-            .map(Some)
-            .map_err(|source| TableError::Polars { what: format!("scanning {}", self.url), source })
+        let paths: Vec<String> = files.iter().map(|file| file.path().to_string()).collect();
+        scan_parquet(&self.url, &paths).map(Some)
     }
 
     /// The rows of `files` (only `columns`, if given), with the partition column `partition`.
@@ -407,6 +388,27 @@ impl LakeTable {
         .unwrap_or_else(|error| Err(PolarsError::ComputeError(error.to_string().into())))
         .map_err(|source| TableError::Polars { what: format!("reading {path}"), source })
     }
+}
+
+/// A lazy scan of the Parquet files at `paths`, relative to `url` (a folder, or a prefix on S3):
+/// Polars reads only the columns and row groups the plan that uses it needs (ranged reads on S3).
+pub fn scan_parquet(url: &Url, paths: &[String]) -> Result<LazyFrame, TableError> {
+    let error = |source| TableError::Polars { what: format!("scanning {url}"), source };
+    let folder = url.to_file_path().ok();
+    let paths: Vec<PlRefPath> = paths
+        .iter()
+        .map(|path| match &folder {
+            Some(folder) => PlRefPath::try_from_pathbuf(folder.join(path)),
+            None => Ok(PlRefPath::new(format!("{url}{path}").as_str())),
+        })
+        .collect::<PolarsResult<_>>()
+        .map_err(error)?;
+    let args = ScanArgsParquet {
+        cloud_options: folder.is_none().then(crate::cloud_options).transpose().map_err(error)?,
+        hive_options: HiveOptions { enabled: Some(false), ..Default::default() },
+        ..Default::default()
+    };
+    LazyFrame::scan_parquet_files(paths.into_iter().collect(), args).map_err(error)
 }
 
 /// The value of `file`'s partition column `partition`.

@@ -1,7 +1,8 @@
 //! The daily batch day after day (BENCHMARKS.md, "The batch day after day"): each day lands `N` new
 //! posts per table in a lake folder as raw objects (the emulator with a source table of 10 × `N` rows
 //! and a seed per day, so records are mostly distinct, as real traffic is), then runs for that date
-//! the clean stage alone (what the function does with `QueryEngine=Athena`) and then the whole run
+//! the clean stage alone (what the function does with `QueryEngine=Athena`: plan, decode each part,
+//! clean, here in one process, parts one after another) and then the whole run
 //! (the default, queries in the function; a re-run of the date, which replaces what the clean stage
 //! committed), and prints one line per day: raw bytes read, earlier record hashes checked, the clean
 //! stage's time and peak memory, and the whole run's phase times (transform = decode + drop
@@ -67,6 +68,17 @@ async fn land_day(store: &dyn ObjectStore, work: &Path, rows: usize, seed: u64, 
     landed
 }
 
+/// The clean stages of a run on Athena for `date`, as its state machine runs them (the parts one
+/// after another): the manifest the clean stage writes.
+async fn clean_stage(store: &dyn ObjectStore, date: NaiveDate) -> pinpipe_batch::Manifest {
+    let plan = pinpipe_batch::plan_clean(store, date, Default::default()).await.expect("the plan stage runs");
+    for part in plan.parts {
+        pinpipe_batch::decode_part(store, date, &plan.run_id, part).await.expect("a part decodes");
+    }
+    let (_, manifest) = pinpipe_batch::clean_for_athena(store, date, &plan.run_id).await.expect("the clean stage runs");
+    manifest
+}
+
 fn flag(name: &str) -> bool {
     std::env::var_os(name).is_some_and(|value| !value.is_empty() && value != "0")
 }
@@ -94,7 +106,7 @@ async fn main() {
         let landed = land_day(store.as_ref(), work.path(), rows, day as u64 + 1, day * rows).await;
         let date = first.checked_add_days(Days::new(day as u64)).unwrap();
         reset_peak_memory();
-        let (_, cleaned) = pinpipe_batch::clean_for_athena(store.as_ref(), date).await.expect("the clean stage runs");
+        let cleaned = clean_stage(store.as_ref(), date).await;
         let clean_peak = peak_memory_mb();
         reset_peak_memory();
         let manifest = pinpipe_batch::run_batch(store.clone(), date).await.expect("the batch runs");

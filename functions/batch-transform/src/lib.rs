@@ -2,8 +2,9 @@
 //! arrived since the last run and recompute every query (see [`pinpipe_batch::run_batch`]), then
 //! compact the stream tables and vacuum every table ([`pinpipe_batch::maintain_tables`]).
 //!
-//! With the template's `QueryEngine=Athena`, a Step Functions state machine asks for a run in two
-//! stages ([`Stage`]) around the queries it runs on Athena.
+//! With the template's `QueryEngine=Athena`, a Step Functions state machine asks for a run in
+//! stages ([`Stage`]) around the queries it runs on Athena: the cleaning fanned out over the day's
+//! raw objects (plan, one decoding per part, clean), then the results.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, NaiveDate, Utc};
 use lambda_runtime::LambdaEvent;
-use pinpipe_batch::{AthenaPlan, BatchError, Manifest, Upkeep, UpkeepDone};
+use pinpipe_batch::{AthenaPlan, BatchError, CleanParts, CleanPlan, Manifest, PartDecoded, Upkeep, UpkeepDone};
 use pinpipe_contract::{layout, Table};
 use pinpipe_core::quality::TableQuality;
 use pinpipe_lake::ObjectStore;
@@ -56,11 +57,30 @@ pub enum BatchRequest {
 #[derive(Debug, PartialEq, Eq, Deserialize)]
 #[serde(tag = "stage", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Stage {
-    /// `{"stage": "clean", "time": …}`: clean the run date's new raw data and give the statements
-    /// ([`pinpipe_batch::clean_for_athena`]); the run date is the UTC date of `time` (today without).
-    Clean {
+    /// `{"stage": "plan", "time": …}`: split the run date's new raw objects into parts
+    /// ([`pinpipe_batch::plan_clean`], parts of [`CleanParts::from_env`]); the run date is the UTC
+    /// date of `time` (today without).
+    Plan {
         /// The scheduled event's time.
         time: Option<DateTime<Utc>>,
+    },
+    /// `{"stage": "decode_part", "run_date", "run_id", "part"}`: decode one part of the plan and stage
+    /// its records ([`pinpipe_batch::decode_part`]).
+    DecodePart {
+        /// The run date.
+        run_date: NaiveDate,
+        /// The run's id, as the plan gave it.
+        run_id: String,
+        /// The part's number.
+        part: usize,
+    },
+    /// `{"stage": "clean", "run_date", "run_id"}`: commit the decoded parts as the date's cleaned
+    /// rows and give the statements ([`pinpipe_batch::clean_for_athena`]).
+    Clean {
+        /// The run date.
+        run_date: NaiveDate,
+        /// The run's id, as the plan gave it.
+        run_id: String,
     },
     /// `{"stage": "results", "run_date", "unload_prefix"}`: commit what the statements unloaded
     /// ([`pinpipe_batch::commit_unloaded`]), then keep the tables as a whole run does.
@@ -89,8 +109,12 @@ impl BatchRequest {
 pub enum BatchAnswer {
     /// A whole run's, or the results stage's, summary.
     Run(RunSummary),
+    /// The plan stage's parts.
+    Parts(CleanPlan),
+    /// What decoding a part staged.
+    Decoded(PartDecoded),
     /// The clean stage's statements for Athena.
-    Plan(AthenaPlan),
+    Statements(AthenaPlan),
 }
 
 /// Handles one scheduled event against the lake in `store`.
@@ -115,11 +139,21 @@ pub async fn handle_measured(
             let (summary, metrics) = run_measured(store, event).await?;
             Ok((BatchAnswer::Run(summary), Some(metrics)))
         }
-        BatchRequest::Stage(Stage::Clean { time }) => {
+        BatchRequest::Stage(Stage::Plan { time }) => {
             let run_date = time.unwrap_or_else(Utc::now).date_naive();
-            let (plan, manifest) = pinpipe_batch::clean_for_athena(store.as_ref(), run_date).await?;
+            let plan = pinpipe_batch::plan_clean(store.as_ref(), run_date, CleanParts::from_env()?).await?;
+            tracing::info!(run_date = plan.run_date, run_id = plan.run_id, parts = plan.parts.len(), "clean planned");
+            Ok((BatchAnswer::Parts(plan), None))
+        }
+        BatchRequest::Stage(Stage::DecodePart { run_date, run_id, part }) => {
+            let decoded = pinpipe_batch::decode_part(store.as_ref(), run_date, &run_id, part).await?;
+            tracing::info!(%run_date, run_id, ?decoded, "part decoded");
+            Ok((BatchAnswer::Decoded(decoded), None))
+        }
+        BatchRequest::Stage(Stage::Clean { run_date, run_id }) => {
+            let (plan, manifest) = pinpipe_batch::clean_for_athena(store.as_ref(), run_date, &run_id).await?;
             log_manifest(&manifest);
-            Ok((BatchAnswer::Plan(plan), Some(metrics_of(&manifest, &function))))
+            Ok((BatchAnswer::Statements(plan), Some(metrics_of(&manifest, &function))))
         }
         BatchRequest::Stage(Stage::Results { run_date, unload_prefix }) => {
             let upkeep = Upkeep::from_env()?;

@@ -333,6 +333,155 @@ async fn ten_daily_runs_read_only_their_new_objects_and_match_one_run_on_s3() {
     ten_daily_runs_read_only_their_new_objects_and_match_one_run(Arc::new(daily), Arc::new(once)).await;
 }
 
+/// The clean stages of a run on Athena, as its state machine runs them, through the handler: the
+/// plan (parts of `part_bytes`, else of the function's default), every part decoded at once, then
+/// the clean stage, whose answer (and metrics) this gives.
+async fn fanned_out_clean(
+    store: Arc<dyn ObjectStore>,
+    date: &str,
+    part_bytes: Option<u64>,
+) -> (BatchAnswer, Option<pinpipe_metrics::Metrics>) {
+    let ask = |payload: serde_json::Value| LambdaEvent::new(payload, Context::default());
+    let plan = match part_bytes {
+        Some(part_bytes) => {
+            let run_date = date.parse().unwrap();
+            pinpipe_batch::plan_clean(store.as_ref(), run_date, pinpipe_batch::CleanParts { part_bytes }).await.unwrap()
+        }
+        None => {
+            let payload = serde_json::json!({"stage": "plan", "time": format!("{date}T01:30:00Z")});
+            let (BatchAnswer::Parts(plan), None) =
+                batch_transform::handle_measured(store.clone(), ask(payload)).await.unwrap()
+            else {
+                panic!("the plan stage answers the parts")
+            };
+            plan
+        }
+    };
+    assert_eq!(plan.run_date, date);
+    let decodings = plan.parts.iter().map(|part| {
+        let payload =
+            serde_json::json!({"stage": "decode_part", "run_date": date, "run_id": plan.run_id, "part": part});
+        batch_transform::handle_measured(store.clone(), ask(payload))
+    });
+    for (part, decoded) in plan.parts.iter().zip(futures::future::join_all(decodings).await) {
+        let (BatchAnswer::Decoded(decoded), None) = decoded.unwrap() else { panic!("a part answers what it decoded") };
+        assert_eq!(decoded.part, *part);
+    }
+    let clean = serde_json::json!({"stage": "clean", "run_date": date, "run_id": plan.run_id});
+    let answer = batch_transform::handle_measured(store.clone(), ask(clean)).await.unwrap();
+    assert!(store.list(layout::STAGING_PREFIX).await.unwrap().is_empty(), "the staged parts are deleted");
+    answer
+}
+
+/// The real sample as raw objects of two days: per table, day 0 four objects (each after the first
+/// also repeating the first line of the first: duplicates across parts), day 1 the rest of the
+/// lines and again a line of day 0 (a duplicate of an earlier date).
+fn two_days_of_objects() -> [Vec<(String, Bytes)>; 2] {
+    let mut days = [Vec::new(), Vec::new()];
+    for table in Table::ALL {
+        let lines = sample_lines(table);
+        let (first_day, second_day) = lines.split_at(lines.len() * 4 / 5);
+        let per_object = first_day.len().div_ceil(4);
+        for (n, chunk) in first_day.chunks(per_object).enumerate() {
+            let mut chunk = chunk.to_vec();
+            if n > 0 {
+                chunk.push(lines[0].clone());
+            }
+            days[0].push((layout::raw_key(&format!("test.{table}"), 0, (n * per_object) as i64), jsonl(&chunk)));
+        }
+        let mut rest = second_day.to_vec();
+        rest.push(lines[1].clone());
+        days[1].push((layout::raw_key(&format!("test.{table}"), 0, first_day.len() as i64), jsonl(&rest)));
+    }
+    days
+}
+
+/// The objects written for a run of `date`: cleaned rows (by record hash), refused records and the
+/// manifest (without timings and object versions).
+async fn run_outputs(store: &dyn ObjectStore, date: &str) -> (Vec<DataFrame>, Vec<Option<Bytes>>, serde_json::Value) {
+    let mut rows = Vec::new();
+    let mut rejected = Vec::new();
+    for table in Table::ALL {
+        let cleaned = run_rows(store, &layout::cleaned_table(table), date).await;
+        rows.push(cleaned.sort([pinpipe_contract::table::RAW_HASH_COLUMN], Default::default()).unwrap());
+        rejected.push(store.get(&layout::batch_rejected_key(date, table)).await.ok());
+    }
+    let mut manifest = manifest_without_timings(store, date).await;
+    for input in manifest["inputs"].as_array_mut().unwrap() {
+        input.as_object_mut().unwrap().remove("version");
+    }
+    (rows, rejected, manifest)
+}
+
+/// A day cleaned in parts (one per raw object, decoded at once) commits exactly what a whole run in
+/// one invocation commits: the rows, the refused records and every count, duplicates across parts
+/// and against an earlier date dropped once. A run that commits between the plan and the clean
+/// stage makes the clean stage fail, and the date's data stays as that run wrote it.
+async fn a_day_cleaned_in_parts_commits_what_a_whole_run_does(
+    whole: Arc<dyn ObjectStore>,
+    parts: Arc<dyn ObjectStore>,
+) {
+    let dates = ["2026-11-25", "2026-11-26"];
+    for (date, objects) in dates.iter().zip(two_days_of_objects()) {
+        for (key, body) in &objects {
+            whole.put(key, body.clone()).await.unwrap();
+            parts.put(key, body.clone()).await.unwrap();
+        }
+        batch_transform::handle(whole.clone(), scheduled_at(&format!("{date}T01:30:00Z"))).await.unwrap();
+        let (BatchAnswer::Statements(plan), Some(_)) = fanned_out_clean(parts.clone(), date, Some(1)).await else {
+            panic!("the clean stage answers the statements and counts the records")
+        };
+        assert_eq!(plan.run_date, *date);
+        let (whole_rows, whole_rejected, mut whole_manifest) = run_outputs(whole.as_ref(), date).await;
+        let (part_rows, part_rejected, part_manifest) = run_outputs(parts.as_ref(), date).await;
+        for (whole_rows, part_rows) in whole_rows.iter().zip(&part_rows) {
+            assert!(part_rows.equals_missing(whole_rows), "{date}: cleaned rows differ");
+        }
+        assert_eq!(part_rejected, whole_rejected, "{date}");
+        // A whole run also counts its results; the clean stage leaves them to the results stage.
+        whole_manifest.as_object_mut().unwrap().insert("results".into(), serde_json::json!({}));
+        assert_eq!(part_manifest, whole_manifest, "{date}");
+        let pin = &part_manifest["tables"]["pin"];
+        // Day 0: the three copies across parts; day 1: the copy of day 0's record.
+        assert_eq!(pin["duplicates_dropped"], if *date == dates[0] { 3 } else { 1 }, "{date}: {pin}");
+    }
+    let date = "2026-11-27";
+    let plan = pinpipe_batch::plan_clean(parts.as_ref(), date.parse().unwrap(), Default::default()).await.unwrap();
+    assert!(plan.parts.is_empty(), "nothing new");
+    batch_transform::handle(parts.clone(), scheduled_at(&format!("{date}T02:00:00Z"))).await.unwrap();
+    let clean = serde_json::json!({"stage": "clean", "run_date": date, "run_id": plan.run_id});
+    let error =
+        batch_transform::handle_measured(parts.clone(), LambdaEvent::new(clean, Context::default())).await.unwrap_err();
+    assert!(matches!(error, pinpipe_batch::BatchError::ConcurrentRun { .. }), "{error}");
+    // A part the plan does not have, and a run id that is not one, are refused before anything is read.
+    let refusals = [(plan.run_id.as_str(), "has 0 parts; there is no part 0"), ("../2026-11-25", "is not a run id")];
+    for (run_id, refusal) in refusals {
+        let payload = serde_json::json!({"stage": "decode_part", "run_date": date, "run_id": run_id, "part": 0});
+        let error =
+            batch_transform::handle_measured(parts.clone(), LambdaEvent::new(payload, Context::default())).await;
+        let message = error.unwrap_err().to_string();
+        assert!(message.contains(refusal), "{message}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_cleaned_in_parts_commits_what_a_whole_run_does_on_a_folder() {
+    let (whole, parts) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    a_day_cleaned_in_parts_commits_what_a_whole_run_does(
+        Arc::new(LocalStore::new(whole.path())),
+        Arc::new(LocalStore::new(parts.path())),
+    )
+    .await;
+}
+
+#[cfg(feature = "local-servers")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_cleaned_in_parts_commits_what_a_whole_run_does_on_s3() {
+    let whole = pinpipe_lake::testing::fresh_s3_store("whole-clean").await;
+    let parts = pinpipe_lake::testing::fresh_s3_store("parts-clean").await;
+    a_day_cleaned_in_parts_commits_what_a_whole_run_does(Arc::new(whole), Arc::new(parts)).await;
+}
+
 /// The stages of a run on Athena, with DuckDB playing Athena: the clean stage's statements hold the
 /// SQL files unchanged, DuckDB runs those files over the cleaned tables and writes Parquet where the
 /// statements unload, and the results stage commits exactly what a whole run in the function does.
@@ -352,9 +501,8 @@ async fn a_run_on_athena_commits_what_the_sql_files_give_on_another_engine() {
     batch_transform::handle(whole.clone(), scheduled_at(&format!("{date}T01:30:00Z"))).await.unwrap();
 
     let ask = |payload: serde_json::Value| LambdaEvent::new(payload, Context::default());
-    let clean = serde_json::json!({"stage": "clean", "time": format!("{date}T01:30:00Z")});
-    let (answer, metrics) = batch_transform::handle_measured(staged.clone(), ask(clean)).await.unwrap();
-    let BatchAnswer::Plan(plan) = answer else { panic!("the clean stage answers the statements") };
+    let answer = fanned_out_clean(staged.clone(), date, None).await;
+    let (BatchAnswer::Statements(plan), metrics) = answer else { panic!("the clean stage answers the statements") };
     assert!(metrics.is_some(), "the clean stage counts the run's records");
     assert_eq!(plan.run_date, date);
     assert!(plan.unload_prefix.starts_with(&format!("athena-unload/{date}/")), "{}", plan.unload_prefix);
@@ -429,16 +577,22 @@ fn a_payload_with_a_stage_is_that_stage_or_a_clear_error() {
     use batch_transform::{BatchRequest, Stage};
     let request = |payload: &str| BatchRequest::from_json(serde_json::from_str(payload).unwrap());
     assert!(matches!(request(SCHEDULED_EVENT), Ok(BatchRequest::Scheduled(_))));
-    let Ok(BatchRequest::Stage(Stage::Clean { time })) =
-        request(r#"{"stage": "clean", "time": "2026-11-25T01:30:00Z"}"#)
+    let Ok(BatchRequest::Stage(Stage::Plan { time })) = request(r#"{"stage": "plan", "time": "2026-11-25T01:30:00Z"}"#)
     else {
-        panic!("a clean stage")
+        panic!("a plan stage")
     };
     assert_eq!(time.unwrap().to_rfc3339(), "2026-11-25T01:30:00+00:00");
+    let part = r#"{"stage": "decode_part", "run_date": "2026-11-25", "run_id": "r", "part": 3}"#;
+    let Ok(BatchRequest::Stage(Stage::DecodePart { run_date, run_id, part })) = request(part) else {
+        panic!("a part to decode")
+    };
+    assert_eq!((run_date.to_string(), run_id.as_str(), part), ("2026-11-25".to_string(), "r", 3));
     for wrong in [
         r#"{"stage": "results", "run_date": "2026-11-25"}"#,
         r#"{"stage": "query"}"#,
-        r#"{"stage": "clean", "time": "yesterday"}"#,
+        r#"{"stage": "plan", "time": "yesterday"}"#,
+        r#"{"stage": "clean", "time": "2026-11-25T01:30:00Z"}"#,
+        r#"{"stage": "decode_part", "run_date": "2026-11-25", "run_id": "r", "part": -1}"#,
     ] {
         let error = request(wrong).unwrap_err();
         assert!(matches!(error, pinpipe_batch::BatchError::Request(_)), "{wrong}: {error}");
