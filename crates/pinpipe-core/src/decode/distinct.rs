@@ -172,8 +172,10 @@ impl DistinctLines {
         let mut decoded = merge(table, parts.collect())?;
         decoded.refused = refused;
         decoded.invalid_values = invalid.by_name(table);
-        // Equal records that are not byte-identical: keep the first.
-        if decoded.frame.height() > 1 {
+        // Equal records that are not byte-identical: keep the first. Those are rare (fields reordered,
+        // other spacing), and dropping them copies every column: only when there are some.
+        let height = decoded.frame.height();
+        if height > 1 && decoded.frame.column(RAW_HASH_COLUMN)?.n_unique()? < height {
             decoded.frame =
                 decoded.frame.unique_stable(Some(&[RAW_HASH_COLUMN.to_string()]), UniqueKeepStrategy::First, None)?;
         }
