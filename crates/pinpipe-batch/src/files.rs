@@ -1,11 +1,11 @@
 //! The batch over local files: what `pinpipe transform` runs.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use pinpipe_contract::{layout, RejectedRecord};
 use pinpipe_core::export::write_csvs;
-use pinpipe_core::transform::{transform_decoded, TransformOutput};
+use pinpipe_core::transform::{clean_decoded, with_queries, CleanOutput, TransformOutput};
 use pinpipe_lake::LocalStore;
 
 use crate::error::BatchError;
@@ -24,18 +24,30 @@ pub const REPORT_FILE: &str = "report.html";
 pub async fn transform_dir(input: &Path, out: &Path) -> Result<Manifest, BatchError> {
     let mut timings = Timings::start();
     // Inputs are decoded as they are read, keeping only their distinct lines ("read" covers reading,
-    // dropping duplicates and decoding).
-    let (consumed, skipped, decoded) = if input.join(layout::RAW_PREFIX).is_dir() {
+    // dropping duplicates and decoding; "transform" cleaning and the queries).
+    let (consumed, skipped, cleaned, mut timings) = if input.join(layout::RAW_PREFIX).is_dir() {
         let inputs = read_raw_inputs(&LocalStore::new(input), &HashSet::new()).await?;
-        (inputs.consumed, inputs.skipped, inputs.decoded)
+        timings.mark("read");
+        let decoded = inputs.decoded;
+        let cleaned = tokio::task::spawn_blocking(move || clean_decoded(decoded, BTreeMap::new())).await??;
+        (inputs.consumed, inputs.skipped, cleaned, timings)
     } else {
+        // Each table is cleaned as soon as its file is decoded: its raw frame is gone before the next.
         let input = input.to_path_buf();
-        let (consumed, decoded) = tokio::task::spawn_blocking(move || read_table_files(&input)).await??;
-        (consumed, Vec::new(), decoded)
+        tokio::task::spawn_blocking(move || {
+            let mut cleaned = CleanOutput::default();
+            let consumed = read_table_files(&input, |table, decoded| {
+                timings.mark("read");
+                cleaned.add_table(table, decoded, None)?;
+                timings.mark("transform");
+                Ok(())
+            })?;
+            Ok::<_, BatchError>((consumed, Vec::new(), cleaned, timings))
+        })
+        .await??
     };
-    timings.mark("read");
     let TransformOutput { all_cleaned, results, quality, rejected } =
-        tokio::task::spawn_blocking(move || transform_decoded(decoded)).await??;
+        tokio::task::spawn_blocking(move || with_queries(cleaned)).await??;
     timings.mark("transform");
 
     let io_error = |path: PathBuf| move |source| BatchError::Io { path, source };

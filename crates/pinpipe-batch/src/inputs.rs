@@ -97,10 +97,14 @@ fn decode_as_received(
     Ok(lines.into_iter().map(|(table, lines)| Ok((table, lines.finish()?))).collect::<PolarsResult<_>>()?)
 }
 
-/// Reads and decodes `<dir>/pin.jsonl`, `geo.jsonl` and `user.jsonl` (each must exist), block by
-/// block, keeping only distinct lines: memory holds a few blocks and the distinct lines, never a
-/// whole file. Gives the files read (as inputs) and each table's distinct records.
-pub(crate) fn read_table_files(dir: &Path) -> Result<(Vec<ObjectMeta>, BTreeMap<Table, DistinctDecoded>), BatchError> {
+/// Reads and decodes `<dir>/pin.jsonl`, `geo.jsonl` and `user.jsonl` (each must exist), one after
+/// another and block by block, keeping only distinct lines: memory holds a few blocks and the
+/// distinct lines, never a whole file. Each table's distinct records go to `each` as soon as its file
+/// is decoded. Gives the files read (as inputs).
+pub(crate) fn read_table_files(
+    dir: &Path,
+    mut each: impl FnMut(Table, DistinctDecoded) -> Result<(), BatchError>,
+) -> Result<Vec<ObjectMeta>, BatchError> {
     if !dir.is_dir() {
         return Err(BatchError::NoInputFolder(dir.to_path_buf()));
     }
@@ -113,13 +117,12 @@ pub(crate) fn read_table_files(dir: &Path) -> Result<(Vec<ObjectMeta>, BTreeMap<
         }
     }
     let mut consumed = Vec::new();
-    let mut decoded = BTreeMap::new();
     for (table, path, file) in files {
         let (lines, size) = read_distinct_lines(table, &path, file)?;
-        decoded.insert(table, lines.finish()?);
+        each(table, lines.finish()?)?;
         consumed.push(ObjectMeta { key: path.display().to_string(), size, version: String::new() });
     }
-    Ok((consumed, decoded))
+    Ok(consumed)
 }
 
 /// Bytes read at once from an input file.

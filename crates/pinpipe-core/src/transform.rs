@@ -17,7 +17,7 @@ use crate::quality::TableQuality;
 use crate::queries::{run_queries, CleanedTables, Query};
 
 /// What cleaning one run's new records gave.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct CleanOutput {
     /// Per table, the rows this run adds (cleaned columns plus [`RAW_HASH_COLUMN`]).
     pub cleaned: BTreeMap<Table, DataFrame>,
@@ -62,24 +62,33 @@ pub fn clean_decoded(
     mut new: BTreeMap<Table, DistinctDecoded>,
     mut seen: BTreeMap<Table, LazyFrame>,
 ) -> PolarsResult<CleanOutput> {
-    let mut cleaned_tables = BTreeMap::new();
-    let mut quality = BTreeMap::new();
-    let mut rejected = Vec::new();
+    let mut output = CleanOutput::default();
     for table in Table::ALL {
         let decoded = match new.remove(&table) {
             Some(decoded) => decoded,
             None => decode_distinct(table, &[])?,
         };
-        let DecodedTable { raw, quality: mut counts, rejected: refused } = DecodedTable::of(table, decoded);
-        rejected.extend(refused);
-        let fresh = match seen.remove(&table) {
+        output.add_table(table, decoded, seen.remove(&table))?;
+    }
+    Ok(output)
+}
+
+impl CleanOutput {
+    /// Cleans one table's decoded records and adds them: records whose hash `seen` holds (a frame with
+    /// the [`RAW_HASH_COLUMN`] of earlier runs' rows) are dropped as duplicates. A caller that decodes
+    /// table by table cleans each as soon as it is decoded, so that its raw frame is gone before the
+    /// next table is decoded.
+    pub fn add_table(&mut self, table: Table, decoded: DistinctDecoded, seen: Option<LazyFrame>) -> PolarsResult<()> {
+        let DecodedTable { raw, quality: mut counts, rejected } = DecodedTable::of(table, decoded);
+        self.rejected.extend(rejected);
+        let fresh = match seen {
             Some(seen) => drop_seen(raw, seen)?,
             None => raw,
         };
-        cleaned_tables.insert(table, clean_counted(table, fresh, &mut counts)?);
-        quality.insert(table, counts);
+        self.cleaned.insert(table, clean_counted(table, fresh, &mut counts)?);
+        self.quality.insert(table, counts);
+        Ok(())
     }
-    Ok(CleanOutput { cleaned: cleaned_tables, quality, rejected })
 }
 
 /// One table's decoded records as cleaning takes them: the distinct raw rows, what decoding counted
@@ -124,12 +133,9 @@ pub fn transform(new: BTreeMap<Table, Vec<RawSource>>) -> PolarsResult<Transform
     with_queries(clean_new(new, BTreeMap::new())?)
 }
 
-/// [`transform`] from inputs already decoded (see [`clean_decoded`]).
-pub fn transform_decoded(new: BTreeMap<Table, DistinctDecoded>) -> PolarsResult<TransformOutput> {
-    with_queries(clean_decoded(new, BTreeMap::new())?)
-}
-
-fn with_queries(cleaned: CleanOutput) -> PolarsResult<TransformOutput> {
+/// The computation of a run over files once its records are cleaned: every query over the rows
+/// cleaned (every table cleaned, see [`CleanOutput::add_table`]).
+pub fn with_queries(cleaned: CleanOutput) -> PolarsResult<TransformOutput> {
     let CleanOutput { cleaned: mut tables, quality, rejected } = cleaned;
     let mut take = |table| without_hash(&tables.remove(&table).expect("every table is cleaned"));
     let all_cleaned = CleanedTables { pin: take(Table::Pin)?, geo: take(Table::Geo)?, user: take(Table::User)? };
