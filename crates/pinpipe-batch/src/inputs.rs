@@ -59,7 +59,7 @@ pub(crate) async fn new_raw_objects(
 }
 
 /// The table a raw object's records belong to, or why it has none.
-fn table_of_raw_object(key: &str) -> Result<Table, &'static str> {
+pub(crate) fn table_of_raw_object(key: &str) -> Result<Table, &'static str> {
     layout::parse_raw_key(key)
         .ok_or("not a raw object key (topics/<topic>/partition=<p>/<topic>+<p>+<offset>.json)")
         .and_then(|raw| names::table_of_any_topic(&raw.topic).ok_or("its topic feeds no table (pin, geo, user)"))

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use pinpipe_contract::table::RAW_HASH_COLUMN;
-use pinpipe_contract::{layout, names, RejectedRecord, Table};
+use pinpipe_contract::{layout, RejectedRecord, Table};
 use pinpipe_core::clean::without_hash;
 use pinpipe_core::queries::{run_queries_on, Query};
 use pinpipe_core::transform::{clean_decoded, CleanOutput};
@@ -18,7 +18,7 @@ use pinpipe_lake::{ObjectMeta, ObjectStore};
 use polars::prelude::*;
 
 use crate::error::BatchError;
-use crate::inputs::read_raw_inputs;
+use crate::inputs::{read_raw_inputs, table_of_raw_object};
 use crate::manifest::{Manifest, Timings};
 use crate::report::render_run;
 use crate::tables::{open_result_tables, replace_results, replace_run_date, RunTable};
@@ -193,12 +193,7 @@ async fn write_cleaned(
 
 /// The raw objects of `consumed` whose records belong to `table`.
 pub(crate) fn of_table(consumed: &[ObjectMeta], table: Table) -> Vec<&ObjectMeta> {
-    consumed
-        .iter()
-        .filter(|object| {
-            layout::parse_raw_key(&object.key).and_then(|raw| names::table_of_any_topic(&raw.topic)) == Some(table)
-        })
-        .collect()
+    consumed.iter().filter(|object| table_of_raw_object(&object.key) == Ok(table)).collect()
 }
 
 /// Writes a run's refused records (replacing the date's earlier ones) and its ledger of consumed
