@@ -385,6 +385,9 @@ def main():
                 out = os.path.join(BENCH, "out", folder, engine)
                 shutil.rmtree(out, ignore_errors=True)
                 os.makedirs(out)
+                # The previous run's output is still being written back to disk: flush it first, so that
+                # no engine's time includes another's writeback.
+                os.sync()
                 load = load_average()
                 wall, rss, status = measure(command(engine, data, out), os.path.join(out, "..", f"{engine}.log"))
                 record = {"workload": workload, "n": n, "engine": engine, "run": run + 1, "wall_s": round(wall, 4),

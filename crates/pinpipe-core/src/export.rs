@@ -7,6 +7,7 @@
 //! [`crate::order`] module).
 
 use std::io::Write;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -64,14 +65,18 @@ pub fn write_csv(frame: &DataFrame, out: &mut impl Write) -> PolarsResult<()> {
             .map(|task| {
                 let rows = task * ROWS_PER_TASK..((task + 1) * ROWS_PER_TASK).min(height);
                 let mut block = Vec::with_capacity(rows.len() * row_bytes);
-                for row in rows {
-                    for (i, cell) in cells.iter().enumerate() {
-                        if i > 0 {
-                            block.push(b',');
+                for first in rows.clone().step_by(ROWS_PER_FETCH) {
+                    let group = first..(first + ROWS_PER_FETCH).min(rows.end);
+                    fetch_text(&cells, group.clone());
+                    for row in group {
+                        for (i, cell) in cells.iter().enumerate() {
+                            if i > 0 {
+                                block.push(b',');
+                            }
+                            cell.write(row, &mut block);
                         }
-                        cell.write(row, &mut block);
+                        block.push(b'\n');
                     }
-                    block.push(b'\n');
                 }
                 block
             })
@@ -81,6 +86,28 @@ pub fn write_csv(frame: &DataFrame, out: &mut impl Write) -> PolarsResult<()> {
         }
     }
     Ok(())
+}
+
+/// Rows whose text is fetched together ([`fetch_text`]) before they are formatted.
+const ROWS_PER_FETCH: usize = 128;
+
+/// Reads the first byte of each text value of `rows`. Rows are written in canonical order, but their
+/// text lies in the order it was decoded in, so each value is a read from a random place in memory;
+/// made one at a time by the formatting, those reads cost more than the formatting itself (a profile
+/// put 94 % of the quoting check's time on its first load). Issued first, loads that do not depend on
+/// each other are in flight together, and the formatting then finds the values in the cache.
+fn fetch_text(cells: &[Cells<'_>], rows: Range<usize>) {
+    let mut first_bytes = 0u8;
+    for cell in cells {
+        if let Cells::Text(values) = cell {
+            for row in rows.clone() {
+                if let Some(&byte) = values.get(row).and_then(|text| text.as_bytes().first()) {
+                    first_bytes ^= byte;
+                }
+            }
+        }
+    }
+    std::hint::black_box(first_bytes);
 }
 
 /// One column, ready for row-by-row formatting.
