@@ -19,10 +19,8 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use pinpipe_contract::table::RAW_HASH_COLUMN;
 use pinpipe_contract::{layout, RejectedRecord, Table};
-use pinpipe_core::clean::clean;
-use pinpipe_core::decode::decode_distinct;
 use pinpipe_core::quality::TableQuality;
-use pinpipe_core::transform::{clean_counted, DecodedTable};
+use pinpipe_core::transform::{clean_counted, cleaned_schema, DecodedTable};
 use pinpipe_lake::{ObjectMeta, ObjectStore, Url};
 use pinpipe_tables::scan_parquet;
 use polars::prelude::*;
@@ -307,12 +305,6 @@ fn kept_rows(url: &Url, keys: &[String], earlier: Option<LazyFrame>) -> Result<V
         kept[part as usize].push(row);
     }
     Ok(kept)
-}
-
-/// The columns of `table`'s cleaned rows (those of cleaning no records).
-fn cleaned_schema(table: Table) -> PolarsResult<Schema> {
-    let none = DecodedTable::of(table, decode_distinct(table, &[])?);
-    Ok(clean(table, none.raw)?.frame.schema().as_ref().clone())
 }
 
 /// The staged plan of the run `run_id` of `date`.

@@ -18,7 +18,7 @@ use polars_arrow::array::{Array, ListArray, PrimitiveArray};
 use rayon::prelude::*;
 
 use crate::order::canonical_order;
-use crate::queries::{CleanedTables, Query, QUERIES};
+use crate::queries::{Query, QUERIES};
 
 /// Why the canonical CSVs could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -274,28 +274,28 @@ pub fn cleaned_csv_name(table: Table) -> String {
     format!("cleaned_{table}.csv")
 }
 
-/// Writes the 3 cleaned tables and the 11 query results as canonical CSVs into `dir`. Each cleaned
-/// table is dropped once sorted, and its sorted copy once written: memory holds one sorted table.
-pub fn write_csvs(dir: &Path, cleaned: CleanedTables, results: &[(Query, DataFrame)]) -> Result<(), ExportError> {
-    let write = |name: &str, frame: &DataFrame| -> Result<(), ExportError> {
-        let path = dir.join(name);
-        let io_error = |source| ExportError::Io { path: path.clone(), source };
-        let file = std::fs::File::create(&path).map_err(io_error)?;
-        let mut writer = std::io::BufWriter::new(file);
-        write_csv(frame, &mut writer)?;
-        writer.flush().map_err(io_error)?;
-        Ok(())
-    };
-    let CleanedTables { pin, geo, user } = cleaned;
-    for (table, frame) in [(Table::Pin, pin), (Table::Geo, geo), (Table::User, user)] {
-        let sorted = canonical_order(&frame)?;
-        drop(frame);
-        write(&cleaned_csv_name(table), &sorted)?;
-    }
+/// Writes one cleaned table (its cleaned columns, without the hash column) as its canonical CSV into
+/// `dir`; the sorted copy is dropped once written.
+pub fn write_cleaned_csv(dir: &Path, table: Table, frame: &DataFrame) -> Result<(), ExportError> {
+    write_file(&dir.join(cleaned_csv_name(table)), &canonical_order(frame)?)
+}
+
+/// Writes the 11 query results (in canonical order already) as their canonical CSVs into `dir`.
+pub fn write_result_csvs(dir: &Path, results: &[(Query, DataFrame)]) -> Result<(), ExportError> {
     debug_assert_eq!(results.len(), QUERIES.len());
     for (query, frame) in results {
-        write(query.csv_name, frame)?;
+        write_file(&dir.join(query.csv_name), frame)?;
     }
+    Ok(())
+}
+
+/// Writes `frame` (in canonical order) as canonical CSV to the file `path`.
+fn write_file(path: &Path, frame: &DataFrame) -> Result<(), ExportError> {
+    let io_error = |source| ExportError::Io { path: path.to_path_buf(), source };
+    let file = std::fs::File::create(path).map_err(io_error)?;
+    let mut writer = std::io::BufWriter::new(file);
+    write_csv(frame, &mut writer)?;
+    writer.flush().map_err(io_error)?;
     Ok(())
 }
 

@@ -12,7 +12,9 @@ use pinpipe_contract::Table;
 use polars::prelude::*;
 use polars::sql::SQLContext;
 
+use crate::clean::without_hash;
 use crate::order::canonical_order;
+use crate::transform::cleaned_schema;
 
 /// One query of docs/SPEC.md §5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +68,36 @@ impl CleanedTables {
             .map(|(table, frame)| (table, frame.height() as u64))
             .collect()
     }
+}
+
+/// The columns of `table`'s cleaned rows (as [`crate::transform::cleaned_schema`] names them) that some
+/// query reads: the rest may be dropped before the queries run. Found from the SQL itself: every query
+/// is planned over empty tables, each column of `table` left out in turn, and a query that reads the
+/// column does not plan without it.
+pub fn columns_read(table: Table) -> PolarsResult<Vec<PlSmallStr>> {
+    let empty =
+        |table| -> PolarsResult<DataFrame> { without_hash(&DataFrame::empty_with_schema(&cleaned_schema(table)?)) };
+    let [pin, geo, user] = [Table::Pin, Table::Geo, Table::User].map(empty);
+    let mut tables = BTreeMap::from([(Table::Pin, pin?), (Table::Geo, geo?), (Table::User, user?)]);
+    let all = tables[&table].clone();
+    let mut read = Vec::new();
+    for column in all.get_column_names() {
+        tables.insert(table, all.drop(column)?);
+        let plans_without = QUERIES.iter().all(|query| plan(&tables, query).is_ok());
+        if !plans_without {
+            read.push(column.clone());
+        }
+    }
+    Ok(read)
+}
+
+/// `query` planned over `tables` (its output schema resolved, which names every column it reads).
+fn plan(tables: &BTreeMap<Table, DataFrame>, query: &Query) -> PolarsResult<SchemaRef> {
+    let mut context = SQLContext::new();
+    for (table, frame) in tables {
+        context.register(table.name(), frame.clone().lazy());
+    }
+    context.execute(query.sql)?.collect_schema()
 }
 
 /// Runs every query over the tables in memory, returning each result (in canonical order) with its query.

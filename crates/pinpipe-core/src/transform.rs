@@ -14,7 +14,7 @@ use polars::prelude::*;
 use crate::clean::{clean, without_hash};
 use crate::decode::{decode_distinct, Decoded, DistinctDecoded, RawSource};
 use crate::quality::TableQuality;
-use crate::queries::{run_queries, CleanedTables, Query};
+use crate::queries::{columns_read, run_queries, CleanedTables, Query};
 
 /// What cleaning one run's new records gave.
 #[derive(Debug, Default)]
@@ -74,6 +74,17 @@ pub fn clean_decoded(
 }
 
 impl CleanOutput {
+    /// Keeps of `table`'s cleaned rows only the columns the queries read ([`columns_read`]) and
+    /// [`RAW_HASH_COLUMN`]: for a caller that has written the rest out (the table's canonical CSV).
+    pub fn keep_columns_read(&mut self, table: Table) -> PolarsResult<()> {
+        if let Some(frame) = self.cleaned.get_mut(&table) {
+            let mut kept = columns_read(table)?;
+            kept.push(RAW_HASH_COLUMN.into());
+            *frame = frame.select(kept)?;
+        }
+        Ok(())
+    }
+
     /// Cleans one table's decoded records and adds them: records whose hash `seen` holds (a frame with
     /// the [`RAW_HASH_COLUMN`] of earlier runs' rows) are dropped as duplicates. A caller that decodes
     /// table by table cleans each as soon as it is decoded, so that its raw frame is gone before the
@@ -125,6 +136,12 @@ pub fn clean_counted(table: Table, fresh: DataFrame, counts: &mut TableQuality) 
     counts.nulls.add(&cleaned.nulls);
     counts.duplicates_dropped = counts.records_in - counts.rejected_total() - counts.records_cleaned;
     Ok(cleaned.frame)
+}
+
+/// The columns of `table`'s cleaned rows, [`RAW_HASH_COLUMN`] last (those of cleaning no records).
+pub fn cleaned_schema(table: Table) -> PolarsResult<Schema> {
+    let none = DecodedTable::of(table, decode_distinct(table, &[])?);
+    Ok(clean(table, none.raw)?.frame.schema().as_ref().clone())
 }
 
 /// The whole computation of one run over files, with no earlier runs: cleaning, then every query

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use common::*;
 use pinpipe_contract::table::RAW_HASH_COLUMN;
 use pinpipe_contract::Table;
-use pinpipe_core::export::write_csvs;
 use pinpipe_core::queries::QUERIES;
 use pinpipe_core::transform::clean_new;
 use polars::prelude::*;
@@ -450,7 +449,7 @@ fn cleaned_tables_have_their_exact_canonical_csv_bytes() {
         .user(1, json!({ "first_name": null, "last_name": "X", "age": "abc", "date_joined": "" }));
     let output = posts.transform();
     let dir = tempfile::tempdir().unwrap();
-    write_csvs(dir.path(), output.all_cleaned, &output.results).unwrap();
+    write_all_csvs(dir.path(), output);
     let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
 
     assert_eq!(
@@ -495,7 +494,7 @@ fn query_results_have_their_exact_canonical_csv_bytes() {
     }
     let output = posts.transform();
     let dir = tempfile::tempdir().unwrap();
-    write_csvs(dir.path(), output.all_cleaned, &output.results).unwrap();
+    write_all_csvs(dir.path(), output);
     let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
 
     // NULL first and empty; quoting only where needed; byte order (Z before Ö).

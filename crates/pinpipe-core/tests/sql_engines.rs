@@ -22,7 +22,7 @@ use pinpipe_contract::Table;
 use pinpipe_core::decode::RawSource;
 use pinpipe_core::export::parquet_bytes;
 use pinpipe_core::order::canonical_order;
-use pinpipe_core::queries::QUERIES;
+use pinpipe_core::queries::{columns_read, run_queries, CleanedTables, QUERIES};
 use pinpipe_core::transform::transform;
 use polars::prelude::*;
 use serde_json::{json, Value};
@@ -180,5 +180,29 @@ fn the_generated_posts_hit_the_cases_they_are_made_for() {
     assert!(q1.column("country").unwrap().null_count() > 0, "a NULL country is a group");
     for id in ["q1", "q2a", "q2b", "q3a", "q4", "q5", "q6", "q7", "q8", "q9"] {
         assert!(result(&output, id).height() > 3, "{id} has rows");
+    }
+}
+
+#[test]
+fn the_queries_over_only_the_columns_they_read_give_what_they_give_over_whole_tables() {
+    let read = |table| columns_read(table).expect("columns read");
+    let pin_columns = Table::Pin.cleaned_columns();
+    assert!(read(Table::Pin).len() < pin_columns.len(), "the queries read some of pin's columns, not all");
+    for table in Table::ALL {
+        assert!(read(table).iter().any(|column| column == "ind"), "{table}: the tables join on ind");
+    }
+    for (name, sources) in [("real sample", folder(&root().join("data/real-sample"))), ("generated", generated())] {
+        let output = transform(sources).expect("transform");
+        let keep = |table, frame: &DataFrame| frame.select(read(table)).expect("the columns exist");
+        let tables = &output.all_cleaned;
+        let narrow = CleanedTables {
+            pin: keep(Table::Pin, &tables.pin),
+            geo: keep(Table::Geo, &tables.geo),
+            user: keep(Table::User, &tables.user),
+        };
+        let results = run_queries(&narrow).expect("queries over the columns read");
+        for ((query, whole), (_, narrow)) in output.results.iter().zip(&results) {
+            assert_eq!(csv(narrow), csv(whole), "{name}: {}", query.id);
+        }
     }
 }

@@ -11,7 +11,8 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use pinpipe_contract::Table;
 use pinpipe_core::clean::{clean, NullCounts};
 use pinpipe_core::decode::{decode, Decoded, Line, RawSource};
-use pinpipe_core::export::write_csv;
+use pinpipe_core::export::{write_cleaned_csv, write_csv, write_result_csvs};
+use pinpipe_core::queries::CleanedTables;
 use pinpipe_core::transform::{transform, TransformOutput};
 use polars::prelude::*;
 use serde_json::{json, Value};
@@ -258,4 +259,13 @@ pub fn result<'a>(output: &'a TransformOutput, id: &str) -> &'a DataFrame {
 /// The canonical CSV of query `id`'s result, as the run produced it.
 pub fn result_csv(output: &TransformOutput, id: &str) -> String {
     csv(result(output, id))
+}
+
+/// Writes a run's 14 canonical CSVs into `dir`, as `pinpipe transform` names them.
+pub fn write_all_csvs(dir: &std::path::Path, output: TransformOutput) {
+    let CleanedTables { pin, geo, user } = output.all_cleaned;
+    for (table, frame) in [(Table::Pin, pin), (Table::Geo, geo), (Table::User, user)] {
+        write_cleaned_csv(dir, table, &frame).expect("cleaned CSV written");
+    }
+    write_result_csvs(dir, &output.results).expect("result CSVs written");
 }
