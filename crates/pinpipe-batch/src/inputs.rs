@@ -129,16 +129,20 @@ pub(crate) fn read_table_files(
 const READ_BLOCK: usize = 8 << 20;
 
 /// Feeds a file (opened from `path`) to a [`DistinctLines`] in blocks of whole lines, reading the next
-/// block on another thread while this one is decoded; returns the lines and the file's size.
+/// block on another thread while this one is decoded; returns the lines and the file's size. Blocks
+/// are reused once decoded: fresh memory for each would be mapped and zeroed by the kernel first.
 fn read_distinct_lines(table: Table, path: &Path, mut file: File) -> Result<(DistinctLines, u64), BatchError> {
     let name = path.display().to_string();
     let file_size = file.metadata();
     let (sender, receiver) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(2);
+    let (recycle, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
     std::thread::scope(|scope| {
         scope.spawn(move || {
             let mut pending: Vec<u8> = Vec::new();
             loop {
-                let mut block = Vec::with_capacity(READ_BLOCK + pending.len());
+                let mut block = recycled.try_recv().unwrap_or_default();
+                block.clear();
+                block.reserve(READ_BLOCK + pending.len());
                 block.append(&mut pending);
                 let read = match (&mut file).take(READ_BLOCK as u64).read_to_end(&mut block) {
                     Ok(read) => read,
@@ -175,6 +179,8 @@ fn read_distinct_lines(table: Table, path: &Path, mut file: File) -> Result<(Dis
             let block = block.map_err(|source| BatchError::Io { path: path.to_path_buf(), source })?;
             size += block.len() as u64;
             next_line = lines.push(&name, &block, next_line)?;
+            // The reader may have ended: then the block is not needed.
+            let _ = recycle.send(block);
         }
         Ok((lines, size))
     })

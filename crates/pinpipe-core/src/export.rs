@@ -14,7 +14,7 @@ use bytes::Bytes;
 use pinpipe_contract::Table;
 
 use polars::prelude::*;
-use polars_arrow::array::{Array, ListArray, PrimitiveArray};
+use polars_arrow::array::{Array, ListArray, PrimitiveArray, Utf8ViewArray};
 use rayon::prelude::*;
 
 use crate::order::canonical_order;
@@ -112,7 +112,7 @@ fn fetch_text(cells: &[Cells<'_>], rows: Range<usize>) {
 
 /// One column, ready for row-by-row formatting.
 enum Cells<'a> {
-    Text(&'a StringChunked),
+    Text(&'a Utf8ViewArray),
     Int32(&'a Int32Chunked),
     Int64(&'a Int64Chunked),
     UInt32(&'a UInt32Chunked),
@@ -124,7 +124,7 @@ enum Cells<'a> {
 impl<'a> Cells<'a> {
     fn of(column: &'a Column) -> PolarsResult<Self> {
         Ok(match column.dtype() {
-            DataType::String => Cells::Text(column.str()?),
+            DataType::String => Cells::Text(column.str()?.downcast_iter().next().expect("rechunked text")),
             DataType::Int32 => Cells::Int32(column.i32()?),
             DataType::Int64 => Cells::Int64(column.i64()?),
             DataType::UInt32 => Cells::UInt32(column.u32()?),
@@ -142,10 +142,7 @@ impl<'a> Cells<'a> {
     /// that a block is not grown and copied as it fills).
     fn mean_width(&self, height: usize) -> usize {
         match self {
-            Cells::Text(values) => {
-                let bytes: usize = values.downcast_iter().map(|array| array.total_bytes_len()).sum();
-                bytes / height.max(1) + 2 // and the quotes it may need
-            }
+            Cells::Text(values) => values.total_bytes_len() / height.max(1) + 2, // and the quotes it may need
             Cells::Int32(_) | Cells::UInt32(_) => 10,
             Cells::Int64(_) => 20,
             Cells::Float64(_) => 20,
