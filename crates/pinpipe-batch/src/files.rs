@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use pinpipe_contract::{layout, RejectedRecord, Table};
 use pinpipe_core::clean::without_hash;
-use pinpipe_core::decode::{decode_distinct, DistinctDecoded};
+use pinpipe_core::decode::decode_distinct;
 use pinpipe_core::export::{write_cleaned_csv, write_result_csvs};
 use pinpipe_core::transform::{with_queries, CleanOutput, TransformOutput};
 use pinpipe_lake::LocalStore;
@@ -27,42 +27,61 @@ pub const REPORT_FILE: &str = "report.html";
 /// `input` holds `pin.jsonl`, `geo.jsonl` and `user.jsonl`, or is a lake folder with `topics/`.
 pub async fn transform_dir(input: &Path, out: &Path) -> Result<Manifest, BatchError> {
     let mut timings = Timings::start();
-    // Inputs are decoded as they are read, keeping only their distinct lines ("read" covers reading,
-    // dropping duplicates and decoding; "transform" cleaning and the queries; "write" the CSVs).
-    // Each table is cleaned and its CSV written as soon as it is decoded, and then only the columns the
-    // queries read are kept: the table's other text is gone before the next table is decoded.
-    let out_dir = out.to_path_buf();
-    let (consumed, skipped, cleaned, mut timings) = if input.join(layout::RAW_PREFIX).is_dir() {
-        let inputs = read_raw_inputs(&LocalStore::new(input), &HashSet::new()).await?;
+    // A lake folder's objects are read and decoded first; table files are decoded as they are read.
+    let mut raw = None;
+    if input.join(layout::RAW_PREFIX).is_dir() {
+        raw = Some(read_raw_inputs(&LocalStore::new(input), &HashSet::new()).await?);
         timings.mark("read");
-        let mut decoded = inputs.decoded;
-        tokio::task::spawn_blocking(move || {
+    }
+    let (input_dir, out_dir) = (input.to_path_buf(), out.to_path_buf());
+    let (consumed, skipped, output, mut timings) = tokio::task::spawn_blocking(move || {
+        std::thread::scope(|scope| {
             let mut cleaned = CleanOutput::default();
-            for table in Table::ALL {
-                let decoded = match decoded.remove(&table) {
-                    Some(decoded) => decoded,
-                    None => decode_distinct(table, &[])?,
-                };
-                clean_and_write(&mut cleaned, table, decoded, &out_dir, &mut timings)?;
+            let mut writers = Vec::new();
+            // Each table is cleaned as soon as it is decoded; its CSV is then written on a thread of its own
+            // while the next table is read, and only the columns the queries read are kept here: the table's
+            // other text is gone once its CSV is written.
+            let mut clean_and_write = |table, decoded, timings: &mut Timings| -> Result<(), BatchError> {
+                cleaned.add_table(table, decoded, None)?;
+                let frame = without_hash(&cleaned.cleaned[&table])?;
+                cleaned.keep_columns_read(table)?;
+                timings.mark("transform");
+                std::fs::create_dir_all(&out_dir).map_err(|source| BatchError::Io { path: out_dir.clone(), source })?;
+                let out_dir = &out_dir;
+                writers.push(scope.spawn(move || write_cleaned_csv(out_dir, table, &frame)));
+                Ok(())
+            };
+            let (consumed, skipped) = match raw {
+                Some(inputs) => {
+                    let mut decoded = inputs.decoded;
+                    for table in Table::ALL {
+                        let decoded = match decoded.remove(&table) {
+                            Some(decoded) => decoded,
+                            None => decode_distinct(table, &[])?,
+                        };
+                        clean_and_write(table, decoded, &mut timings)?;
+                    }
+                    (inputs.consumed, inputs.skipped)
+                }
+                None => {
+                    let consumed = read_table_files(&input_dir, |table, decoded| {
+                        timings.mark("read");
+                        clean_and_write(table, decoded, &mut timings)
+                    })?;
+                    (consumed, Vec::new())
+                }
+            };
+            let output = with_queries(cleaned)?;
+            timings.mark("transform");
+            // "write" is what is left of writing the cleaned tables' CSVs once the queries are done.
+            for writer in writers {
+                writer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
             }
-            Ok::<_, BatchError>((inputs.consumed, inputs.skipped, cleaned, timings))
+            Ok::<_, BatchError>((consumed, skipped, output, timings))
         })
-        .await??
-    } else {
-        let input = input.to_path_buf();
-        tokio::task::spawn_blocking(move || {
-            let mut cleaned = CleanOutput::default();
-            let consumed = read_table_files(&input, |table, decoded| {
-                timings.mark("read");
-                clean_and_write(&mut cleaned, table, decoded, &out_dir, &mut timings)
-            })?;
-            Ok::<_, BatchError>((consumed, Vec::new(), cleaned, timings))
-        })
-        .await??
-    };
-    let TransformOutput { all_cleaned, results, quality, rejected } =
-        tokio::task::spawn_blocking(move || with_queries(cleaned)).await??;
-    timings.mark("transform");
+    })
+    .await??;
+    let TransformOutput { all_cleaned, results, quality, rejected } = output;
 
     let io_error = |path: PathBuf| move |source| BatchError::Io { path, source };
     let mut manifest = Manifest::of("offline".to_string(), consumed, skipped, quality);
@@ -85,22 +104,4 @@ pub async fn transform_dir(input: &Path, out: &Path) -> Result<Manifest, BatchEr
     let report = render_run(&input.display().to_string(), &manifest_json, &results, &rejected)?;
     tokio::fs::write(&report_path, report).await.map_err(io_error(report_path.clone()))?;
     Ok(manifest)
-}
-
-/// Cleans one table's decoded records into `cleaned`, writes the table's canonical CSV into `out`, and
-/// then keeps of its cleaned rows only the columns the queries read.
-fn clean_and_write(
-    cleaned: &mut CleanOutput,
-    table: Table,
-    decoded: DistinctDecoded,
-    out: &Path,
-    timings: &mut Timings,
-) -> Result<(), BatchError> {
-    cleaned.add_table(table, decoded, None)?;
-    timings.mark("transform");
-    std::fs::create_dir_all(out).map_err(|source| BatchError::Io { path: out.to_path_buf(), source })?;
-    write_cleaned_csv(out, table, &without_hash(&cleaned.cleaned[&table])?)?;
-    cleaned.keep_columns_read(table)?;
-    timings.mark("write");
-    Ok(())
 }
