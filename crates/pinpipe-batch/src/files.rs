@@ -39,9 +39,8 @@ pub async fn transform_dir(input: &Path, out: &Path) -> Result<Manifest, BatchEr
             let mut cleaned = CleanOutput::default();
             let mut writers = Vec::new();
             // Each table is cleaned as soon as it is decoded; its CSV is then written on a thread of its own
-            // while the next table is read (table files are read smallest first, so the largest table's CSV is
-            // written while the queries run), and only the columns the queries read are kept here: the
-            // table's other text is gone once its CSV is written.
+            // while the next table is read, and only the columns the queries read are kept here: the table's
+            // other text is gone once its CSV is written.
             let mut clean_and_write = |table, decoded, timings: &mut Timings| -> Result<(), BatchError> {
                 cleaned.add_table(table, decoded, None)?;
                 let frame = without_hash(&cleaned.cleaned[&table])?;

@@ -98,10 +98,9 @@ fn decode_as_received(
 }
 
 /// Reads and decodes `<dir>/pin.jsonl`, `geo.jsonl` and `user.jsonl` (each must exist), one after
-/// another, smallest first, and block by block, keeping only distinct lines: memory holds a few blocks
-/// and the distinct lines, never a whole file. Each table's distinct records go to `each` as soon as its
-/// file is decoded (the largest table's last, so that what `each` starts in the background for one table
-/// overlaps the reading of a larger one). Gives the files read (as inputs), in table order.
+/// another and block by block, keeping only distinct lines: memory holds a few blocks and the
+/// distinct lines, never a whole file. Each table's distinct records go to `each` as soon as its file
+/// is decoded. Gives the files read (as inputs).
 pub(crate) fn read_table_files(
     dir: &Path,
     mut each: impl FnMut(Table, DistinctDecoded) -> Result<(), BatchError>,
@@ -117,15 +116,13 @@ pub(crate) fn read_table_files(
             Err(source) => return Err(BatchError::Io { path, source }),
         }
     }
-    files.sort_by_key(|(_, _, file)| file.metadata().map_or(0, |metadata| metadata.len()));
     let mut consumed = Vec::new();
     for (table, path, file) in files {
         let (lines, size) = read_distinct_lines(table, &path, file)?;
         each(table, lines.finish()?)?;
-        consumed.push((table, ObjectMeta { key: path.display().to_string(), size, version: String::new() }));
+        consumed.push(ObjectMeta { key: path.display().to_string(), size, version: String::new() });
     }
-    consumed.sort_by_key(|(table, _)| *table);
-    Ok(consumed.into_iter().map(|(_, input)| input).collect())
+    Ok(consumed)
 }
 
 /// Bytes read at once from an input file.
