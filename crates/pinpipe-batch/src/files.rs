@@ -48,7 +48,7 @@ pub async fn transform_dir(input: &Path, out: &Path) -> Result<Manifest, BatchEr
                 timings.mark("transform");
                 std::fs::create_dir_all(&out_dir).map_err(|source| BatchError::Io { path: out_dir.clone(), source })?;
                 let out_dir = &out_dir;
-                writers.push(scope.spawn(move || write_cleaned_csv(out_dir, table, &frame)));
+                writers.push(scope.spawn(move || write_cleaned_csv(out_dir, table, frame)));
                 Ok(())
             };
             let (consumed, skipped) = match raw {

@@ -272,9 +272,12 @@ pub fn cleaned_csv_name(table: Table) -> String {
 }
 
 /// Writes one cleaned table (its cleaned columns, without the hash column) as its canonical CSV into
-/// `dir`; the sorted copy is dropped once written.
-pub fn write_cleaned_csv(dir: &Path, table: Table, frame: &DataFrame) -> Result<(), ExportError> {
-    write_file(&dir.join(cleaned_csv_name(table)), &canonical_order(frame)?)
+/// `dir`. The frame is dropped once sorted (what its columns share with the sorted copy stays, the rest
+/// goes), and the sorted copy once written.
+pub fn write_cleaned_csv(dir: &Path, table: Table, frame: DataFrame) -> Result<(), ExportError> {
+    let sorted = canonical_order(&frame)?;
+    drop(frame);
+    write_file(&dir.join(cleaned_csv_name(table)), &sorted)
 }
 
 /// Writes the 11 query results (in canonical order already) as their canonical CSVs into `dir`.

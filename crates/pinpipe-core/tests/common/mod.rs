@@ -265,7 +265,7 @@ pub fn result_csv(output: &TransformOutput, id: &str) -> String {
 pub fn write_all_csvs(dir: &std::path::Path, output: TransformOutput) {
     let CleanedTables { pin, geo, user } = output.all_cleaned;
     for (table, frame) in [(Table::Pin, pin), (Table::Geo, geo), (Table::User, user)] {
-        write_cleaned_csv(dir, table, &frame).expect("cleaned CSV written");
+        write_cleaned_csv(dir, table, frame).expect("cleaned CSV written");
     }
     write_result_csvs(dir, &output.results).expect("result CSVs written");
 }
