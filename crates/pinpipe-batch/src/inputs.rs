@@ -133,7 +133,6 @@ const READ_BLOCK: usize = 8 << 20;
 /// are reused once decoded: fresh memory for each would be mapped and zeroed by the kernel first.
 fn read_distinct_lines(table: Table, path: &Path, mut file: File) -> Result<(DistinctLines, u64), BatchError> {
     let name = path.display().to_string();
-    let file_size = file.metadata();
     let (sender, receiver) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(2);
     let (recycle, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
     std::thread::scope(|scope| {
@@ -171,9 +170,6 @@ fn read_distinct_lines(table: Table, path: &Path, mut file: File) -> Result<(Dis
             }
         });
         let mut lines = DistinctLines::new(table);
-        if let Ok(metadata) = file_size {
-            lines.expect_bytes(metadata.len());
-        }
         let (mut next_line, mut size) = (1u64, 0u64);
         for block in receiver {
             let block = block.map_err(|source| BatchError::Io { path: path.to_path_buf(), source })?;

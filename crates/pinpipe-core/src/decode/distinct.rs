@@ -58,8 +58,6 @@ pub struct DistinctLines {
     /// Invalid values, duplicates included.
     invalid: InvalidCounts,
     records_accepted: u64,
-    /// The bytes still to be fed in all, when known ([`DistinctLines::expect_bytes`]) and not yet used.
-    expected_bytes: Option<u64>,
 }
 
 /// What decoding a distinct line gave.
@@ -83,14 +81,7 @@ impl DistinctLines {
             refused: Vec::new(),
             invalid: InvalidCounts::new(table),
             records_accepted: 0,
-            expected_bytes: None,
         }
-    }
-
-    /// Says how many bytes will be fed in all (a file's size): the first piece's lines per byte then
-    /// size the map of distinct lines once, rather than it being rehashed each time it doubles.
-    pub fn expect_bytes(&mut self, bytes: u64) {
-        self.expected_bytes = Some(bytes);
     }
 
     /// Feeds whole lines of the source `name` (a piece may end without a line break only at the
@@ -112,10 +103,6 @@ impl DistinctLines {
         }
         let hashed: Vec<(Vec<LineRef>, u64)> =
             pieces.into_par_iter().map(|range| hash_lines(&bytes[range.clone()], range.start)).collect();
-        if let Some(expected) = self.expected_bytes.take().filter(|_| !bytes.is_empty()) {
-            let lines: usize = hashed.iter().map(|(lines, _)| lines.len()).sum();
-            self.ids.reserve((expected as f64 * lines as f64 / bytes.len() as f64) as usize);
-        }
         // Ids in input order; the new ones are those from `first_new` on.
         let first_new = self.outcomes.len();
         let mut occurrences = Vec::new();
