@@ -5,9 +5,8 @@ use std::path::{Path, PathBuf};
 
 use pinpipe_contract::{layout, RejectedRecord, Table};
 use pinpipe_core::clean::without_hash;
-use pinpipe_core::decode::decode_distinct;
 use pinpipe_core::export::{write_cleaned_csv, write_result_csvs};
-use pinpipe_core::transform::{with_queries, CleanOutput, TransformOutput};
+use pinpipe_core::transform::{take_decoded, with_queries, CleanOutput, TransformOutput};
 use pinpipe_lake::LocalStore;
 
 use crate::error::BatchError;
@@ -55,11 +54,7 @@ pub async fn transform_dir(input: &Path, out: &Path) -> Result<Manifest, BatchEr
                 Some(inputs) => {
                     let mut decoded = inputs.decoded;
                     for table in Table::ALL {
-                        let decoded = match decoded.remove(&table) {
-                            Some(decoded) => decoded,
-                            None => decode_distinct(table, &[])?,
-                        };
-                        clean_and_write(table, decoded, &mut timings)?;
+                        clean_and_write(table, take_decoded(&mut decoded, table)?, &mut timings)?;
                     }
                     (inputs.consumed, inputs.skipped)
                 }

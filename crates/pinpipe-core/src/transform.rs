@@ -64,13 +64,17 @@ pub fn clean_decoded(
 ) -> PolarsResult<CleanOutput> {
     let mut output = CleanOutput::default();
     for table in Table::ALL {
-        let decoded = match new.remove(&table) {
-            Some(decoded) => decoded,
-            None => decode_distinct(table, &[])?,
-        };
-        output.add_table(table, decoded, seen.remove(&table))?;
+        output.add_table(table, take_decoded(&mut new, table)?, seen.remove(&table))?;
     }
     Ok(output)
+}
+
+/// `table`'s decoded inputs taken out of `decoded` (what decoding no input gives, if it has none).
+pub fn take_decoded(decoded: &mut BTreeMap<Table, DistinctDecoded>, table: Table) -> PolarsResult<DistinctDecoded> {
+    match decoded.remove(&table) {
+        Some(decoded) => Ok(decoded),
+        None => decode_distinct(table, &[]),
+    }
 }
 
 impl CleanOutput {
