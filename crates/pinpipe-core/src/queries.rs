@@ -7,6 +7,7 @@
 //! (`crate::order`), which no query needs to state.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use pinpipe_contract::Table;
 use polars::prelude::*;
@@ -71,22 +72,39 @@ impl CleanedTables {
 }
 
 /// The columns of `table`'s cleaned rows (as [`crate::transform::cleaned_schema`] names them) that some
-/// query reads: the rest may be dropped before the queries run. Found from the SQL itself: every query
-/// is planned over empty tables, each column of `table` left out in turn, and a query that reads the
-/// column does not plan without it.
+/// query reads: the rest may be dropped before the queries run. Found from the SQL itself, once per
+/// process (the SQL is part of the binary): every query is planned over empty tables, each column left
+/// out in turn, and a query that reads the column does not plan without it.
 pub fn columns_read(table: Table) -> PolarsResult<Vec<PlSmallStr>> {
-    let empty =
-        |table| -> PolarsResult<DataFrame> { without_hash(&DataFrame::empty_with_schema(&cleaned_schema(table)?)) };
-    let [pin, geo, user] = [Table::Pin, Table::Geo, Table::User].map(empty);
-    let mut tables = BTreeMap::from([(Table::Pin, pin?), (Table::Geo, geo?), (Table::User, user?)]);
-    let all = tables[&table].clone();
-    let mut read = Vec::new();
-    for column in all.get_column_names() {
-        tables.insert(table, all.drop(column)?);
-        let plans_without = QUERIES.iter().all(|query| plan(&tables, query).is_ok());
-        if !plans_without {
-            read.push(column.clone());
+    static COLUMNS_READ: OnceLock<BTreeMap<Table, Vec<PlSmallStr>>> = OnceLock::new();
+    let all = match COLUMNS_READ.get() {
+        Some(all) => all,
+        None => {
+            let found = find_columns_read()?;
+            COLUMNS_READ.get_or_init(|| found)
         }
+    };
+    Ok(all[&table].clone())
+}
+
+/// [`columns_read`] of every table.
+fn find_columns_read() -> PolarsResult<BTreeMap<Table, Vec<PlSmallStr>>> {
+    let mut tables = BTreeMap::new();
+    for table in Table::ALL {
+        tables.insert(table, without_hash(&DataFrame::empty_with_schema(&cleaned_schema(table)?))?);
+    }
+    let mut read = BTreeMap::new();
+    for table in Table::ALL {
+        let all = tables[&table].clone();
+        let mut columns = Vec::new();
+        for column in all.get_column_names() {
+            tables.insert(table, all.drop(column)?);
+            if !QUERIES.iter().all(|query| plan(&tables, query).is_ok()) {
+                columns.push(column.clone());
+            }
+        }
+        tables.insert(table, all);
+        read.insert(table, columns);
     }
     Ok(read)
 }
