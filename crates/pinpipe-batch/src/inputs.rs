@@ -9,7 +9,7 @@ use std::path::Path;
 use bytes::Bytes;
 use futures::StreamExt;
 use pinpipe_contract::{layout, names, Table};
-use pinpipe_core::decode::{DistinctDecoded, DistinctLines};
+use pinpipe_core::decode::{DistinctBlocks, DistinctDecoded};
 use pinpipe_lake::{get_in_order, ObjectMeta, ObjectStore, ReadAhead};
 use polars::error::PolarsResult;
 
@@ -90,9 +90,10 @@ pub(crate) async fn decode_objects(
 fn decode_as_received(
     mut receiver: tokio::sync::mpsc::Receiver<(Table, String, Bytes)>,
 ) -> Result<BTreeMap<Table, DistinctDecoded>, BatchError> {
-    let mut lines: BTreeMap<Table, DistinctLines> = Table::ALL.map(|table| (table, DistinctLines::new(table))).into();
+    let mut lines: BTreeMap<Table, DistinctBlocks<Bytes>> =
+        Table::ALL.map(|table| (table, DistinctBlocks::new(table))).into();
     while let Some((table, name, body)) = receiver.blocking_recv() {
-        lines.get_mut(&table).expect("a decoder per table").push(&name, &body, 1)?;
+        lines.get_mut(&table).expect("a decoder per table").push(&name, body, 1)?;
     }
     Ok(lines.into_iter().map(|(table, lines)| Ok((table, lines.finish()?))).collect::<PolarsResult<_>>()?)
 }
@@ -128,10 +129,14 @@ pub(crate) fn read_table_files(
 /// Bytes read at once from an input file.
 const READ_BLOCK: usize = 8 << 20;
 
-/// Feeds a file (opened from `path`) to a [`DistinctLines`] in blocks of whole lines, reading the next
+/// Feeds a file (opened from `path`) to a [`DistinctBlocks`] in blocks of whole lines, reading the next
 /// block on another thread while this one is decoded; returns the lines and the file's size. Blocks
 /// are reused once decoded: fresh memory for each would be mapped and zeroed by the kernel first.
-fn read_distinct_lines(table: Table, path: &Path, mut file: File) -> Result<(DistinctLines, u64), BatchError> {
+fn read_distinct_lines(
+    table: Table,
+    path: &Path,
+    mut file: File,
+) -> Result<(DistinctBlocks<Vec<u8>>, u64), BatchError> {
     let name = path.display().to_string();
     let (sender, receiver) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(2);
     let (recycle, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
@@ -169,14 +174,17 @@ fn read_distinct_lines(table: Table, path: &Path, mut file: File) -> Result<(Dis
                 }
             }
         });
-        let mut lines = DistinctLines::new(table);
+        let mut lines = DistinctBlocks::new(table);
         let (mut next_line, mut size) = (1u64, 0u64);
         for block in receiver {
             let block = block.map_err(|source| BatchError::Io { path: path.to_path_buf(), source })?;
             size += block.len() as u64;
-            next_line = lines.push(&name, &block, next_line)?;
+            let decoded;
+            (next_line, decoded) = lines.push(&name, block, next_line)?;
             // The reader may have ended: then the block is not needed.
-            let _ = recycle.send(block);
+            if let Some(block) = decoded {
+                let _ = recycle.send(block);
+            }
         }
         Ok((lines, size))
     })

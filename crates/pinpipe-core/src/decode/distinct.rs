@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Range;
 
 use pinpipe_contract::table::{Table, RAW_HASH_COLUMN};
 use polars::prelude::*;
@@ -42,11 +43,30 @@ pub fn decode_distinct(table: Table, sources: &[RawSource]) -> PolarsResult<Dist
 /// nor copied into a column. Each piece's new lines are decoded (in parallel) when it is fed, so the
 /// raw text is not kept: memory holds the decoded columns, a few bytes per distinct line, and the
 /// bytes of refused lines. [`DistinctLines::finish`] drops records that are equal without being
-/// byte-identical (fields reordered, spacing) by their record hash.
+/// byte-identical (fields reordered, spacing) by their record hash. [`DistinctBlocks`] feeds it
+/// blocks it owns, indexing each while the one before is decoded.
 pub struct DistinctLines {
     table: Table,
-    /// Distinct line id by the hash of the line's bytes.
+    index: LineIndex,
+    found: Found,
+}
+
+/// Which lines were seen: a distinct line id by the hash of the line's bytes, ids given in input order.
+#[derive(Default)]
+struct LineIndex {
     ids: HashMap<u128, u32, BuildHasherDefault<PrehashedHasher>>,
+}
+
+/// The lines of one piece, indexed but not decoded yet.
+struct Indexed {
+    /// The lines seen for the first time (byte ranges in the piece), in id order.
+    new_lines: Vec<Range<usize>>,
+    /// Each non-blank line's id and line number, in input order.
+    occurrences: Vec<(u32, u64)>,
+}
+
+/// What decoding the distinct lines gave, and what their occurrences add up to.
+struct Found {
     /// Per distinct line (by id): what decoding it gave.
     outcomes: Vec<Outcome>,
     /// The refused distinct lines: why, and their bytes.
@@ -72,16 +92,15 @@ enum Outcome {
 impl DistinctLines {
     /// Nothing fed yet.
     pub fn new(table: Table) -> Self {
-        DistinctLines {
-            table,
-            ids: HashMap::default(),
+        let found = Found {
             outcomes: Vec::new(),
             refusals: Vec::new(),
             parts: Vec::new(),
             refused: Vec::new(),
             invalid: InvalidCounts::new(table),
             records_accepted: 0,
-        }
+        };
+        DistinctLines { table, index: LineIndex::default(), found }
     }
 
     /// Feeds whole lines of the source `name` (a piece may end without a line break only at the
@@ -89,6 +108,82 @@ impl DistinctLines {
     /// seen before; returns the number of the line after the last one fed. Blank lines count in the
     /// numbering but are not records.
     pub fn push(&mut self, name: &str, bytes: &[u8], first_line: u64) -> PolarsResult<u64> {
+        let (indexed, next_line) = self.index.index(bytes, first_line);
+        self.found.decode(self.table, name, bytes, indexed)?;
+        Ok(next_line)
+    }
+
+    /// The distinct records decoded, equal records that are not byte-identical dropped.
+    pub fn finish(self) -> PolarsResult<DistinctDecoded> {
+        let DistinctLines { table, found: Found { parts, refused, invalid, records_accepted, .. }, .. } = self;
+        let parts =
+            parts.into_iter().map(|frame| Ok(Decoded { frame, refused: Vec::new(), invalid_values: BTreeMap::new() }));
+        let mut decoded = merge(table, parts.collect())?;
+        decoded.refused = refused;
+        decoded.invalid_values = invalid.by_name(table);
+        // Equal records that are not byte-identical: keep the first. Those are rare (fields reordered,
+        // other spacing), and dropping them copies every column: only when there are some.
+        let height = decoded.frame.height();
+        if height > 1 && decoded.frame.column(RAW_HASH_COLUMN)?.n_unique()? < height {
+            decoded.frame =
+                decoded.frame.unique_stable(Some(&[RAW_HASH_COLUMN.to_string()]), UniqueKeepStrategy::First, None)?;
+        }
+        Ok(DistinctDecoded { decoded, records_accepted })
+    }
+}
+
+/// [`DistinctLines`] fed blocks it keeps until their lines are decoded: a block's lines are hashed and
+/// looked up while the block before it is decoded, so the lookups (one at a time, in input order)
+/// leave no core idle. Answers exactly as [`DistinctLines::push`] fed the same blocks does.
+pub struct DistinctBlocks<B> {
+    lines: DistinctLines,
+    /// The last block fed, indexed, with its source's name.
+    pending: Option<(String, B, Indexed)>,
+}
+
+impl<B: AsRef<[u8]>> DistinctBlocks<B> {
+    /// Nothing fed yet.
+    pub fn new(table: Table) -> Self {
+        DistinctBlocks { lines: DistinctLines::new(table), pending: None }
+    }
+
+    /// Feeds a block of whole lines as [`DistinctLines::push`] does; gives the number of the line
+    /// after its last one and the block fed before it, whose lines are now decoded (to reuse).
+    pub fn push(&mut self, name: &str, block: B, first_line: u64) -> PolarsResult<(u64, Option<B>)> {
+        let DistinctLines { table, index, found } = &mut self.lines;
+        let bytes = block.as_ref();
+        let (indexed, next_line, done) = match self.pending.take() {
+            None => {
+                let (indexed, next_line) = index.index(bytes, first_line);
+                (indexed, next_line, None)
+            }
+            Some((pending_name, pending, pending_indexed)) => {
+                let pending_bytes = pending.as_ref();
+                let ((indexed, next_line), decoded) = rayon::join(
+                    || index.index(bytes, first_line),
+                    || found.decode(*table, &pending_name, pending_bytes, pending_indexed),
+                );
+                decoded?;
+                (indexed, next_line, Some(pending))
+            }
+        };
+        self.pending = Some((name.to_string(), block, indexed));
+        Ok((next_line, done))
+    }
+
+    /// What [`DistinctLines::finish`] gives, once the last block is decoded.
+    pub fn finish(mut self) -> PolarsResult<DistinctDecoded> {
+        if let Some((name, block, indexed)) = self.pending.take() {
+            self.lines.found.decode(self.lines.table, &name, block.as_ref(), indexed)?;
+        }
+        self.lines.finish()
+    }
+}
+
+impl LineIndex {
+    /// Hashes the lines of `bytes` (whole lines, the first being line `first_line`) and gives each
+    /// non-blank one its id, new ids to lines not seen before; gives the number of the line after the last.
+    fn index(&mut self, bytes: &[u8], first_line: u64) -> (Indexed, u64) {
         // Hash the lines in parallel, in pieces of about a megabyte cut at line breaks.
         let mut pieces = Vec::new();
         let mut start = 0;
@@ -103,23 +198,52 @@ impl DistinctLines {
         }
         let hashed: Vec<(Vec<LineRef>, u64)> =
             pieces.into_par_iter().map(|range| hash_lines(&bytes[range.clone()], range.start)).collect();
-        // Ids in input order; the new ones are those from `first_new` on.
-        let first_new = self.outcomes.len();
-        let mut occurrences = Vec::new();
-        let mut new_lines = Vec::new();
+        let mut indexed = Indexed { new_lines: Vec::new(), occurrences: Vec::new() };
         let mut number = first_line;
         for (lines, count) in hashed {
             for line in lines {
-                let next_id = (first_new + new_lines.len()) as u32;
+                let next_id = self.ids.len() as u32;
                 let id = *self.ids.entry(line.hash).or_insert(next_id);
                 if id == next_id {
-                    new_lines.push(&bytes[line.start..line.end]);
+                    indexed.new_lines.push(line.start..line.end);
                 }
-                occurrences.push((id, number + line.number));
+                indexed.occurrences.push((id, number + line.number));
             }
             number += count;
         }
-        self.decode_new(&new_lines)?;
+        (indexed, number)
+    }
+}
+
+impl Found {
+    /// Decodes the new lines of `indexed` (a piece of the source `name`, `bytes`; in parallel), then
+    /// counts each of its lines by what its distinct line gave.
+    fn decode(&mut self, table: Table, name: &str, bytes: &[u8], indexed: Indexed) -> PolarsResult<()> {
+        let Indexed { new_lines, occurrences } = indexed;
+        let tasks = 2 * rayon::current_num_threads();
+        let lines_per_task = new_lines.len().div_ceil(tasks).clamp(MIN_LINES_PER_TASK, LINES_PER_CHUNK);
+        let decoded = new_lines
+            .par_chunks(lines_per_task)
+            .map(|group| {
+                let mut builders = ColumnBuilders::new(table, group.len());
+                let outcomes: Vec<Result<u64, Refusal>> =
+                    group.iter().map(|line| builders.push_line(&bytes[line.clone()])).collect();
+                Ok((builders.finish()?, outcomes))
+            })
+            .collect::<PolarsResult<Vec<_>>>()?;
+        let mut lines = new_lines.iter();
+        for (frame, outcomes) in decoded {
+            self.parts.push(frame);
+            for (outcome, line) in outcomes.into_iter().zip(&mut lines) {
+                self.outcomes.push(match outcome {
+                    Ok(invalid) => Outcome::Accepted(invalid),
+                    Err(refusal) => {
+                        self.refusals.push((refusal, Box::from(&bytes[line.clone()])));
+                        Outcome::Refused(self.refusals.len() - 1)
+                    }
+                });
+            }
+        }
         for (id, number) in occurrences {
             match self.outcomes[id as usize] {
                 Outcome::Accepted(invalid) => {
@@ -133,53 +257,7 @@ impl DistinctLines {
                 }
             }
         }
-        Ok(number)
-    }
-
-    /// Decodes lines seen for the first time (in parallel), giving each its outcome in id order.
-    fn decode_new(&mut self, lines: &[&[u8]]) -> PolarsResult<()> {
-        let tasks = 2 * rayon::current_num_threads();
-        let lines_per_task = lines.len().div_ceil(tasks).clamp(MIN_LINES_PER_TASK, LINES_PER_CHUNK);
-        let decoded = lines
-            .par_chunks(lines_per_task)
-            .map(|group| {
-                let mut builders = ColumnBuilders::new(self.table, group.len());
-                let outcomes: Vec<Result<u64, Refusal>> = group.iter().map(|line| builders.push_line(line)).collect();
-                Ok((builders.finish()?, outcomes))
-            })
-            .collect::<PolarsResult<Vec<_>>>()?;
-        let mut lines = lines.iter();
-        for (frame, outcomes) in decoded {
-            self.parts.push(frame);
-            for (outcome, line) in outcomes.into_iter().zip(&mut lines) {
-                self.outcomes.push(match outcome {
-                    Ok(invalid) => Outcome::Accepted(invalid),
-                    Err(refusal) => {
-                        self.refusals.push((refusal, Box::from(*line)));
-                        Outcome::Refused(self.refusals.len() - 1)
-                    }
-                });
-            }
-        }
         Ok(())
-    }
-
-    /// The distinct records decoded, equal records that are not byte-identical dropped.
-    pub fn finish(self) -> PolarsResult<DistinctDecoded> {
-        let DistinctLines { table, parts, refused, invalid, records_accepted, .. } = self;
-        let parts =
-            parts.into_iter().map(|frame| Ok(Decoded { frame, refused: Vec::new(), invalid_values: BTreeMap::new() }));
-        let mut decoded = merge(table, parts.collect())?;
-        decoded.refused = refused;
-        decoded.invalid_values = invalid.by_name(table);
-        // Equal records that are not byte-identical: keep the first. Those are rare (fields reordered,
-        // other spacing), and dropping them copies every column: only when there are some.
-        let height = decoded.frame.height();
-        if height > 1 && decoded.frame.column(RAW_HASH_COLUMN)?.n_unique()? < height {
-            decoded.frame =
-                decoded.frame.unique_stable(Some(&[RAW_HASH_COLUMN.to_string()]), UniqueKeepStrategy::First, None)?;
-        }
-        Ok(DistinctDecoded { decoded, records_accepted })
     }
 }
 

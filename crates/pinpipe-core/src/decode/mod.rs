@@ -6,7 +6,7 @@
 //! is counted. Decoding runs in parallel over chunks of lines; cleaning happens afterwards as Polars
 //! expressions. [`decode`] reads JSON lines (raw lake objects, files); [`decode_records`] reads inputs
 //! that each hold exactly one record (Kinesis records), through the same per-record decoding;
-//! [`decode_distinct`] and [`DistinctLines`] drop duplicate lines before decoding them.
+//! [`decode_distinct`], [`DistinctLines`] and [`DistinctBlocks`] drop duplicate lines before decoding them.
 //!
 //! * `record`: parsing one record into its key and field values, or the reason it is refused.
 //! * `columns`: building the raw frame's columns from parsed records.
@@ -24,7 +24,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use columns::ColumnBuilders;
-pub use distinct::{decode_distinct, DistinctDecoded, DistinctLines};
+pub use distinct::{decode_distinct, DistinctBlocks, DistinctDecoded, DistinctLines};
 pub use record::Refusal;
 
 /// The JSON-lines content of one input: a file or a lake object.
@@ -260,10 +260,23 @@ mod tests {
         assert_eq!(next, 12);
         assert_eq!(lines.push("two.jsonl", second.as_bytes(), 1).unwrap(), 7);
         let streamed = lines.finish().unwrap();
-        assert!(streamed.decoded.frame.equals_missing(&expected));
-        assert_eq!(streamed.records_accepted, 11);
-        assert_eq!(streamed.decoded.refused, all.refused);
-        assert_eq!(streamed.decoded.invalid_values, all.invalid_values);
+        // Fed as owned blocks, each indexed while the one before is decoded, the answer is the same.
+        let mut blocks = DistinctBlocks::new(Table::User);
+        let (mut next, mut returned) = (1, 0);
+        for piece in first.split_inclusive('\n').collect::<Vec<_>>().chunks(2) {
+            let done;
+            (next, done) = blocks.push("one.jsonl", piece.concat().into_bytes(), next).unwrap();
+            returned += usize::from(done.is_some());
+        }
+        assert_eq!((next, returned), (12, 5));
+        let (next, done) = blocks.push("two.jsonl", second.clone().into_bytes(), 1).unwrap();
+        assert_eq!((next, done.map(|block| block.len())), (7, Some(first.split_inclusive('\n').last().unwrap().len())));
+        for streamed in [streamed, blocks.finish().unwrap()] {
+            assert!(streamed.decoded.frame.equals_missing(&expected));
+            assert_eq!(streamed.records_accepted, 11);
+            assert_eq!(streamed.decoded.refused, all.refused);
+            assert_eq!(streamed.decoded.invalid_values, all.invalid_values);
+        }
         let none = decode_distinct(Table::Pin, &[]).unwrap();
         assert_eq!((none.decoded.frame.height(), none.records_accepted), (0, 0));
     }
