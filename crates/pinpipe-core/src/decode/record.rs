@@ -146,7 +146,7 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
         let mut seen = 0u64;
         // Clients mostly send the fields in the table's order: the one after the last found is tried first.
         let mut expected = 0;
-        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(name) = map.next_key_seed(KeySeed)? {
             match field_position(self.fields, &name, expected) {
                 Some(i) if seen & (1 << i) != 0 => {
                     self.problem.set(Some(RejectKind::DuplicateField));
@@ -167,6 +167,34 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
             return Err(de::Error::custom("missing key"));
         }
         Ok(values)
+    }
+}
+
+/// Reads a key, borrowed from the record unless it holds escapes (serde's own `Cow` always copies).
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
     }
 }
 
@@ -256,6 +284,16 @@ mod tests {
     #[test]
     fn every_table_has_fewer_fields_than_the_bits_that_mark_them_seen() {
         assert!(Table::ALL.iter().all(|table| table.fields().len() < u64::BITS as usize));
+    }
+
+    #[test]
+    fn keys_are_read_with_or_without_escapes() {
+        let fields = Table::Geo.fields();
+        let (key, values) = parse_record(fields, br#"{"\u0069nd": 7, "country": "Chad", "co\"untry": 1}"#).unwrap();
+        assert_eq!(key, 7);
+        assert_eq!(values[4], Posted::Text("Chad".into()));
+        let twice = parse_record(fields, br#"{"ind": 7, "country": "Chad", "c\u006Funtry": "Peru"}"#).unwrap_err();
+        assert_eq!(twice.kind, RejectKind::DuplicateField);
     }
 
     #[test]
