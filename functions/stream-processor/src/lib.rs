@@ -357,10 +357,17 @@ impl BatchCounts {
 /// within each group.
 fn group(names: &Names, records: &[KinesisBatchRecord]) -> Vec<Group> {
     let mut groups: BTreeMap<(&str, Option<Table>), Group> = BTreeMap::new();
+    // An event's records mostly name one stream: each ARN is routed once in a row.
+    let mut routed: Option<(Option<&str>, Result<Table, RouteError>)> = None;
     for (index, record) in records.iter().enumerate() {
-        let (table, reason) = match route(names, record.event_source_arn.as_deref()) {
-            Ok(table) => (Some(table), None),
-            Err(reason) => (None, Some(reason)),
+        let arn = record.event_source_arn.as_deref();
+        let routing = match &routed {
+            Some((last, routing)) if *last == arn => routing,
+            _ => &routed.insert((arn, route(names, arn))).1,
+        };
+        let (table, reason) = match routing {
+            Ok(table) => (Some(*table), None),
+            Err(reason) => (None, Some(reason.clone())),
         };
         let shard = record.shard();
         let group = groups.entry((shard, table)).or_insert_with(|| Group {
