@@ -158,9 +158,9 @@ impl<'a> Cells<'a> {
                     write_text(out, text);
                 }
             }
-            Cells::Int32(values) => write_display(out, values.get(row)),
-            Cells::Int64(values) => write_display(out, values.get(row)),
-            Cells::UInt32(values) => write_display(out, values.get(row)),
+            Cells::Int32(values) => write_integer(out, values.get(row)),
+            Cells::Int64(values) => write_integer(out, values.get(row)),
+            Cells::UInt32(values) => write_integer(out, values.get(row)),
             Cells::Float64(values) => {
                 if let Some(value) = values.get(row) {
                     write_float(out, value);
@@ -176,16 +176,20 @@ impl<'a> Cells<'a> {
     }
 }
 
-fn write_display(out: &mut Vec<u8>, value: Option<impl std::fmt::Display>) {
+fn write_integer(out: &mut Vec<u8>, value: Option<impl itoa::Integer>) {
     if let Some(value) = value {
-        write!(out, "{value}").expect("writing to memory");
+        out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
     }
 }
 
-/// Writes text, quoted only when it holds a comma, a quote or a line break.
+/// True when a field holding `bytes` must be quoted: it holds a comma, a quote or a line break.
+fn needs_quotes(bytes: &[u8]) -> bool {
+    memchr::memchr3(b',', b'"', b'\n', bytes).is_some() || memchr::memchr(b'\r', bytes).is_some()
+}
+
+/// Writes text, quoted only when it [`needs_quotes`].
 fn write_text(out: &mut Vec<u8>, text: &str) {
-    let bytes = text.as_bytes();
-    if memchr::memchr3(b',', b'"', b'\n', bytes).is_some() || memchr::memchr(b'\r', bytes).is_some() {
+    if needs_quotes(text.as_bytes()) {
         out.push(b'"');
         for part in text.split_inclusive('"') {
             out.extend_from_slice(part.as_bytes());
@@ -201,36 +205,45 @@ fn write_text(out: &mut Vec<u8>, text: &str) {
 
 /// Shortest round-trip decimal, no exponent, at least one fractional digit: `128.0`, `-0.375174`.
 pub fn format_float(value: f64) -> String {
-    // Rust's Display for f64 is the shortest round-trip form and never uses an exponent.
-    let mut text = value.to_string();
-    if value.is_finite() && !text.contains('.') {
-        text.push_str(".0");
-    }
-    text
+    let mut out = Vec::new();
+    write_float(&mut out, value);
+    String::from_utf8(out).expect("a float's text is ASCII")
 }
 
+/// Appends [`format_float`]'s text of `value`.
 fn write_float(out: &mut Vec<u8>, value: f64) {
-    out.extend_from_slice(format_float(value).as_bytes());
+    // Rust's Display for f64 is the shortest round-trip form and never uses an exponent.
+    let start = out.len();
+    write!(out, "{value}").expect("writing to memory");
+    if value.is_finite() && !out[start..].contains(&b'.') {
+        out.extend_from_slice(b".0");
+    }
 }
 
+/// Appends a list of floats as `[a, b]`, a field like any other (quoted when it [`needs_quotes`]).
 fn write_float_list(out: &mut Vec<u8>, lists: &ListArray<i64>, row: usize) {
     if lists.is_null(row) {
         return;
     }
     let values = lists.values().as_any().downcast_ref::<PrimitiveArray<f64>>().expect("a list of f64");
     let (start, end) = lists.offsets().start_end(row);
-    let mut text = String::from("[");
+    let field = out.len();
+    out.push(b'[');
     for i in start..end {
         if i > start {
-            text.push_str(", ");
+            out.extend_from_slice(b", ");
         }
         match values.get(i) {
-            Some(value) => text.push_str(&format_float(value)),
-            None => text.push_str("null"),
+            Some(value) => write_float(out, value),
+            None => out.extend_from_slice(b"null"),
         }
     }
-    text.push(']');
-    write_text(out, &text);
+    out.push(b']');
+    // The text holds no quote to double: quoted as it stands.
+    if needs_quotes(&out[field..]) {
+        out.insert(field, b'"');
+        out.push(b'"');
+    }
 }
 
 /// `YYYY-MM-DD HH:MM:SS`, as chrono's `%Y-%m-%d %H:%M:%S` writes it (years outside 0–9999 by chrono).
