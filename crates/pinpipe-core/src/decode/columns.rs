@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use pinpipe_contract::table::{FieldKind, Table, KEY_COLUMN, RAW_HASH_COLUMN};
 use polars::prelude::*;
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::Xxh3Default;
 
 use super::record::{parse_record, Posted, Refusal};
 use super::{Decoded, Refused};
@@ -80,7 +80,7 @@ impl ColumnBuilders {
     /// index) of the fields whose values had a JSON type the field cannot hold (they became NULL).
     pub(super) fn push_line(&mut self, line: &[u8]) -> Result<u64, Refusal> {
         let (key, values) = parse_record(self.table.fields(), line)?;
-        let mut hasher = Xxh3::new();
+        let mut hasher = Xxh3Default::new();
         let mut invalid = 0u64;
         self.keys.append_value(key);
         hasher.update(&key.to_le_bytes());

@@ -8,7 +8,7 @@ use std::fmt;
 use pinpipe_contract::table::Field;
 use pinpipe_contract::RejectKind;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::Xxh3Default;
 
 /// A JSON value as posted, borrowed from the line where possible.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +37,7 @@ impl Posted<'_> {
     }
 
     /// Feeds the value into a record hash; every variant is tagged so `"1"` and `1` differ.
-    pub(super) fn hash_into(&self, hasher: &mut Xxh3) {
+    pub(super) fn hash_into(&self, hasher: &mut Xxh3Default) {
         match self {
             Posted::Null => hasher.update(&[0]),
             Posted::Text(text) => {
