@@ -14,7 +14,9 @@
 //! Groups (throughput in records, so criterion prints records/s as `elem/s`):
 //! * `stream/process`: [`Processor::process`] on the whole event (group, decode, clean, Parquet, the
 //!   commit to the Delta table with its positions)
-//!   for `pin_10k` (10,000 pin records, the widest table, one stream) and `mixed_10k` (3,334 pin,
+//!   for `pin_10k` (10,000 pin records, the widest table, one stream, drawn from the emulator's
+//!   default 11,153 source rows, so titles and descriptions repeat), `pin_10k_distinct` (the same
+//!   from 100,000 source rows: nearly all distinct, as real traffic) and `mixed_10k` (3,334 pin,
 //!   3,333 geo and 3,333 user records from the three streams, one shard each);
 //! * `stream/stage`: the same pin event stage by stage: `event_json` (the event's JSON text to the
 //!   handler's [`KinesisBatch`], which the Lambda runtime does before the handler; and, to compare,
@@ -36,6 +38,7 @@ use pinpipe_contract::Table;
 use pinpipe_core::clean::clean;
 use pinpipe_core::decode::decode_records;
 use pinpipe_core::export::parquet_bytes;
+use pinpipe_emulate::Generator;
 use pinpipe_events::{kinesis_event_json, EventOrigin, ShardRecord};
 use pinpipe_lake::LocalStore;
 use polars::prelude::ParquetCompression;
@@ -47,6 +50,10 @@ static ALLOCATOR: pinpipe_allocator::Allocator = pinpipe_allocator::Allocator {}
 
 const RECORDS: usize = 10_000;
 const SMOKE_RECORDS: usize = 100;
+
+/// Source rows per record of the distinct pin event, as the batch harness's realistic workload
+/// (`pinpipe emulate --source-rows 10N`): nearly every record differs.
+const DISTINCT_SOURCE_ROWS_PER_RECORD: usize = 10;
 
 fn smoke() -> bool {
     std::env::var_os("PINPIPE_BENCH_SMOKE").is_some_and(|value| !value.is_empty() && value != "0")
@@ -67,9 +74,9 @@ fn event_json(records: &[ShardRecord]) -> String {
     kinesis_event_json(&EventOrigin::new("127.0.0.1:9092"), records).to_string()
 }
 
-/// The event JSON of `records` generated pin records from `streaming-pinpipe-pin`.
-fn pin_event_json(records: usize) -> String {
-    let records: Vec<ShardRecord> = pinpipe_emulate::Generator::new(5)
+/// The event JSON of `records` pin records from `generator`, as `streaming-pinpipe-pin` delivers them.
+fn pin_event_json(records: usize, generator: Generator) -> String {
+    let records: Vec<ShardRecord> = generator
         .take(records)
         .enumerate()
         .map(|(i, post)| {
@@ -118,7 +125,12 @@ fn process(c: &mut Criterion) {
     let mut group = c.benchmark_group("stream/process");
     configure(&mut group);
     group.throughput(Throughput::Elements(records as u64));
-    for (name, json) in [("pin_10k", pin_event_json(records)), ("mixed_10k", mixed_event_json(records))] {
+    let distinct = Generator::with_source_rows(5, DISTINCT_SOURCE_ROWS_PER_RECORD * records);
+    for (name, json) in [
+        ("pin_10k", pin_event_json(records, Generator::new(5))),
+        ("pin_10k_distinct", pin_event_json(records, distinct)),
+        ("mixed_10k", mixed_event_json(records)),
+    ] {
         let event = event(&json);
         // Once outside the timing: every record is stored, none refused or failed.
         let check = format!("bench-{name}-check");
@@ -148,7 +160,7 @@ fn process(c: &mut Criterion) {
 fn stages(c: &mut Criterion) {
     pinpipe_allocator::keep_freed_memory();
     let records = records();
-    let json = pin_event_json(records);
+    let json = pin_event_json(records, Generator::new(5));
     let event = event(&json);
     let raw: Vec<&[u8]> = event.records.iter().map(|record| record.kinesis.data.0.as_slice()).collect();
     let decoded = decode_records(Table::Pin, &raw).expect("decoding");
