@@ -51,6 +51,9 @@ static ALLOCATOR: pinpipe_allocator::Allocator = pinpipe_allocator::Allocator {}
 const RECORDS: usize = 10_000;
 const SMOKE_RECORDS: usize = 100;
 
+/// The emulator's seed for every event of the bench.
+const SEED: u64 = 5;
+
 /// Source rows per record of the distinct pin event, as the batch harness's realistic workload
 /// (`pinpipe emulate --source-rows 10N`): nearly every record differs.
 const DISTINCT_SOURCE_ROWS_PER_RECORD: usize = 10;
@@ -89,7 +92,7 @@ fn pin_event_json(records: usize, generator: Generator) -> String {
 /// The event JSON of `records` records, the pin, geo and user records of generated posts in turn,
 /// each from its own stream.
 fn mixed_event_json(records: usize) -> String {
-    let texts = pinpipe_emulate::Generator::new(5)
+    let texts = Generator::new(SEED)
         .flat_map(|post| ["pin", "geo", "user"].into_iter().zip(post.json_texts()).collect::<Vec<_>>());
     let records: Vec<ShardRecord> = texts
         .take(records)
@@ -125,9 +128,9 @@ fn process(c: &mut Criterion) {
     let mut group = c.benchmark_group("stream/process");
     configure(&mut group);
     group.throughput(Throughput::Elements(records as u64));
-    let distinct = Generator::with_source_rows(5, DISTINCT_SOURCE_ROWS_PER_RECORD * records);
+    let distinct = Generator::with_source_rows(SEED, DISTINCT_SOURCE_ROWS_PER_RECORD * records);
     for (name, json) in [
-        ("pin_10k", pin_event_json(records, Generator::new(5))),
+        ("pin_10k", pin_event_json(records, Generator::new(SEED))),
         ("pin_10k_distinct", pin_event_json(records, distinct)),
         ("mixed_10k", mixed_event_json(records)),
     ] {
@@ -160,7 +163,7 @@ fn process(c: &mut Criterion) {
 fn stages(c: &mut Criterion) {
     pinpipe_allocator::keep_freed_memory();
     let records = records();
-    let json = pin_event_json(records, Generator::new(5));
+    let json = pin_event_json(records, Generator::new(SEED));
     let event = event(&json);
     let raw: Vec<&[u8]> = event.records.iter().map(|record| record.kinesis.data.0.as_slice()).collect();
     let decoded = decode_records(Table::Pin, &raw).expect("decoding");
