@@ -9,13 +9,11 @@
 //! [`decode_distinct`], [`DistinctLines`] and [`DistinctBlocks`] drop duplicate lines before decoding them.
 //!
 //! * `record`: parsing one record into its key and field values, or the reason it is refused.
-//! * `plain`: reading the common record (flat, no escapes) without serde.
 //! * `columns`: building the raw frame's columns from parsed records.
 //! * `distinct`: dropping duplicate lines.
 
 mod columns;
 mod distinct;
-mod plain;
 mod record;
 
 use std::collections::BTreeMap;

@@ -10,8 +10,6 @@ use pinpipe_contract::RejectKind;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use xxhash_rust::xxh3::Xxh3Default;
 
-use super::plain;
-
 /// A JSON value as posted, borrowed from the line where possible.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Posted<'a> {
@@ -201,7 +199,7 @@ impl<'de> Visitor<'de> for KeySeed {
 }
 
 /// The position of the field `name` (its name or alias) in `fields`, trying `expected` first.
-pub(super) fn field_position(fields: &[Field], name: &str, expected: usize) -> Option<usize> {
+fn field_position(fields: &[Field], name: &str, expected: usize) -> Option<usize> {
     let is = |field: &Field| field.name == name || field.alias == Some(name);
     if fields.get(expected).is_some_and(is) {
         return Some(expected);
@@ -225,19 +223,8 @@ impl Refusal {
 }
 
 /// One record's key and field values (in the table's field order, the key first), or why it is
-/// refused. A plain record (nearly every one) is read by `super::plain`, any other by serde_json.
+/// refused.
 pub(super) fn parse_record<'a>(fields: &'static [Field], record: &'a [u8]) -> Result<(i32, Vec<Posted<'a>>), Refusal> {
-    let plain = simdutf8::basic::from_utf8(record).ok().and_then(|text| plain::read(fields, text));
-    let values = match plain {
-        Some(values) => values,
-        None => parse_with_serde(fields, record)?,
-    };
-    let key = record_key(&values[0], fields[0].name)?;
-    Ok((key, values))
-}
-
-/// The values of `fields` in `record` (one JSON object) as serde_json reads them, or why it is refused.
-pub(super) fn parse_with_serde<'a>(fields: &'static [Field], record: &'a [u8]) -> Result<Vec<Posted<'a>>, Refusal> {
     let problem = Cell::new(None);
     // The whole record's UTF-8 is checked at once (SIMD), not string by string as the byte reader
     // does; a record that is not UTF-8 goes through the byte reader, whose error says where.
@@ -245,7 +232,9 @@ pub(super) fn parse_with_serde<'a>(fields: &'static [Field], record: &'a [u8]) -
         Ok(text) => read_record(fields, &mut serde_json::Deserializer::from_str(text), &problem),
         Err(_) => read_record(fields, &mut serde_json::Deserializer::from_slice(record), &problem),
     };
-    values.map_err(|error| classify(&error, problem.get(), fields[0].name))
+    let values = values.map_err(|error| classify(&error, problem.get(), fields[0].name))?;
+    let key = record_key(&values[0], fields[0].name)?;
+    Ok((key, values))
 }
 
 /// The values of `fields` in the one JSON object `deserializer` holds (nothing may follow it).
