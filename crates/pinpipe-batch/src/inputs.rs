@@ -146,7 +146,8 @@ fn read_distinct_lines(
             loop {
                 let mut block = recycled.try_recv().unwrap_or_default();
                 block.clear();
-                block.reserve(READ_BLOCK + pending.len());
+                // Exact: `reserve` would double a reused block each time more of a line is carried over.
+                block.reserve_exact(READ_BLOCK + pending.len());
                 block.append(&mut pending);
                 let read = match (&mut file).take(READ_BLOCK as u64).read_to_end(&mut block) {
                     Ok(read) => read,

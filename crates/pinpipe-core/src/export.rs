@@ -55,7 +55,6 @@ pub fn write_csv(frame: &DataFrame, out: &mut impl Write) -> PolarsResult<()> {
     line.push(b'\n');
     out.write_all(&line)?;
     let height = frame.height();
-    let row_bytes = cells.iter().map(|cell| cell.mean_width(height) + 1).sum::<usize>();
     let tasks = height.div_ceil(ROWS_PER_TASK);
     // A few blocks per thread at a time: the whole file is never in memory beside its frame.
     let wave = 2 * rayon::current_num_threads();
@@ -64,7 +63,7 @@ pub fn write_csv(frame: &DataFrame, out: &mut impl Write) -> PolarsResult<()> {
             .into_par_iter()
             .map(|task| {
                 let rows = task * ROWS_PER_TASK..((task + 1) * ROWS_PER_TASK).min(height);
-                let mut block = Vec::with_capacity(rows.len() * row_bytes);
+                let mut block = Vec::with_capacity(cells.iter().map(|cell| cell.block_bytes(rows.clone())).sum());
                 for first in rows.clone().step_by(ROWS_PER_FETCH) {
                     let group = first..(first + ROWS_PER_FETCH).min(rows.end);
                     fetch_text(&cells, group.clone());
@@ -138,17 +137,23 @@ impl<'a> Cells<'a> {
         })
     }
 
-    /// The bytes a cell of this column takes on average, about (a block's capacity comes from it, so
-    /// that a block is not grown and copied as it fills).
-    fn mean_width(&self, height: usize) -> usize {
-        match self {
-            Cells::Text(values) => values.total_bytes_len() / height.max(1) + 2, // and the quotes it may need
-            Cells::Int32(_) | Cells::UInt32(_) => 10,
+    /// The bytes the cells of `rows` take with their separators, about (a block's capacity comes from it,
+    /// so that a block is not grown and copied as it fills): text exactly, with quotes, unless it holds
+    /// quotes to double. From the mean width of the column's text, a block of rows with longer text
+    /// than the mean was grown to twice its size.
+    fn block_bytes(&self, rows: Range<usize>) -> usize {
+        let width = match self {
+            Cells::Text(values) => {
+                let text: usize = values.views()[rows.clone()].iter().map(|view| view.length as usize).sum();
+                return text + 3 * rows.len();
+            }
+            Cells::Int32(_) | Cells::UInt32(_) => 11,
             Cells::Int64(_) => 20,
-            Cells::Float64(_) => 20,
+            Cells::Float64(_) => 24,
             Cells::Datetime(..) => "YYYY-MM-DD HH:MM:SS".len(),
-            Cells::FloatList(lists) => 2 + 22 * (lists.values().len() / lists.len().max(1)),
-        }
+            Cells::FloatList(lists) => 2 + 26 * (lists.values().len() / lists.len().max(1)),
+        };
+        (width + 1) * rows.len()
     }
 
     fn write(&self, row: usize, out: &mut Vec<u8>) {

@@ -78,13 +78,11 @@ pub fn take_decoded(decoded: &mut BTreeMap<Table, DistinctDecoded>, table: Table
 }
 
 impl CleanOutput {
-    /// Keeps of `table`'s cleaned rows only the columns the queries read ([`columns_read`]) and
-    /// [`RAW_HASH_COLUMN`]: for a caller that has written the rest out (the table's canonical CSV).
+    /// Keeps of `table`'s cleaned rows only the columns the queries read ([`columns_read`]): for a
+    /// caller that has written the rest out (the table's canonical CSV) and stores no record hashes.
     pub fn keep_columns_read(&mut self, table: Table) -> PolarsResult<()> {
         if let Some(frame) = self.cleaned.get_mut(&table) {
-            let mut kept = columns_read(table)?;
-            kept.push(RAW_HASH_COLUMN.into());
-            *frame = frame.select(kept)?;
+            *frame = frame.select(columns_read(table)?)?;
         }
         Ok(())
     }

@@ -1,10 +1,11 @@
 //! Dropping duplicate lines before decoding: byte-identical lines are told apart by a hash of their
 //! bytes and decoded once; records equal but not byte-identical are dropped by their record hash.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
+use hashbrown::hash_table::{Entry, HashTable};
 use pinpipe_contract::table::{Table, RAW_HASH_COLUMN};
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -51,10 +52,32 @@ pub struct DistinctLines {
     found: Found,
 }
 
-/// Which lines were seen: a distinct line id by the hash of the line's bytes, ids given in input order.
+/// Which lines were seen: each distinct line's id (ids given in input order), found by the hash of
+/// the line's bytes. A slot of the table holds an id and 32 bits of its line's hash (8 bytes; a map from
+/// hash to id took 32, and the kernel faulted in every page of it as it grew: on a million distinct
+/// lines per table, a sixth of the batch's memory); the whole hashes lie beside it, read only to confirm
+/// a match.
 #[derive(Default)]
 struct LineIndex {
-    ids: HashMap<u128, u32, BuildHasherDefault<PrehashedHasher>>,
+    /// Each distinct line's hash, by id.
+    hashes: Vec<u128>,
+    /// The ids, placed by the low 32 bits of their line's hash.
+    ids: HashTable<Slot>,
+}
+
+/// A distinct line in [`LineIndex`]: its id and the low 32 bits of its hash, from which the table
+/// places it (so growing the table reads no hash beside it).
+#[derive(Clone, Copy)]
+struct Slot {
+    id: u32,
+    hash: u32,
+}
+
+impl Slot {
+    /// Where the table places the line: its 32 bits twice, the top ones being the table's tag.
+    fn place(self) -> u64 {
+        u64::from(self.hash) << 32 | u64::from(self.hash)
+    }
 }
 
 /// The lines of one piece, indexed but not decoded yet.
@@ -119,6 +142,9 @@ impl DistinctLines {
         let parts =
             parts.into_iter().map(|frame| Ok(Decoded { frame, refused: Vec::new(), invalid_values: BTreeMap::new() }));
         let mut decoded = merge(table, parts.collect())?;
+        // One chunk per column, the parts' views freed now: Polars' sort and group-by would each make
+        // a single-chunk copy of the columns later, while the table is cleaned, written and queried.
+        decoded.frame.rechunk_mut_par();
         decoded.refused = refused;
         decoded.invalid_values = invalid.by_name(table);
         // Equal records that are not byte-identical: keep the first. Those are rare (fields reordered,
@@ -201,16 +227,34 @@ impl LineIndex {
         let mut number = first_line;
         for (lines, count) in hashed {
             for line in lines {
-                let next_id = self.ids.len() as u32;
-                let id = *self.ids.entry(line.hash).or_insert(next_id);
-                if id == next_id {
-                    indexed.new_lines.push(line.start..line.end);
-                }
+                let id = match self.id(line.hash) {
+                    (id, true) => {
+                        indexed.new_lines.push(line.start..line.end);
+                        id
+                    }
+                    (id, false) => id,
+                };
                 indexed.occurrences.push((id, number + line.number));
             }
             number += count;
         }
         (indexed, number)
+    }
+
+    /// The id of the line whose bytes hash to `hash`, and whether it is new (given the next id).
+    fn id(&mut self, hash: u128) -> (u32, bool) {
+        let hashes = &self.hashes;
+        let probe = Slot { id: u32::MAX, hash: hash as u32 };
+        let same = |slot: &Slot| slot.hash == probe.hash && hashes[slot.id as usize] == hash;
+        match self.ids.entry(probe.place(), same, |slot| slot.place()) {
+            Entry::Occupied(entry) => (entry.get().id, false),
+            Entry::Vacant(entry) => {
+                let id = self.hashes.len() as u32;
+                entry.insert(Slot { id, hash: probe.hash });
+                self.hashes.push(hash);
+                (id, true)
+            }
+        }
     }
 }
 
