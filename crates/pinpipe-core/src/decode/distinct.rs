@@ -1,8 +1,7 @@
 //! Dropping duplicate lines before decoding: byte-identical lines are told apart by a hash of their
 //! bytes and decoded once; records equal but not byte-identical are dropped by their record hash.
 
-use std::collections::{BTreeMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use hashbrown::hash_table::{Entry, HashTable};
@@ -227,13 +226,10 @@ impl LineIndex {
         let mut number = first_line;
         for (lines, count) in hashed {
             for line in lines {
-                let id = match self.id(line.hash) {
-                    (id, true) => {
-                        indexed.new_lines.push(line.start..line.end);
-                        id
-                    }
-                    (id, false) => id,
-                };
+                let (id, new) = self.id(line.hash);
+                if new {
+                    indexed.new_lines.push(line.start..line.end);
+                }
                 indexed.occurrences.push((id, number + line.number));
             }
             number += count;
@@ -305,14 +301,20 @@ impl Found {
 }
 
 /// Whether two of the record hashes `hashes` are equal. The hashes are uniformly distributed already:
-/// a set of them keeps their low bits as they are, sized up front (Polars' `n_unique` hashed them again
+/// a table of them places each by its low 64 bits, sized up front (Polars' `n_unique` hashed them again
 /// into a table it grew as it went: about 3.5 % of a run on mostly distinct records).
 fn has_repeats(hashes: &BinaryChunked) -> bool {
-    let mut seen = HashSet::with_capacity_and_hasher(hashes.len(), BuildHasherDefault::<PrehashedHasher>::default());
+    let mut seen = HashTable::with_capacity(hashes.len());
     // Every hash is 16 bytes; were one not, it would count as 0, and at worst call for the dropping.
     let value =
         |hash: Option<&[u8]>| hash.and_then(|hash| <[u8; 16]>::try_from(hash).ok()).map_or(0, u128::from_le_bytes);
-    hashes.iter().any(|hash| !seen.insert(value(hash)))
+    hashes.iter().map(value).any(|hash| match seen.entry(hash as u64, |&seen| seen == hash, |&seen| seen as u64) {
+        Entry::Occupied(_) => true,
+        Entry::Vacant(entry) => {
+            entry.insert(hash);
+            false
+        }
+    })
 }
 
 /// The fewest new lines a decoding task of [`DistinctLines::push`] takes (fewer tasks for a piece with few new lines).
@@ -353,22 +355,4 @@ fn hash_lines(bytes: &[u8], offset: usize) -> (Vec<LineRef>, u64) {
         start = end + 1;
     }
     (lines, count)
-}
-
-/// A hasher for keys that already are uniformly distributed hashes: it keeps their low 64 bits.
-#[derive(Default)]
-struct PrehashedHasher(u64);
-
-impl Hasher for PrehashedHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
-        }
-    }
-    fn write_u128(&mut self, value: u128) {
-        self.0 = value as u64;
-    }
 }
