@@ -49,7 +49,14 @@ async fn acknowledged_records_survive_a_broker_restart() {
         if done {
             break;
         }
-        assert!(Instant::now() < deadline, "the API never recovered from the broker restart");
+        if let Some(status) = broker.exited() {
+            panic!("the restarted broker exited ({status}); its log:\n{}", broker.log());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the API never recovered from the broker restart; broker log:\n{}",
+            broker.log()
+        );
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     stack.wait_until_delivered(Duration::from_secs(120)).await.unwrap();

@@ -207,7 +207,7 @@ impl PrivateBroker {
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(self.log_file())
             .spawn()
             .unwrap_or_else(|err| {
                 panic!("cannot start {} (install it with `scripts/services.sh install tansu`): {err}", binary.display())
@@ -218,6 +218,27 @@ impl PrivateBroker {
             assert!(std::time::Instant::now() < deadline, "the private tansu never listened on {}", self.port);
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The broker's log (its standard error, appended by every start), so a test that fails on the
+    /// broker can show what the broker said.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join(Self::LOG)).unwrap_or_else(|err| format!("(no broker log: {err})"))
+    }
+
+    /// `Some(status)` once the running broker has exited on its own.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut().and_then(|child| child.try_wait().ok().flatten())
+    }
+
+    const LOG: &'static str = "tansu.log";
+
+    fn log_file(&self) -> std::fs::File {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join(Self::LOG))
+            .expect("the broker's log file")
     }
 
     /// Stops the broker and waits until it is gone.
