@@ -17,7 +17,7 @@ ranked AS (
     SELECT age_group, follower_count,
            ROW_NUMBER() OVER (
                PARTITION BY age_group
-               ORDER BY CASE WHEN follower_count IS NULL THEN 1 ELSE 0 END, follower_count
+               ORDER BY COALESCE(CAST(follower_count AS BIGINT), 4294967296)
            ) AS value_rank,
            COUNT(follower_count) OVER (PARTITION BY age_group) AS value_count
     FROM posts

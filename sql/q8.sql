@@ -16,7 +16,7 @@ ranked AS (
     SELECT age_group, join_year, follower_count,
            ROW_NUMBER() OVER (
                PARTITION BY age_group, join_year
-               ORDER BY CASE WHEN follower_count IS NULL THEN 1 ELSE 0 END, follower_count
+               ORDER BY COALESCE(CAST(follower_count AS BIGINT), 4294967296)
            ) AS value_rank,
            COUNT(follower_count) OVER (PARTITION BY age_group, join_year) AS value_count
     FROM posts

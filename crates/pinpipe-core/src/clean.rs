@@ -116,15 +116,7 @@ fn rules(table: Table) -> Vec<(&'static str, Expr)> {
                 (name, cleaned)
             })
             .collect(),
-        Table::Geo => vec![
-            (
-                "coordinates",
-                when(col("latitude").is_not_null().and(col("longitude").is_not_null()))
-                    .then(concat_list([col("latitude"), col("longitude")]).expect("two columns"))
-                    .otherwise(lit(NULL).cast(DataType::List(Box::new(DataType::Float64)))),
-            ),
-            ("timestamp", parse_datetime(col("timestamp"))),
-        ],
+        Table::Geo => vec![("coordinates", coordinates()), ("timestamp", parse_datetime(col("timestamp")))],
         Table::User => vec![
             ("user_name", concat_str([col("first_name"), col("last_name")], " ", false)),
             ("date_joined", parse_datetime(col("date_joined"))),
@@ -223,7 +215,44 @@ pub fn follower_count(text: &str) -> Option<i32> {
 
 /// Rule 6: `Local save in /data/art` → `/data/art`.
 fn strip_save_location_prefix(text: Expr) -> Expr {
-    text.str().replace(lit(r"^Local save in\s*"), lit(""), false)
+    text.map(
+        |column| {
+            let stripped: StringChunked = column.str()?.iter().map(|value| value.map(save_location)).collect();
+            Ok(stripped.with_name(column.name().clone()).into_column())
+        },
+        |_, field| Ok(field.clone()),
+    )
+}
+
+/// Rule 6 on one value: without a leading `Local save in` and the whitespace after it (Unicode
+/// White_Space, as `char::is_whitespace` reads it); any other value as it is.
+pub fn save_location(text: &str) -> &str {
+    text.strip_prefix("Local save in").map_or(text, str::trim_start)
+}
+
+/// geo's `coordinates` (docs/SPEC.md §4): `[latitude, longitude]` where both are present, else NULL.
+/// Built in one pass: Polars' `concat_list` under `when/then` made and then masked a list per row.
+fn coordinates() -> Expr {
+    col("latitude").map_many(
+        |columns| {
+            let (latitude, longitude) = (columns[0].f64()?, columns[1].f64()?);
+            let mut pairs = ListPrimitiveChunkedBuilder::<Float64Type>::new(
+                columns[0].name().clone(),
+                latitude.len(),
+                2 * latitude.len(),
+                DataType::Float64,
+            );
+            for pair in latitude.iter().zip(longitude.iter()) {
+                match pair {
+                    (Some(latitude), Some(longitude)) => pairs.append_slice(&[latitude, longitude]),
+                    _ => pairs.append_null(),
+                }
+            }
+            Ok(pairs.finish().into_column())
+        },
+        &[col("longitude")],
+        |_, fields| Ok(Field::new(fields[0].name().clone(), DataType::List(Box::new(DataType::Float64)))),
+    )
 }
 
 /// The datetime forms of docs/SPEC.md §1 parsed as naive UTC microsecond datetimes; anything else → NULL.

@@ -8,6 +8,12 @@ use crate::age_group::AGE_GROUPS;
 /// Sorts rows ascending by every column left to right, NULL first; `age_group` in its natural order
 /// and lists element by element.
 pub fn canonical_order(frame: &DataFrame) -> PolarsResult<DataFrame> {
+    frame.take(&canonical_indices(frame)?)
+}
+
+/// The rows of `frame` in [`canonical_order`], as row indices: what Polars' sort gathers every column
+/// by (the same keys and the same `arg_sort`), for a caller that gathers a few rows at a time.
+pub fn canonical_indices(frame: &DataFrame) -> PolarsResult<IdxCa> {
     let mut keys = Vec::new();
     for column in frame.columns() {
         let name = column.name().as_str();
@@ -21,14 +27,14 @@ pub fn canonical_order(frame: &DataFrame) -> PolarsResult<DataFrame> {
             _ => keys.push(col(name)),
         }
     }
-    if keys.is_empty() {
-        return Ok(frame.clone());
+    let height = frame.height() as IdxSize;
+    if keys.is_empty() || height == 0 {
+        return Ok(IdxCa::from_vec("row".into(), (0..height).collect()));
     }
-    frame
-        .clone()
-        .lazy()
-        .sort_by_exprs(keys, SortMultipleOptions::default().with_nulls_last(false).with_maintain_order(true))
-        .collect()
+    let keys = keys.into_iter().enumerate().map(|(i, key)| key.alias(format!("key{i}"))).collect::<Vec<_>>();
+    let keys = frame.clone().lazy().select(keys).collect()?;
+    let options = SortMultipleOptions::default().with_nulls_last(false).with_maintain_order(true);
+    sort::arg_sort(keys.columns(), options)
 }
 
 /// The rank of `age_group` in the natural order (NULL for anything else), to sort by.

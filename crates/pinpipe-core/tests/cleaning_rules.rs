@@ -223,6 +223,10 @@ fn save_location_loses_its_prefix() {
         ("Local save in    /data/travel", "/data/travel"),
         ("/data/mens-fashion", "/data/mens-fashion"),
         ("Not a Local save in /data/x", "Not a Local save in /data/x"),
+        ("Local save in\u{2003}\u{a0}\t/data/tattoos", "/data/tattoos"),
+        ("Local save in/data/beauty", "/data/beauty"),
+        ("local save in /data/art", "local save in /data/art"),
+        ("Local save in /data/x ", "/data/x "),
     ];
     let records: Vec<Value> =
         cases.iter().enumerate().map(|(i, (raw, _))| pin(i as i64, json!({ "save_location": raw }))).collect();
