@@ -257,7 +257,7 @@ def markdown(rows):
         lines.append(
             f"| {row['workload']} | {label(row['records_per_table'])} | {row['input_mb']:,.1f} MB | "
             f"{LABELS[row['engine']]} | {row['runs']} | "
-            f"{wall} | {row['peak_rss_mb'] or 0:,.0f} MB | {row['rss_per_input'] or 0:.2f} | "
+            f"{wall} | {row['peak_rss_mb'] or 0:,.0f} MiB | {row['rss_per_input'] or 0:.2f} | "
             f"{row['wall_vs_ours'] or 0:.1f} | {row['rss_vs_ours'] or 0:.1f} | "
             f"{'yes' if row['same_csvs'] else '**NO**'} |")
     return "\n".join(lines) + "\n"
@@ -278,7 +278,7 @@ def chart(rows, path):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
     width = 0.8 / len(engines)
     for axis, key, title, unit in ((axes[0], "wall_median_s", "Wall time (median)", "s"),
-                                   (axes[1], "peak_rss_mb", "Peak memory (RSS, median)", "MB")):
+                                   (axes[1], "peak_rss_mb", "Peak memory (RSS, median)", "MiB")):
         for i, engine in enumerate(engines):
             values = []
             for group in groups:
