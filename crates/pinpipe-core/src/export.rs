@@ -317,8 +317,8 @@ pub fn cleaned_csv_name(table: Table) -> String {
 }
 
 /// Writes one cleaned table (its cleaned columns, without the hash column) as its canonical CSV into
-/// `dir`. The frame is dropped once sorted (what its columns share with the sorted copy stays, the rest
-/// goes), and the sorted copy once written.
+/// `dir`: its rows gathered a block at a time by the canonical order's row indices, with no sorted copy
+/// of the table. The frame is dropped once written.
 pub fn write_cleaned_csv(dir: &Path, table: Table, frame: DataFrame) -> Result<(), ExportError> {
     let order = canonical_indices(&frame)?;
     write_file(&dir.join(cleaned_csv_name(table)), &frame, Some(&order))
@@ -333,7 +333,8 @@ pub fn write_result_csvs(dir: &Path, results: &[(Query, DataFrame)]) -> Result<(
     Ok(())
 }
 
-/// Writes `frame` (in canonical order) as canonical CSV to the file `path`.
+/// Writes `frame` as canonical CSV to the file `path`: its rows in the order of `order`, or as they are
+/// (already in canonical order) without one ([`write_rows`]).
 fn write_file(path: &Path, frame: &DataFrame, order: Option<&IdxCa>) -> Result<(), ExportError> {
     let io_error = |source| ExportError::Io { path: path.to_path_buf(), source };
     let file = std::fs::File::create(path).map_err(io_error)?;

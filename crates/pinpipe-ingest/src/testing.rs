@@ -184,6 +184,9 @@ pub struct PrivateBroker {
 }
 
 impl PrivateBroker {
+    /// The broker's log file in its folder.
+    const LOG: &'static str = "tansu.log";
+
     /// Starts a broker (the `tansu` on the PATH, or the one `PINPIPE_TEST_TANSU` names).
     pub fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -230,8 +233,6 @@ impl PrivateBroker {
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.as_mut().and_then(|child| child.try_wait().ok().flatten())
     }
-
-    const LOG: &'static str = "tansu.log";
 
     fn log_file(&self) -> std::fs::File {
         std::fs::OpenOptions::new()
