@@ -5,18 +5,29 @@ use std::path::{Path, PathBuf};
 
 use pinpipe_contract::{layout, RejectedRecord, Table};
 use pinpipe_core::clean::without_hash;
+use pinpipe_core::decode::DistinctDecoded;
 use pinpipe_core::export::{write_cleaned_csv, write_result_csvs};
-use pinpipe_core::transform::{take_decoded, with_queries, CleanOutput, TransformOutput};
+use pinpipe_core::transform::{take_decoded, with_queries, CleanOutput, CleanWhileDecoding, TransformOutput};
 use pinpipe_lake::LocalStore;
+use polars::prelude::DataFrame;
 
 use crate::error::BatchError;
-use crate::inputs::{read_raw_inputs, read_table_files};
+use crate::inputs::{read_raw_inputs, table_files, TableFile};
 use crate::lake::json_bytes;
 use crate::manifest::{Manifest, Timings};
 use crate::report::render_run;
 
 /// The report's file name in the output folder of [`transform_dir`].
 pub const REPORT_FILE: &str = "report.html";
+
+/// Cleans one table's decoded records whole into `cleaned`, keeping there only the columns the queries
+/// read; gives the cleaned columns, to be written.
+fn clean_whole(cleaned: &mut CleanOutput, table: Table, decoded: DistinctDecoded) -> Result<DataFrame, BatchError> {
+    cleaned.add_table(table, decoded, None)?;
+    let frame = without_hash(&cleaned.cleaned[&table])?;
+    cleaned.keep_columns_read(table)?;
+    Ok(frame)
+}
 
 /// The batch computation over local files, writing the 14 canonical CSVs, `rejected.jsonl`,
 /// `manifest.json` and the run's report ([`REPORT_FILE`]) into `out`. Each cleaned table's CSV is written
@@ -32,38 +43,49 @@ pub async fn transform_dir(input: &Path, out: &Path) -> Result<Manifest, BatchEr
         raw = Some(read_raw_inputs(&LocalStore::new(input), &HashSet::new()).await?);
         timings.mark("read");
     }
-    let (input_dir, out_dir) = (input.to_path_buf(), out.to_path_buf());
+    // Nothing is written when an input is missing.
+    let files = if raw.is_none() { table_files(input)? } else { Vec::new() };
+    let out_dir = out.to_path_buf();
+    std::fs::create_dir_all(&out_dir).map_err(|source| BatchError::Io { path: out_dir.clone(), source })?;
     let (consumed, skipped, output, mut timings) = tokio::task::spawn_blocking(move || {
         std::thread::scope(|scope| {
             let mut cleaned = CleanOutput::default();
             let mut writers = Vec::new();
-            // Each table is cleaned as soon as it is decoded; its CSV is then written on a thread of its own
-            // while the next table is read, and only the columns the queries read are kept here: the table's
-            // other text is gone once its CSV is written.
-            let mut clean_and_write = |table, decoded, timings: &mut Timings| -> Result<(), BatchError> {
-                cleaned.add_table(table, decoded, None)?;
-                let frame = without_hash(&cleaned.cleaned[&table])?;
-                cleaned.keep_columns_read(table)?;
-                timings.mark("transform");
-                std::fs::create_dir_all(&out_dir).map_err(|source| BatchError::Io { path: out_dir.clone(), source })?;
-                let out_dir = &out_dir;
-                writers.push(scope.spawn(move || write_cleaned_csv(out_dir, table, frame)));
-                Ok(())
-            };
+            let out_dir = &out_dir;
+            // Each table's CSV is written on a thread of its own while the next table is read, and only the
+            // columns the queries read are kept here: the table's other text is gone once its CSV is written.
             let (consumed, skipped) = match raw {
                 Some(inputs) => {
                     let mut decoded = inputs.decoded;
                     for table in Table::ALL {
-                        clean_and_write(table, take_decoded(&mut decoded, table)?, &mut timings)?;
+                        let frame = clean_whole(&mut cleaned, table, take_decoded(&mut decoded, table)?)?;
+                        timings.mark("transform");
+                        writers.push(scope.spawn(move || write_cleaned_csv(out_dir, table, frame)));
                     }
                     (inputs.consumed, inputs.skipped)
                 }
                 None => {
-                    let consumed = read_table_files(&input_dir, |table, decoded| {
+                    // Each table file is cleaned while it is decoded, its rows kept as their CSV lines; a
+                    // table that cannot be ([`CleanWhileDecoding`]) is decoded again and cleaned whole.
+                    for file in &files {
+                        let (table, cleaning) = (file.table, CleanWhileDecoding::new(file.table));
+                        let decoded = file.decode(Some(cleaning.part_map()?))?;
                         timings.mark("read");
-                        clean_and_write(table, decoded, &mut timings)
-                    })?;
-                    (consumed, Vec::new())
+                        match cleaning.finish(decoded, &mut cleaned)? {
+                            Ok(lines) => {
+                                cleaned.keep_columns_read(table)?;
+                                writers.push(scope.spawn(move || lines.write(out_dir)));
+                            }
+                            Err(_) => {
+                                let decoded = file.decode(None)?;
+                                timings.mark("read");
+                                let frame = clean_whole(&mut cleaned, table, decoded)?;
+                                timings.mark("transform");
+                                writers.push(scope.spawn(move || write_cleaned_csv(out_dir, table, frame)));
+                            }
+                        }
+                    }
+                    (files.iter().map(TableFile::input).collect(), Vec::new())
                 }
             };
             let output = with_queries(cleaned)?;

@@ -4,12 +4,12 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use futures::StreamExt;
 use pinpipe_contract::{layout, names, Table};
-use pinpipe_core::decode::{DistinctBlocks, DistinctDecoded};
+use pinpipe_core::decode::{DistinctBlocks, DistinctDecoded, PartMap};
 use pinpipe_lake::{get_in_order, ObjectMeta, ObjectStore, ReadAhead};
 use polars::error::PolarsResult;
 
@@ -98,45 +98,60 @@ fn decode_as_received(
     Ok(lines.into_iter().map(|(table, lines)| Ok((table, lines.finish()?))).collect::<PolarsResult<_>>()?)
 }
 
-/// Reads and decodes `<dir>/pin.jsonl`, `geo.jsonl` and `user.jsonl` (each must exist), one after
-/// another and block by block, keeping only distinct lines: memory holds a few blocks and the
-/// distinct lines, never a whole file. Each table's distinct records go to `each` as soon as its file
-/// is decoded. Gives the files read (as inputs).
-pub(crate) fn read_table_files(
-    dir: &Path,
-    mut each: impl FnMut(Table, DistinctDecoded) -> Result<(), BatchError>,
-) -> Result<Vec<ObjectMeta>, BatchError> {
+/// One table's file of JSON lines in a folder (`<dir>/<table>.jsonl`).
+pub(crate) struct TableFile {
+    pub table: Table,
+    pub path: PathBuf,
+    /// Its size, when it was found.
+    pub size: u64,
+}
+
+impl TableFile {
+    /// The file read as an input.
+    pub fn input(&self) -> ObjectMeta {
+        ObjectMeta { key: self.path.display().to_string(), size: self.size, version: String::new() }
+    }
+
+    /// Reads and decodes the file block by block, keeping only distinct lines ([`DistinctBlocks`], each
+    /// decoded part through `part_map` if there is one): memory holds a few blocks and the distinct
+    /// records, never the whole file.
+    pub fn decode(&self, part_map: Option<PartMap>) -> Result<DistinctDecoded, BatchError> {
+        let file = File::open(&self.path).map_err(|source| BatchError::Io { path: self.path.clone(), source })?;
+        let lines = match part_map {
+            Some(map) => DistinctBlocks::with_part_map(self.table, map),
+            None => DistinctBlocks::new(self.table),
+        };
+        Ok(read_distinct_lines(lines, &self.path, file)?.finish()?)
+    }
+}
+
+/// `<dir>/pin.jsonl`, `geo.jsonl` and `user.jsonl` (each must exist), in table order.
+pub(crate) fn table_files(dir: &Path) -> Result<Vec<TableFile>, BatchError> {
     if !dir.is_dir() {
         return Err(BatchError::NoInputFolder(dir.to_path_buf()));
     }
     let mut files = Vec::new();
     for table in Table::ALL {
         let path = dir.join(format!("{table}.jsonl"));
-        match File::open(&path) {
-            Ok(file) => files.push((table, path, file)),
+        match std::fs::metadata(&path) {
+            Ok(metadata) => files.push(TableFile { table, path, size: metadata.len() }),
             Err(source) => return Err(BatchError::Io { path, source }),
         }
     }
-    let mut consumed = Vec::new();
-    for (table, path, file) in files {
-        let (lines, size) = read_distinct_lines(table, &path, file)?;
-        each(table, lines.finish()?)?;
-        consumed.push(ObjectMeta { key: path.display().to_string(), size, version: String::new() });
-    }
-    Ok(consumed)
+    Ok(files)
 }
 
 /// Bytes read at once from an input file.
 const READ_BLOCK: usize = 8 << 20;
 
-/// Feeds a file (opened from `path`) to a [`DistinctBlocks`] in blocks of whole lines, reading the next
-/// block on another thread while this one is decoded; returns the lines and the file's size. Blocks
-/// are reused once decoded: fresh memory for each would be mapped and zeroed by the kernel first.
+/// Feeds a file (opened from `path`) to `lines` in blocks of whole lines, reading the next block on
+/// another thread while this one is decoded. Blocks are reused once decoded: fresh memory for each
+/// would be mapped and zeroed by the kernel first.
 fn read_distinct_lines(
-    table: Table,
+    mut lines: DistinctBlocks<Vec<u8>>,
     path: &Path,
     mut file: File,
-) -> Result<(DistinctBlocks<Vec<u8>>, u64), BatchError> {
+) -> Result<DistinctBlocks<Vec<u8>>, BatchError> {
     let name = path.display().to_string();
     let (sender, receiver) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(2);
     let (recycle, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
@@ -175,11 +190,9 @@ fn read_distinct_lines(
                 }
             }
         });
-        let mut lines = DistinctBlocks::new(table);
-        let (mut next_line, mut size) = (1u64, 0u64);
+        let mut next_line = 1u64;
         for block in receiver {
             let block = block.map_err(|source| BatchError::Io { path: path.to_path_buf(), source })?;
-            size += block.len() as u64;
             let decoded;
             (next_line, decoded) = lines.push(&name, block, next_line)?;
             // The reader may have ended: then the block is not needed.
@@ -187,6 +200,6 @@ fn read_distinct_lines(
                 let _ = recycle.send(block);
             }
         }
-        Ok((lines, size))
+        Ok(lines)
     })
 }

@@ -13,8 +13,10 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use pinpipe_contract::Table;
 
+use pinpipe_contract::table::KEY_COLUMN;
 use polars::prelude::*;
-use polars_arrow::array::{Array, ListArray, PrimitiveArray, Utf8ViewArray};
+use polars_arrow::array::{Array, BinaryViewArray, ListArray, PrimitiveArray, Utf8ViewArray, View};
+use polars_arrow::datatypes::ArrowDataType;
 use rayon::prelude::*;
 
 use crate::order::canonical_indices;
@@ -50,16 +52,7 @@ pub fn write_csv(frame: &DataFrame, out: &mut impl Write) -> PolarsResult<()> {
 fn write_rows(frame: &DataFrame, order: Option<&IdxCa>, out: &mut impl Write) -> PolarsResult<()> {
     let mut frame = frame.clone();
     frame.rechunk_mut_par(); // one chunk per column: O(1) row access
-    let header: Vec<String> = frame.get_column_names().iter().map(|name| name.to_string()).collect();
-    let mut line = Vec::new();
-    for (i, name) in header.iter().enumerate() {
-        if i > 0 {
-            line.push(b',');
-        }
-        write_text(&mut line, name);
-    }
-    line.push(b'\n');
-    out.write_all(&line)?;
+    write_header(frame.get_column_names().iter().map(|name| name.as_str()), out)?;
     let height = frame.height();
     let tasks = height.div_ceil(ROWS_PER_TASK);
     // A few blocks per thread at a time: the whole file is never in memory beside its frame.
@@ -80,19 +73,7 @@ fn write_rows(frame: &DataFrame, order: Option<&IdxCa>, out: &mut impl Write) ->
                 let cells: Vec<Cells<'_>> = part.iter().map(Cells::of).collect::<PolarsResult<_>>()?;
                 let rows = 0..rows_in_task;
                 let mut block = Vec::with_capacity(cells.iter().map(|cell| cell.block_bytes(rows.clone())).sum());
-                for first in rows.clone().step_by(ROWS_PER_FETCH) {
-                    let group = first..(first + ROWS_PER_FETCH).min(rows.end);
-                    fetch_text(&cells, group.clone());
-                    for row in group {
-                        for (i, cell) in cells.iter().enumerate() {
-                            if i > 0 {
-                                block.push(b',');
-                            }
-                            cell.write(row, &mut block);
-                        }
-                        block.push(b'\n');
-                    }
-                }
+                write_lines(&cells, rows, &mut block, |_| {});
                 Ok(block)
             })
             .collect::<PolarsResult<_>>()?;
@@ -101,6 +82,69 @@ fn write_rows(frame: &DataFrame, order: Option<&IdxCa>, out: &mut impl Write) ->
         }
     }
     Ok(())
+}
+
+/// Writes the header line: the column names.
+fn write_header<'a>(names: impl Iterator<Item = &'a str>, out: &mut impl Write) -> std::io::Result<()> {
+    let mut line = Vec::new();
+    for (i, name) in names.enumerate() {
+        if i > 0 {
+            line.push(b',');
+        }
+        write_text(&mut line, name);
+    }
+    line.push(b'\n');
+    out.write_all(&line)
+}
+
+/// Appends rows `rows` of `cells` as CSV lines to `block`, giving `line_end` the block's length after each.
+fn write_lines(cells: &[Cells<'_>], rows: Range<usize>, block: &mut Vec<u8>, mut line_end: impl FnMut(usize)) {
+    for first in rows.clone().step_by(ROWS_PER_FETCH) {
+        let group = first..(first + ROWS_PER_FETCH).min(rows.end);
+        fetch_text(cells, group.clone());
+        for row in group {
+            for (i, cell) in cells.iter().enumerate() {
+                if i > 0 {
+                    block.push(b',');
+                }
+                cell.write(row, block);
+            }
+            block.push(b'\n');
+            line_end(block.len());
+        }
+    }
+}
+
+/// The column of [`csv_lines`] in a frame of a table's rows ([`CsvLines`]).
+pub const CSV_LINE_COLUMN: &str = "__csv_line";
+
+/// Each row of `frame` as its line of canonical CSV (with its `\n`), as [`CSV_LINE_COLUMN`]: for a
+/// caller that keeps a table's rows as the text they are written as ([`CsvLines`]). The
+/// lines share one buffer, written in a single pass.
+pub fn csv_lines(frame: &DataFrame) -> PolarsResult<Column> {
+    let mut frame = frame.clone();
+    frame.rechunk_mut_par();
+    let cells: Vec<Cells<'_>> = frame.columns().iter().map(Cells::of).collect::<PolarsResult<_>>()?;
+    let rows = 0..frame.height();
+    let mut text = Vec::with_capacity(cells.iter().map(|cell| cell.block_bytes(rows.clone())).sum());
+    let mut ends = Vec::with_capacity(rows.len());
+    write_lines(&cells, rows, &mut text, |end| ends.push(end));
+    polars_ensure!(
+        u32::try_from(text.len()).is_ok(),
+        ComputeError: "{} rows of CSV take {} bytes, more than one buffer holds", ends.len(), text.len()
+    );
+    let mut start = 0;
+    let views: Vec<View> = ends
+        .into_iter()
+        .map(|end| {
+            let view = View::new_from_bytes(&text[start..end], 0, start as u32);
+            start = end;
+            view
+        })
+        .collect();
+    let buffers = std::iter::once(text.into()).collect();
+    let lines = BinaryViewArray::try_new(ArrowDataType::BinaryView, views.into(), buffers, None)?;
+    Ok(BinaryChunked::with_chunk(CSV_LINE_COLUMN.into(), lines).into_column())
 }
 
 /// Rows whose text is fetched together ([`fetch_text`]) before they are formatted.
@@ -324,6 +368,56 @@ pub fn write_cleaned_csv(dir: &Path, table: Table, frame: DataFrame) -> Result<(
     write_file(&dir.join(cleaned_csv_name(table)), &frame, Some(&order))
 }
 
+/// A cleaned table as the lines of its canonical CSV ([`csv_lines`]) and the order they are written in.
+#[derive(Debug)]
+pub struct CsvLines {
+    table: Table,
+    /// The lines, in the chunks they were made in (a gather would copy their views).
+    lines: BinaryChunked,
+    /// The canonical order, as row indices.
+    order: IdxCa,
+}
+
+impl CsvLines {
+    /// The lines of `frame`'s rows ([`CSV_LINE_COLUMN`], made from `table`'s cleaned columns) in canonical
+    /// order, when no two rows share a key: that order is then the keys' order. `None` when two rows
+    /// share a key: their order then depends on values that lines do not keep (a timestamp's fraction,
+    /// `""` as against NULL).
+    pub fn in_key_order(table: Table, frame: &DataFrame) -> PolarsResult<Option<Self>> {
+        let keys = frame.column(KEY_COLUMN)?.as_materialized_series();
+        let order = keys.arg_sort(SortOptions::default());
+        let sorted = keys.i32()?.take(&order)?;
+        let mut sorted = sorted.iter();
+        if let Some(mut previous) = sorted.next() {
+            for key in sorted {
+                if key == previous {
+                    return Ok(None);
+                }
+                previous = key;
+            }
+        }
+        Ok(Some(CsvLines { table, lines: frame.column(CSV_LINE_COLUMN)?.binary()?.clone(), order }))
+    }
+
+    /// Writes the lines in order, after the header, as the table's canonical CSV into `dir`.
+    pub fn write(self, dir: &Path) -> Result<(), ExportError> {
+        let path = dir.join(cleaned_csv_name(self.table));
+        let io_error = |source| ExportError::Io { path: path.clone(), source };
+        let mut writer = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io_error)?);
+        write_header(self.table.cleaned_columns().iter().copied(), &mut writer).map_err(io_error)?;
+        let chunks: Vec<&BinaryViewArray> = self.lines.downcast_iter().collect();
+        // Each chunk's first row; a row's chunk is the last one starting at or before it.
+        let starts: Vec<usize> =
+            chunks.iter().scan(0, |start, chunk| Some(std::mem::replace(start, *start + chunk.len()))).collect();
+        for row in self.order.into_no_null_iter() {
+            let row = row as usize;
+            let chunk = starts.partition_point(|&start| start <= row) - 1;
+            writer.write_all(chunks[chunk].value(row - starts[chunk])).map_err(io_error)?;
+        }
+        writer.flush().map_err(io_error)
+    }
+}
+
 /// Writes the 11 query results (in canonical order already) as their canonical CSVs into `dir`.
 pub fn write_result_csvs(dir: &Path, results: &[(Query, DataFrame)]) -> Result<(), ExportError> {
     debug_assert_eq!(results.len(), QUERIES.len());
@@ -370,6 +464,23 @@ mod tests {
         let mut in_order = Vec::new();
         write_rows(&frame, Some(&canonical_indices(&frame).unwrap()), &mut in_order).unwrap();
         assert_eq!(String::from_utf8(in_order).unwrap(), csv(&frame));
+    }
+
+    #[test]
+    fn each_rows_line_is_that_row_as_the_table_is_written() {
+        let frame = df!(
+            "ind" => [Some(3), None, Some(1)],
+            "title" => [Some("plain"), Some("a, \"b\"\nc"), None],
+            "follower_count" => [Some(1.5), None, Some(-0.0)],
+        )
+        .unwrap();
+        let lines = csv_lines(&frame).unwrap();
+        let lines: Vec<u8> = lines.binary().unwrap().iter().flat_map(Option::unwrap).copied().collect();
+        let mut written = Vec::new();
+        write_csv(&frame, &mut written).unwrap();
+        let header = b"ind,title,follower_count\n";
+        assert_eq!(&written[..header.len()], header);
+        assert_eq!(String::from_utf8(lines).unwrap(), String::from_utf8(written[header.len()..].to_vec()).unwrap());
     }
 
     #[test]

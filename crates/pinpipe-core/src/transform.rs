@@ -6,20 +6,23 @@
 //! frame Polars reads one column of. The queries ([`crate::queries`]) read the cleaned tables.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use pinpipe_contract::table::{Table, RAW_HASH_COLUMN};
 use pinpipe_contract::{RejectedRecord, Stage};
 use polars::prelude::*;
 
-use crate::clean::{clean, without_hash};
-use crate::decode::{decode_distinct, Decoded, DistinctDecoded, RawSource};
+use crate::clean::{clean, without_hash, NullCounts};
+use crate::decode::{decode_distinct, Decoded, DistinctDecoded, PartMap, RawSource};
+use crate::export::{csv_lines, CsvLines, CSV_LINE_COLUMN};
 use crate::quality::TableQuality;
 use crate::queries::{columns_read, run_queries, CleanedTables, Query};
 
 /// What cleaning one run's new records gave.
 #[derive(Debug, Default)]
 pub struct CleanOutput {
-    /// Per table, the rows this run adds (cleaned columns plus [`RAW_HASH_COLUMN`]).
+    /// Per table, the rows this run adds (cleaned columns plus [`RAW_HASH_COLUMN`]; only the columns the
+    /// queries read for a table cleaned while it was decoded, [`CleanWhileDecoding`]).
     pub cleaned: BTreeMap<Table, DataFrame>,
     /// Per-table counts of this run.
     pub quality: BTreeMap<Table, TableQuality>,
@@ -134,10 +137,93 @@ impl DecodedTable {
 /// the rest of them are the duplicates dropped). A run may clean its records in several parts.
 pub fn clean_counted(table: Table, fresh: DataFrame, counts: &mut TableQuality) -> PolarsResult<DataFrame> {
     let cleaned = clean(table, fresh)?;
-    counts.records_cleaned += cleaned.frame.height() as u64;
-    counts.nulls.add(&cleaned.nulls);
-    counts.duplicates_dropped = counts.records_in - counts.rejected_total() - counts.records_cleaned;
+    count_cleaned(counts, cleaned.frame.height(), &cleaned.nulls);
     Ok(cleaned.frame)
+}
+
+/// Adds `rows` cleaned with `nulls` to `counts` (see [`clean_counted`]).
+fn count_cleaned(counts: &mut TableQuality, rows: usize, nulls: &NullCounts) {
+    counts.records_cleaned += rows as u64;
+    counts.nulls.add(nulls);
+    counts.duplicates_dropped = counts.records_in - counts.rejected_total() - counts.records_cleaned;
+}
+
+/// Cleaning a table's records part by part as they are decoded ([`PartMap`]), for a caller that writes
+/// the table's canonical CSV and keeps of its rows only the columns the queries read: each part's rows
+/// are cleaned, their NULLs counted and their CSV lines made ([`csv_lines`]) while the part's text is
+/// still in the cache, and of its columns only those read, the record hash and the lines are kept. The
+/// table is never held whole as columns, and its CSV needs no gather of every column.
+///
+/// It gives what cleaning the whole table would ([`CleanOutput::add_table`]) when no two records share a
+/// key and none equals another without being byte-identical (the case of real traffic: the key is the
+/// post's); otherwise [`CleanWhileDecoding::finish`] says so, and the caller cleans the table whole.
+pub struct CleanWhileDecoding {
+    table: Table,
+    parts: Arc<Mutex<PartsCleaned>>,
+}
+
+/// What the parts cleaned so far counted.
+#[derive(Default)]
+struct PartsCleaned {
+    rows: usize,
+    nulls: NullCounts,
+}
+
+impl CleanWhileDecoding {
+    /// Nothing cleaned yet.
+    pub fn new(table: Table) -> Self {
+        CleanWhileDecoding { table, parts: Arc::default() }
+    }
+
+    /// The map each decoded part goes through.
+    pub fn part_map(&self) -> PolarsResult<PartMap> {
+        let (table, parts) = (self.table, Arc::clone(&self.parts));
+        let mut kept = columns_read(table)?;
+        kept.push(RAW_HASH_COLUMN.into());
+        Ok(Arc::new(move |raw: DataFrame| {
+            let cleaned = clean(table, raw)?;
+            let lines = csv_lines(&without_hash(&cleaned.frame)?)?;
+            let mut counted = parts.lock().unwrap_or_else(PoisonError::into_inner);
+            counted.rows += cleaned.frame.height();
+            counted.nulls.add(&cleaned.nulls);
+            drop(counted);
+            let mut part = cleaned.frame.select(kept.iter().cloned())?;
+            part.with_column(lines)?;
+            Ok(part)
+        }))
+    }
+
+    /// Adds the table's records, decoded through [`CleanWhileDecoding::part_map`], to `output` as
+    /// [`CleanOutput::add_table`] would have, and gives their CSV lines in canonical order; or gives
+    /// `decoded` back untouched when whole-table cleaning is needed (two records share a key, or equal
+    /// records that are not byte-identical were dropped after their parts were cleaned and counted).
+    pub fn finish(
+        self,
+        decoded: DistinctDecoded,
+        output: &mut CleanOutput,
+    ) -> PolarsResult<Result<CsvLines, DistinctDecoded>> {
+        let PartsCleaned { rows, nulls } =
+            std::mem::take(&mut *self.parts.lock().unwrap_or_else(PoisonError::into_inner));
+        let frame = &decoded.decoded.frame;
+        let lines = match rows == frame.height() {
+            true => CsvLines::in_key_order(self.table, frame)?,
+            false => None,
+        };
+        let Some(lines) = lines else { return Ok(Err(decoded)) };
+        let DecodedTable { raw, quality: mut counts, rejected } = DecodedTable::of(self.table, decoded);
+        count_cleaned(&mut counts, raw.height(), &nulls);
+        output.rejected.extend(rejected);
+        // The parts' columns the queries read made one chunk each (Polars' sort and group-by would each
+        // make a copy); the lines and hashes are left in their parts.
+        let mut cleaned = raw.drop(CSV_LINE_COLUMN)?;
+        for name in columns_read(self.table)? {
+            let column = cleaned.column(&name)?.rechunk();
+            cleaned.with_column(column)?;
+        }
+        output.cleaned.insert(self.table, cleaned);
+        output.quality.insert(self.table, counts);
+        Ok(Ok(lines))
+    }
 }
 
 /// The columns of `table`'s cleaned rows, [`RAW_HASH_COLUMN`] last (those of cleaning no records).

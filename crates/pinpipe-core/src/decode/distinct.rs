@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 use hashbrown::hash_table::{Entry, HashTable};
 use pinpipe_contract::table::{Table, RAW_HASH_COLUMN};
@@ -49,7 +50,15 @@ pub struct DistinctLines {
     table: Table,
     index: LineIndex,
     found: Found,
+    part_map: Option<PartMap>,
 }
+
+/// What becomes of each part of a table's distinct records as soon as it is decoded, in the decoding's
+/// own tasks (in parallel, while the part's text is still in the cache): the part's raw frame is
+/// replaced by the frame it gives, which must keep [`RAW_HASH_COLUMN`] and one row per record, in order.
+/// [`DistinctLines::finish`] then stacks those frames and drops equal records by their hash, as it does
+/// raw ones, but leaves the columns in their parts (the map's caller knows which it sorts or groups).
+pub type PartMap = Arc<dyn Fn(DataFrame) -> PolarsResult<DataFrame> + Send + Sync>;
 
 /// Which lines were seen: each distinct line's id (ids given in input order), found by the hash of
 /// the line's bytes. A slot of the table holds an id and 32 bits of its line's hash (8 bytes; a map from
@@ -122,7 +131,12 @@ impl DistinctLines {
             invalid: InvalidCounts::new(table),
             records_accepted: 0,
         };
-        DistinctLines { table, index: LineIndex::default(), found }
+        DistinctLines { table, index: LineIndex::default(), found, part_map: None }
+    }
+
+    /// Nothing fed yet; each part decoded will be replaced by what `map` gives for it.
+    pub fn with_part_map(table: Table, map: PartMap) -> Self {
+        DistinctLines { part_map: Some(map), ..Self::new(table) }
     }
 
     /// Feeds whole lines of the source `name` (a piece may end without a line break only at the
@@ -131,19 +145,28 @@ impl DistinctLines {
     /// numbering but are not records.
     pub fn push(&mut self, name: &str, bytes: &[u8], first_line: u64) -> PolarsResult<u64> {
         let (indexed, next_line) = self.index.index(bytes, first_line);
-        self.found.decode(self.table, name, bytes, indexed)?;
+        self.found.decode(self.table, name, bytes, indexed, self.part_map.as_ref())?;
         Ok(next_line)
     }
 
     /// The distinct records decoded, equal records that are not byte-identical dropped.
     pub fn finish(self) -> PolarsResult<DistinctDecoded> {
-        let DistinctLines { table, found: Found { parts, refused, invalid, records_accepted, .. }, .. } = self;
+        let DistinctLines {
+            table, found: Found { mut parts, refused, invalid, records_accepted, .. }, part_map, ..
+        } = self;
+        if let (Some(map), true) = (&part_map, parts.is_empty()) {
+            // No records: the frame has the columns the map gives.
+            parts.push(map(ColumnBuilders::new(table, 0).finish()?)?);
+        }
         let parts =
             parts.into_iter().map(|frame| Ok(Decoded { frame, refused: Vec::new(), invalid_values: BTreeMap::new() }));
         let mut decoded = merge(table, parts.collect())?;
         // One chunk per column, the parts' views freed now: Polars' sort and group-by would each make
         // a single-chunk copy of the columns later, while the table is cleaned, written and queried.
-        decoded.frame.rechunk_mut_par();
+        // Mapped parts stay apart: the map's caller knows which of its columns are sorted or grouped.
+        if part_map.is_none() {
+            decoded.frame.rechunk_mut_par();
+        }
         decoded.refused = refused;
         decoded.invalid_values = invalid.by_name(table);
         // Equal records that are not byte-identical: keep the first. Those are rare (fields reordered,
@@ -168,13 +191,23 @@ pub struct DistinctBlocks<B> {
 impl<B: AsRef<[u8]>> DistinctBlocks<B> {
     /// Nothing fed yet.
     pub fn new(table: Table) -> Self {
-        DistinctBlocks { lines: DistinctLines::new(table), pending: None }
+        Self::of(DistinctLines::new(table))
+    }
+
+    /// Nothing fed yet; each part decoded will be replaced by what `map` gives for it
+    /// ([`DistinctLines::with_part_map`]).
+    pub fn with_part_map(table: Table, map: PartMap) -> Self {
+        Self::of(DistinctLines::with_part_map(table, map))
+    }
+
+    fn of(lines: DistinctLines) -> Self {
+        DistinctBlocks { lines, pending: None }
     }
 
     /// Feeds a block of whole lines as [`DistinctLines::push`] does; gives the number of the line
     /// after its last one and the block fed before it, whose lines are now decoded (to reuse).
     pub fn push(&mut self, name: &str, block: B, first_line: u64) -> PolarsResult<(u64, Option<B>)> {
-        let DistinctLines { table, index, found } = &mut self.lines;
+        let DistinctLines { table, index, found, part_map } = &mut self.lines;
         let bytes = block.as_ref();
         let (indexed, next_line, done) = match self.pending.take() {
             None => {
@@ -185,7 +218,7 @@ impl<B: AsRef<[u8]>> DistinctBlocks<B> {
                 let pending_bytes = pending.as_ref();
                 let ((indexed, next_line), decoded) = rayon::join(
                     || index.index(bytes, first_line),
-                    || found.decode(*table, &pending_name, pending_bytes, pending_indexed),
+                    || found.decode(*table, &pending_name, pending_bytes, pending_indexed, part_map.as_ref()),
                 );
                 decoded?;
                 (indexed, next_line, Some(pending))
@@ -198,7 +231,8 @@ impl<B: AsRef<[u8]>> DistinctBlocks<B> {
     /// What [`DistinctLines::finish`] gives, once the last block is decoded.
     pub fn finish(mut self) -> PolarsResult<DistinctDecoded> {
         if let Some((name, block, indexed)) = self.pending.take() {
-            self.lines.found.decode(self.lines.table, &name, block.as_ref(), indexed)?;
+            let lines = &mut self.lines;
+            lines.found.decode(lines.table, &name, block.as_ref(), indexed, lines.part_map.as_ref())?;
         }
         self.lines.finish()
     }
@@ -255,9 +289,17 @@ impl LineIndex {
 }
 
 impl Found {
-    /// Decodes the new lines of `indexed` (a piece of the source `name`, `bytes`; in parallel), then
-    /// counts each of its lines by what its distinct line gave.
-    fn decode(&mut self, table: Table, name: &str, bytes: &[u8], indexed: Indexed) -> PolarsResult<()> {
+    /// Decodes the new lines of `indexed` (a piece of the source `name`, `bytes`; in parallel; each
+    /// part's frame then replaced by what `part_map` gives for it), then counts each of its lines by what
+    /// its distinct line gave.
+    fn decode(
+        &mut self,
+        table: Table,
+        name: &str,
+        bytes: &[u8],
+        indexed: Indexed,
+        part_map: Option<&PartMap>,
+    ) -> PolarsResult<()> {
         let Indexed { new_lines, occurrences } = indexed;
         let tasks = 2 * rayon::current_num_threads();
         let lines_per_task = new_lines.len().div_ceil(tasks).clamp(MIN_LINES_PER_TASK, LINES_PER_CHUNK);
@@ -267,7 +309,12 @@ impl Found {
                 let mut builders = ColumnBuilders::new(table, group.len());
                 let outcomes: Vec<Result<u64, Refusal>> =
                     group.iter().map(|line| builders.push_line(&bytes[line.clone()])).collect();
-                Ok((builders.finish()?, outcomes))
+                let frame = builders.finish()?;
+                let frame = match part_map {
+                    Some(map) => map(frame)?,
+                    None => frame,
+                };
+                Ok((frame, outcomes))
             })
             .collect::<PolarsResult<Vec<_>>>()?;
         let mut lines = new_lines.iter();
@@ -300,15 +347,20 @@ impl Found {
     }
 }
 
-/// Whether two of the record hashes `hashes` are equal. The hashes are uniformly distributed already:
-/// a table of them places each by its low 64 bits, sized up front (Polars' `n_unique` hashed them again
-/// into a table it grew as it went: about 3.5 % of a run on mostly distinct records).
+/// Whether two of the record hashes `hashes` may be equal: true when two share their low 64 bits (a
+/// false alarm only costs the exact dropping of duplicates). The hashes are uniformly distributed
+/// already: a table of those bits places each by them, sized up front (Polars' `n_unique` hashed them
+/// again into a table it grew as it went: about 3.5 % of a run on mostly distinct records); 8 bytes a
+/// record, not the 16 of the whole hash.
 fn has_repeats(hashes: &BinaryChunked) -> bool {
     let mut seen = HashTable::with_capacity(hashes.len());
     // Every hash is 16 bytes; were one not, it would count as 0, and at worst call for the dropping.
-    let value =
-        |hash: Option<&[u8]>| hash.and_then(|hash| <[u8; 16]>::try_from(hash).ok()).map_or(0, u128::from_le_bytes);
-    hashes.iter().map(value).any(|hash| match seen.entry(hash as u64, |&seen| seen == hash, |&seen| seen as u64) {
+    let value = |hash: Option<&[u8]>| {
+        hash.and_then(|hash| hash.get(..8))
+            .and_then(|bits| <[u8; 8]>::try_from(bits).ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    hashes.iter().map(value).any(|hash| match seen.entry(hash, |&seen| seen == hash, |&seen| seen) {
         Entry::Occupied(_) => true,
         Entry::Vacant(entry) => {
             entry.insert(hash);
