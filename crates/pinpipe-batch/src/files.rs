@@ -72,11 +72,11 @@ pub async fn transform_dir(input: &Path, out: &Path) -> Result<Manifest, BatchEr
                         let decoded = file.decode(Some(cleaning.part_map()?))?;
                         timings.mark("read");
                         match cleaning.finish(decoded, &mut cleaned)? {
-                            Ok(lines) => {
+                            Some(lines) => {
                                 cleaned.keep_columns_read(table)?;
                                 writers.push(scope.spawn(move || lines.write(out_dir)));
                             }
-                            Err(_) => {
+                            None => {
                                 let decoded = file.decode(None)?;
                                 timings.mark("read");
                                 let frame = clean_whole(&mut cleaned, table, decoded)?;

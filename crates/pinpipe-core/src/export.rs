@@ -406,7 +406,8 @@ impl CsvLines {
         let mut writer = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io_error)?);
         write_header(self.table.cleaned_columns().iter().copied(), &mut writer).map_err(io_error)?;
         let chunks: Vec<&BinaryViewArray> = self.lines.downcast_iter().collect();
-        // Each chunk's first row; a row's chunk is the last one starting at or before it.
+        // Each chunk's first row; a row's chunk is the last one starting at or before it, found by a binary
+        // search (Polars' `ChunkedArray::get` walks the chunks one by one, and a table has hundreds).
         let starts: Vec<usize> =
             chunks.iter().scan(0, |start, chunk| Some(std::mem::replace(start, *start + chunk.len()))).collect();
         for row in self.order.into_no_null_iter() {

@@ -194,22 +194,18 @@ impl CleanWhileDecoding {
     }
 
     /// Adds the table's records, decoded through [`CleanWhileDecoding::part_map`], to `output` as
-    /// [`CleanOutput::add_table`] would have, and gives their CSV lines in canonical order; or gives
-    /// `decoded` back untouched when whole-table cleaning is needed (two records share a key, or equal
-    /// records that are not byte-identical were dropped after their parts were cleaned and counted).
-    pub fn finish(
-        self,
-        decoded: DistinctDecoded,
-        output: &mut CleanOutput,
-    ) -> PolarsResult<Result<CsvLines, DistinctDecoded>> {
+    /// [`CleanOutput::add_table`] would have, and gives their CSV lines in canonical order; or adds
+    /// nothing and gives `None` when the table must be decoded again and cleaned whole (two records
+    /// share a key, or equal records that are not byte-identical were dropped after their parts were
+    /// cleaned and counted).
+    pub fn finish(self, decoded: DistinctDecoded, output: &mut CleanOutput) -> PolarsResult<Option<CsvLines>> {
         let PartsCleaned { rows, nulls } =
             std::mem::take(&mut *self.parts.lock().unwrap_or_else(PoisonError::into_inner));
         let frame = &decoded.decoded.frame;
-        let lines = match rows == frame.height() {
-            true => CsvLines::in_key_order(self.table, frame)?,
-            false => None,
-        };
-        let Some(lines) = lines else { return Ok(Err(decoded)) };
+        if rows != frame.height() {
+            return Ok(None);
+        }
+        let Some(lines) = CsvLines::in_key_order(self.table, frame)? else { return Ok(None) };
         let DecodedTable { raw, quality: mut counts, rejected } = DecodedTable::of(self.table, decoded);
         count_cleaned(&mut counts, raw.height(), &nulls);
         output.rejected.extend(rejected);
@@ -222,7 +218,7 @@ impl CleanWhileDecoding {
         }
         output.cleaned.insert(self.table, cleaned);
         output.quality.insert(self.table, counts);
-        Ok(Ok(lines))
+        Ok(Some(lines))
     }
 }
 
