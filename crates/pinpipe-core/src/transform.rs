@@ -13,7 +13,7 @@ use pinpipe_contract::{RejectedRecord, Stage};
 use polars::prelude::*;
 
 use crate::clean::{clean, without_hash, NullCounts};
-use crate::decode::{decode_distinct, Decoded, DistinctDecoded, PartMap, RawSource};
+use crate::decode::{decode_distinct, hash_bits, Decoded, DistinctDecoded, PartMap, RawSource};
 use crate::export::{csv_lines, CsvLines, CSV_LINE_COLUMN};
 use crate::quality::TableQuality;
 use crate::queries::{columns_read, run_queries, CleanedTables, Query};
@@ -151,8 +151,8 @@ fn count_cleaned(counts: &mut TableQuality, rows: usize, nulls: &NullCounts) {
 /// Cleaning a table's records part by part as they are decoded ([`PartMap`]), for a caller that writes
 /// the table's canonical CSV and keeps of its rows only the columns the queries read: each part's rows
 /// are cleaned, their NULLs counted and their CSV lines made ([`csv_lines`]) while the part's text is
-/// still in the cache, and of its columns only those read, the record hash and the lines are kept. The
-/// table is never held whole as columns, and its CSV needs no gather of every column.
+/// still in the cache, and of its columns only those read, 64 bits of the record hash and the lines are
+/// kept. The table is never held whole as columns, and its CSV needs no gather of every column.
 ///
 /// It gives what cleaning the whole table would ([`CleanOutput::add_table`]) when no two records share a
 /// key and none equals another without being byte-identical (the case of real traffic: the key is the
@@ -175,11 +175,11 @@ impl CleanWhileDecoding {
         CleanWhileDecoding { table, parts: Arc::default() }
     }
 
-    /// The map each decoded part goes through.
+    /// The map each decoded part goes through. A part keeps only the low 64 bits of its record hashes
+    /// ([`hash_bits`]): 8 bytes a record, not 32.
     pub fn part_map(&self) -> PolarsResult<PartMap> {
         let (table, parts) = (self.table, Arc::clone(&self.parts));
-        let mut kept = columns_read(table)?;
-        kept.push(RAW_HASH_COLUMN.into());
+        let kept = columns_read(table)?;
         Ok(Arc::new(move |raw: DataFrame| {
             let cleaned = clean(table, raw)?;
             let lines = csv_lines(&without_hash(&cleaned.frame)?)?;
@@ -188,6 +188,7 @@ impl CleanWhileDecoding {
             counted.nulls.add(&cleaned.nulls);
             drop(counted);
             let mut part = cleaned.frame.select(kept.iter().cloned())?;
+            part.with_column(hash_bits(cleaned.frame.column(RAW_HASH_COLUMN)?)?)?;
             part.with_column(lines)?;
             Ok(part)
         }))
@@ -196,8 +197,8 @@ impl CleanWhileDecoding {
     /// Adds the table's records, decoded through [`CleanWhileDecoding::part_map`], to `output` as
     /// [`CleanOutput::add_table`] would have, and gives their CSV lines in canonical order; or adds
     /// nothing and gives `None` when the table must be decoded again and cleaned whole (two records
-    /// share a key, or equal records that are not byte-identical were dropped after their parts were
-    /// cleaned and counted).
+    /// share a key, or records were dropped after their parts were cleaned and counted: equal ones that
+    /// are not byte-identical, or distinct ones whose hashes share the 64 bits the parts keep).
     pub fn finish(self, decoded: DistinctDecoded, output: &mut CleanOutput) -> PolarsResult<Option<CsvLines>> {
         let PartsCleaned { rows, nulls } =
             std::mem::take(&mut *self.parts.lock().unwrap_or_else(PoisonError::into_inner));

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use hashbrown::hash_table::{Entry, HashTable};
 use pinpipe_contract::table::{Table, RAW_HASH_COLUMN};
 use polars::prelude::*;
+use polars_core::runtime::THREAD_POOL;
 use rayon::prelude::*;
 
 use super::columns::{ColumnBuilders, InvalidCounts};
@@ -55,9 +56,13 @@ pub struct DistinctLines {
 
 /// What becomes of each part of a table's distinct records as soon as it is decoded, in the decoding's
 /// own tasks (in parallel, while the part's text is still in the cache): the part's raw frame is
-/// replaced by the frame it gives, which must keep [`RAW_HASH_COLUMN`] and one row per record, in order.
-/// [`DistinctLines::finish`] then stacks those frames and drops equal records by their hash, as it does
-/// raw ones, but leaves the columns in their parts (the map's caller knows which it sorts or groups).
+/// replaced by the frame it gives, which must keep one row per record (in any order: of equal records,
+/// the first in that order is kept) and [`RAW_HASH_COLUMN`], whole or as its low 64 bits
+/// ([`hash_bits`]). [`DistinctLines::finish`] then stacks those frames and drops equal records by their
+/// hash, as it does raw ones (by those 64 bits when a map kept only them: two distinct records of a
+/// million share them at odds of about 1 in 30 million, and the map's caller must tell such a drop from
+/// a duplicate's), but leaves the columns in their parts (the map's caller knows which it sorts or
+/// groups).
 pub type PartMap = Arc<dyn Fn(DataFrame) -> PolarsResult<DataFrame> + Send + Sync>;
 
 /// Which lines were seen: each distinct line's id (ids given in input order), found by the hash of
@@ -152,8 +157,13 @@ impl DistinctLines {
     /// The distinct records decoded, equal records that are not byte-identical dropped.
     pub fn finish(self) -> PolarsResult<DistinctDecoded> {
         let DistinctLines {
-            table, found: Found { mut parts, refused, invalid, records_accepted, .. }, part_map, ..
+            table,
+            found: Found { mut parts, refused, invalid, records_accepted, outcomes, refusals },
+            part_map,
+            index,
         } = self;
+        // What only the feeding needed is freed before the parts are stacked.
+        drop((index, outcomes, refusals));
         if let (Some(map), true) = (&part_map, parts.is_empty()) {
             // No records: the frame has the columns the map gives.
             parts.push(map(ColumnBuilders::new(table, 0).finish()?)?);
@@ -171,7 +181,7 @@ impl DistinctLines {
         decoded.invalid_values = invalid.by_name(table);
         // Equal records that are not byte-identical: keep the first. Those are rare (fields reordered,
         // other spacing), and dropping them copies every column: only when there are some.
-        if has_repeats(decoded.frame.column(RAW_HASH_COLUMN)?.binary()?) {
+        if has_repeats(decoded.frame.column(RAW_HASH_COLUMN)?)? {
             decoded.frame =
                 decoded.frame.unique_stable(Some(&[RAW_HASH_COLUMN.to_string()]), UniqueKeepStrategy::First, None)?;
         }
@@ -216,10 +226,12 @@ impl<B: AsRef<[u8]>> DistinctBlocks<B> {
             }
             Some((pending_name, pending, pending_indexed)) => {
                 let pending_bytes = pending.as_ref();
-                let ((indexed, next_line), decoded) = rayon::join(
-                    || index.index(bytes, first_line),
-                    || found.decode(*table, &pending_name, pending_bytes, pending_indexed, part_map.as_ref()),
-                );
+                let ((indexed, next_line), decoded) = THREAD_POOL.install(|| {
+                    rayon::join(
+                        || index.index(bytes, first_line),
+                        || found.decode(*table, &pending_name, pending_bytes, pending_indexed, part_map.as_ref()),
+                    )
+                });
                 decoded?;
                 (indexed, next_line, Some(pending))
             }
@@ -292,6 +304,10 @@ impl Found {
     /// Decodes the new lines of `indexed` (a piece of the source `name`, `bytes`; in parallel; each
     /// part's frame then replaced by what `part_map` gives for it), then counts each of its lines by what
     /// its distinct line gave.
+    ///
+    /// The parts are decoded on Polars' thread pool, so a part map's Polars work runs on the thread that
+    /// decoded the part. From another pool, the map's thread would wait for Polars' own threads and
+    /// take another part meanwhile: more parts in memory at once, and twice the threads for two cores.
     fn decode(
         &mut self,
         table: Table,
@@ -303,20 +319,22 @@ impl Found {
         let Indexed { new_lines, occurrences } = indexed;
         let tasks = 2 * rayon::current_num_threads();
         let lines_per_task = new_lines.len().div_ceil(tasks).clamp(MIN_LINES_PER_TASK, LINES_PER_CHUNK);
-        let decoded = new_lines
-            .par_chunks(lines_per_task)
-            .map(|group| {
-                let mut builders = ColumnBuilders::new(table, group.len());
-                let outcomes: Vec<Result<u64, Refusal>> =
-                    group.iter().map(|line| builders.push_line(&bytes[line.clone()])).collect();
-                let frame = builders.finish()?;
-                let frame = match part_map {
-                    Some(map) => map(frame)?,
-                    None => frame,
-                };
-                Ok((frame, outcomes))
-            })
-            .collect::<PolarsResult<Vec<_>>>()?;
+        let decoded = THREAD_POOL.install(|| {
+            new_lines
+                .par_chunks(lines_per_task)
+                .map(|group| {
+                    let mut builders = ColumnBuilders::new(table, group.len());
+                    let outcomes: Vec<Result<u64, Refusal>> =
+                        group.iter().map(|line| builders.push_line(&bytes[line.clone()])).collect();
+                    let frame = builders.finish()?;
+                    let frame = match part_map {
+                        Some(map) => map(frame)?,
+                        None => frame,
+                    };
+                    Ok((frame, outcomes))
+                })
+                .collect::<PolarsResult<Vec<_>>>()
+        })?;
         let mut lines = new_lines.iter();
         for (frame, outcomes) in decoded {
             self.parts.push(frame);
@@ -347,25 +365,36 @@ impl Found {
     }
 }
 
-/// Whether two of the record hashes `hashes` may be equal: true when two share their low 64 bits (a
-/// false alarm only costs the exact dropping of duplicates). The hashes are uniformly distributed
-/// already: a table of those bits places each by them, sized up front (Polars' `n_unique` hashed them
-/// again into a table it grew as it went: about 3.5 % of a run on mostly distinct records); 8 bytes a
-/// record, not the 16 of the whole hash.
-fn has_repeats(hashes: &BinaryChunked) -> bool {
+/// The low 64 bits of each record hash of `hashes` (a [`RAW_HASH_COLUMN`]), as a column of that name:
+/// what a [`PartMap`] may keep instead of the whole hashes (8 bytes a record, not 32 with their views).
+pub fn hash_bits(hashes: &Column) -> PolarsResult<Column> {
+    let bits: UInt64Chunked = hashes.binary()?.iter().map(low_bits).collect_ca(RAW_HASH_COLUMN.into());
+    Ok(bits.into_column())
+}
+
+/// The low 64 bits of a record hash. Every hash is 16 bytes; were one not, it would count as 0, and at
+/// worst call for the dropping of [`has_repeats`].
+fn low_bits(hash: Option<&[u8]>) -> u64 {
+    hash.and_then(|hash| hash.get(..8)).and_then(|bits| <[u8; 8]>::try_from(bits).ok()).map_or(0, u64::from_le_bytes)
+}
+
+/// Whether two of the record hashes `hashes` (whole, or their [`hash_bits`]) may be equal: true when
+/// two share their low 64 bits (a false alarm only costs the exact dropping of duplicates). The hashes
+/// are uniformly distributed already: a table of those bits places each by them, sized up front
+/// (Polars' `n_unique` hashed them again into a table it grew as it went: about 3.5 % of a run on
+/// mostly distinct records); 8 bytes a record, not the 16 of the whole hash.
+fn has_repeats(hashes: &Column) -> PolarsResult<bool> {
     let mut seen = HashTable::with_capacity(hashes.len());
-    // Every hash is 16 bytes; were one not, it would count as 0, and at worst call for the dropping.
-    let value = |hash: Option<&[u8]>| {
-        hash.and_then(|hash| hash.get(..8))
-            .and_then(|bits| <[u8; 8]>::try_from(bits).ok())
-            .map_or(0, u64::from_le_bytes)
-    };
-    hashes.iter().map(value).any(|hash| match seen.entry(hash, |&seen| seen == hash, |&seen| seen) {
+    let mut repeated = |hash: u64| match seen.entry(hash, |&seen| seen == hash, |&seen| seen) {
         Entry::Occupied(_) => true,
         Entry::Vacant(entry) => {
             entry.insert(hash);
             false
         }
+    };
+    Ok(match hashes.dtype() {
+        DataType::UInt64 => hashes.u64()?.iter().map(|bits| bits.unwrap_or(0)).any(&mut repeated),
+        _ => hashes.binary()?.iter().map(low_bits).any(&mut repeated),
     })
 }
 
@@ -407,4 +436,28 @@ fn hash_lines(bytes: &[u8], offset: usize) -> (Vec<LineRef>, u64) {
         start = end + 1;
     }
     (lines, count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeats_are_found_in_whole_hashes_and_in_their_low_bits_alike() {
+        let hash = |low: u64, high: u64| [low.to_le_bytes(), high.to_le_bytes()].concat();
+        let whole = |hashes: &[Vec<u8>]| {
+            BinaryChunked::from_iter_values(RAW_HASH_COLUMN.into(), hashes.iter().map(Vec::as_slice)).into_column()
+        };
+        let distinct = whole(&[hash(1, 7), hash(2, 7), hash(3, 9)]);
+        // Equal low bits, different high ones: a repeat for both forms (a false alarm, which only costs
+        // the exact dropping).
+        let shared_low_bits = whole(&[hash(1, 7), hash(2, 7), hash(1, 8)]);
+        for (hashes, repeats) in [(distinct, false), (shared_low_bits, true)] {
+            let bits = hash_bits(&hashes).unwrap();
+            assert_eq!(bits.dtype(), &DataType::UInt64);
+            assert_eq!(bits.u64().unwrap().get(2), Some(if repeats { 1 } else { 3 }));
+            assert_eq!(has_repeats(&hashes).unwrap(), repeats);
+            assert_eq!(has_repeats(&bits).unwrap(), repeats);
+        }
+    }
 }

@@ -24,7 +24,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use columns::ColumnBuilders;
-pub use distinct::{decode_distinct, DistinctBlocks, DistinctDecoded, DistinctLines, PartMap};
+pub use distinct::{decode_distinct, hash_bits, DistinctBlocks, DistinctDecoded, DistinctLines, PartMap};
 pub use record::Refusal;
 
 /// The JSON-lines content of one input: a file or a lake object.
