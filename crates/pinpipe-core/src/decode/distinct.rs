@@ -317,9 +317,10 @@ impl Found {
         part_map: Option<&PartMap>,
     ) -> PolarsResult<()> {
         let Indexed { new_lines, occurrences } = indexed;
-        let tasks = 2 * rayon::current_num_threads();
-        let lines_per_task = new_lines.len().div_ceil(tasks).clamp(MIN_LINES_PER_TASK, LINES_PER_CHUNK);
         let decoded = THREAD_POOL.install(|| {
+            // Tasks sized by the pool that runs them (the caller may be on another, or on none).
+            let tasks = 2 * rayon::current_num_threads();
+            let lines_per_task = new_lines.len().div_ceil(tasks).clamp(MIN_LINES_PER_TASK, LINES_PER_CHUNK);
             new_lines
                 .par_chunks(lines_per_task)
                 .map(|group| {
