@@ -52,8 +52,8 @@ pub async fn transform_dir(input: &Path, out: &Path) -> Result<Manifest, BatchEr
             let mut cleaned = CleanOutput::default();
             let mut writers = Vec::new();
             let out_dir = &out_dir;
-            // Each table's CSV is written on a thread of its own while the next table is read, and only the
-            // columns the queries read are kept here: the table's other text is gone once its CSV is written.
+            // Only the columns the queries read are kept here: the table's other text is gone once its CSV
+            // is written. A table cleaned whole is written on a thread of its own while the next is read.
             let (consumed, skipped) = match raw {
                 Some(inputs) => {
                     let mut decoded = inputs.decoded;
@@ -65,8 +65,11 @@ pub async fn transform_dir(input: &Path, out: &Path) -> Result<Manifest, BatchEr
                     (inputs.consumed, inputs.skipped)
                 }
                 None => {
-                    // Each table file is cleaned while it is decoded, its rows kept as their CSV lines; a
-                    // table that cannot be ([`CleanWhileDecoding`]) is decoded again and cleaned whole.
+                    // Each table file is cleaned while it is decoded, its rows kept as their CSV lines, and
+                    // the lines are written before the next file is read: they are most of what a table
+                    // holds, and the next table's memory is taken after theirs is freed (written beside
+                    // the next table's decoding, they raised the peak by 150 MiB and took no less time).
+                    // A table that cannot be ([`CleanWhileDecoding`]) is decoded again and cleaned whole.
                     for file in &files {
                         let (table, cleaning) = (file.table, CleanWhileDecoding::new(file.table));
                         let decoded = file.decode(Some(cleaning.part_map()?))?;
@@ -74,7 +77,8 @@ pub async fn transform_dir(input: &Path, out: &Path) -> Result<Manifest, BatchEr
                         match cleaning.finish(decoded, &mut cleaned)? {
                             Some(lines) => {
                                 cleaned.keep_columns_read(table)?;
-                                writers.push(scope.spawn(move || lines.write(out_dir)));
+                                lines.write(out_dir)?;
+                                timings.mark("write");
                             }
                             None => {
                                 let decoded = file.decode(None)?;
