@@ -413,9 +413,7 @@ impl CsvLines {
         let path = dir.join(cleaned_csv_name(self.table));
         let io_error = |source| ExportError::Io { path: path.clone(), source };
         let mut file = std::fs::File::create(&path).map_err(io_error)?;
-        let mut header = Vec::new();
-        write_header(self.table.cleaned_columns().iter().copied(), &mut header).map_err(io_error)?;
-        file.write_all(&header).map_err(io_error)?;
+        write_header(self.table.cleaned_columns().iter().copied(), &mut file).map_err(io_error)?;
         let chunks: Vec<&BinaryViewArray> = self.lines.downcast_iter().collect();
         // Each chunk's first row; a row's chunk is the last one starting at or before it, found by a binary
         // search (Polars' `ChunkedArray::get` walks the chunks one by one, and a table has hundreds).
@@ -428,16 +426,15 @@ impl CsvLines {
         };
         let gather = |rows: &[IdxSize]| rows.iter().map(|&row| line(row)).collect::<Vec<_>>().concat();
         let order = self.order.rechunk();
+        let mut write = |pieces: &[Vec<u8>]| pieces.iter().try_for_each(|piece| file.write_all(piece));
         let mut gathered: Vec<Vec<u8>> = Vec::new();
         for window in order.cont_slice()?.chunks(ROWS_PER_WRITE_WINDOW) {
-            let (written, next) = rayon::join(
-                || gathered.iter().try_for_each(|piece| file.write_all(piece)),
-                || window.par_chunks(ROWS_PER_GATHER).map(gather).collect(),
-            );
+            let (written, next) =
+                rayon::join(|| write(&gathered), || window.par_chunks(ROWS_PER_GATHER).map(gather).collect());
             written.map_err(io_error)?;
             gathered = next;
         }
-        gathered.iter().try_for_each(|piece| file.write_all(piece)).map_err(io_error)
+        write(&gathered).map_err(io_error)
     }
 }
 
