@@ -76,7 +76,6 @@ pub async fn transform_dir(input: &Path, out: &Path) -> Result<Manifest, BatchEr
                         timings.mark("read");
                         match cleaning.finish(decoded, &mut cleaned)? {
                             Some(lines) => {
-                                cleaned.keep_columns_read(table)?;
                                 lines.write(out_dir)?;
                                 timings.mark("write");
                             }

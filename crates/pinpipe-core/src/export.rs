@@ -405,6 +405,11 @@ impl CsvLines {
         Ok(Some(CsvLines { table, lines: frame.column(CSV_LINE_COLUMN)?.binary()?.clone(), order }))
     }
 
+    /// The canonical order, as row indices (the keys ascending).
+    pub fn order(&self) -> &IdxCa {
+        &self.order
+    }
+
     /// Writes the lines in order, after the header, as the table's canonical CSV into `dir`. The lines
     /// are gathered in parallel (on rayon's pool), a window of rows at a time, each window written while
     /// the next one is gathered: a line is a read from a random place in memory, and made one at a time

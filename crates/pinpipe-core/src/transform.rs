@@ -8,21 +8,22 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use pinpipe_contract::table::{Table, RAW_HASH_COLUMN};
+use pinpipe_contract::table::{Table, KEY_COLUMN, RAW_HASH_COLUMN};
 use pinpipe_contract::{RejectedRecord, Stage};
 use polars::prelude::*;
+use polars::series::IsSorted;
 
 use crate::clean::{clean, without_hash, NullCounts};
 use crate::decode::{decode_distinct, hash_bits, Decoded, DistinctDecoded, PartMap, RawSource};
-use crate::export::{csv_lines, CsvLines, CSV_LINE_COLUMN};
+use crate::export::{csv_lines, CsvLines};
 use crate::quality::TableQuality;
 use crate::queries::{columns_read, run_queries, CleanedTables, Query};
 
 /// What cleaning one run's new records gave.
 #[derive(Debug, Default)]
 pub struct CleanOutput {
-    /// Per table, the rows this run adds (cleaned columns plus [`RAW_HASH_COLUMN`]; only the columns the
-    /// queries read for a table cleaned while it was decoded, [`CleanWhileDecoding`]).
+    /// Per table, the rows this run adds (cleaned columns plus [`RAW_HASH_COLUMN`]; for a table cleaned while
+    /// it was decoded, [`CleanWhileDecoding`], only the columns the queries read, in its keys' order).
     pub cleaned: BTreeMap<Table, DataFrame>,
     /// Per-table counts of this run.
     pub quality: BTreeMap<Table, TableQuality>,
@@ -195,10 +196,11 @@ impl CleanWhileDecoding {
     }
 
     /// Adds the table's records, decoded through [`CleanWhileDecoding::part_map`], to `output` as
-    /// [`CleanOutput::add_table`] would have, and gives their CSV lines in canonical order; or adds
-    /// nothing and gives `None` when the table must be decoded again and cleaned whole (two records
-    /// share a key, or records were dropped after their parts were cleaned and counted: equal ones that
-    /// are not byte-identical, or distinct ones whose hashes share the 64 bits the parts keep).
+    /// [`CleanOutput::add_table`] would have (only the columns the queries read, in key order), and gives
+    /// their CSV lines in canonical order; or adds nothing and gives `None` when the table must be decoded
+    /// again and cleaned whole (two records share a key, or records were dropped after their parts were
+    /// cleaned and counted: equal ones that are not byte-identical, or distinct ones whose hashes share the
+    /// 64 bits the parts keep).
     pub fn finish(self, decoded: DistinctDecoded, output: &mut CleanOutput) -> PolarsResult<Option<CsvLines>> {
         let PartsCleaned { rows, nulls } =
             std::mem::take(&mut *self.parts.lock().unwrap_or_else(PoisonError::into_inner));
@@ -210,17 +212,23 @@ impl CleanWhileDecoding {
         let DecodedTable { raw, quality: mut counts, rejected } = DecodedTable::of(self.table, decoded);
         count_cleaned(&mut counts, raw.height(), &nulls);
         output.rejected.extend(rejected);
-        // The parts' columns the queries read made one chunk each (Polars' sort and group-by would each
-        // make a copy); the lines and hashes are left in their parts.
-        let mut cleaned = raw.drop(CSV_LINE_COLUMN)?;
-        for name in columns_read(self.table)? {
-            let column = cleaned.column(&name)?.rechunk();
-            cleaned.with_column(column)?;
-        }
-        output.cleaned.insert(self.table, cleaned);
+        output.cleaned.insert(self.table, in_key_order(raw.select(columns_read(self.table)?)?, lines.order())?);
         output.quality.insert(self.table, counts);
         Ok(Some(lines))
     }
+}
+
+/// `rows` (in the parts they were decoded in) as one chunk per column, gathered in `order`, the order of
+/// their keys ([`KEY_COLUMN`]), which Polars is told are sorted: it then joins two such tables on their keys
+/// by merging them, with no hash table (every query joins pin to geo or user). The parts are made one chunk
+/// first: a gather from hundreds of chunks looks up each row's chunk and copies its text.
+fn in_key_order(mut rows: DataFrame, order: &IdxCa) -> PolarsResult<DataFrame> {
+    rows.rechunk_mut_par();
+    let mut rows = rows.take(order)?;
+    let mut keys = rows.column(KEY_COLUMN)?.clone();
+    keys.set_sorted_flag(IsSorted::Ascending);
+    rows.with_column(keys)?;
+    Ok(rows)
 }
 
 /// The columns of `table`'s cleaned rows, [`RAW_HASH_COLUMN`] last (those of cleaning no records).
@@ -259,4 +267,27 @@ fn drop_seen(unique: DataFrame, seen: LazyFrame) -> PolarsResult<DataFrame> {
             JoinArgs { maintain_order: MaintainOrderJoin::Left, ..JoinArgs::new(JoinType::Anti) },
         )
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_in_key_order_are_one_chunk_each_and_their_keys_flagged_sorted() {
+        let part =
+            |keys: Vec<i32>, names: Vec<&str>| df!(KEY_COLUMN => keys, "name" => names).expect("a part of two columns");
+        let mut rows = part(vec![30, 10], vec!["c", "a"]);
+        rows.vstack_mut(&part(vec![20], vec!["b"])).unwrap();
+        assert_eq!(rows.first_col_n_chunks(), 2);
+        let order = rows.column(KEY_COLUMN).unwrap().as_materialized_series().arg_sort(SortOptions::default());
+
+        let sorted = in_key_order(rows, &order).unwrap();
+        let keys = sorted.column(KEY_COLUMN).unwrap();
+        assert_eq!(keys.i32().unwrap().into_no_null_iter().collect::<Vec<_>>(), [10, 20, 30]);
+        let names = sorted.column("name").unwrap();
+        assert_eq!(names.str().unwrap().iter().flatten().collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert_eq!(keys.is_sorted_flag(), IsSorted::Ascending);
+        assert!(sorted.columns().iter().all(|column| column.n_chunks() == 1));
+    }
 }
