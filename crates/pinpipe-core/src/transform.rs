@@ -212,7 +212,7 @@ impl CleanWhileDecoding {
         let DecodedTable { raw, quality: mut counts, rejected } = DecodedTable::of(self.table, decoded);
         count_cleaned(&mut counts, raw.height(), &nulls);
         output.rejected.extend(rejected);
-        output.cleaned.insert(self.table, in_key_order(raw.select(columns_read(self.table)?)?, lines.order())?);
+        output.cleaned.insert(self.table, gathered_by_key(raw.select(columns_read(self.table)?)?, lines.order())?);
         output.quality.insert(self.table, counts);
         Ok(Some(lines))
     }
@@ -222,7 +222,7 @@ impl CleanWhileDecoding {
 /// their keys ([`KEY_COLUMN`]), which Polars is told are sorted: it then joins two such tables on their keys
 /// by merging them, with no hash table (every query joins pin to geo or user). The parts are made one chunk
 /// first: a gather from hundreds of chunks looks up each row's chunk and copies its text.
-fn in_key_order(mut rows: DataFrame, order: &IdxCa) -> PolarsResult<DataFrame> {
+fn gathered_by_key(mut rows: DataFrame, order: &IdxCa) -> PolarsResult<DataFrame> {
     rows.rechunk_mut_par();
     let mut rows = rows.take(order)?;
     let mut keys = rows.column(KEY_COLUMN)?.clone();
@@ -274,7 +274,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rows_in_key_order_are_one_chunk_each_and_their_keys_flagged_sorted() {
+    fn rows_gathered_by_key_are_one_chunk_each_and_their_keys_flagged_sorted() {
         let part =
             |keys: Vec<i32>, names: Vec<&str>| df!(KEY_COLUMN => keys, "name" => names).expect("a part of two columns");
         let mut rows = part(vec![30, 10], vec!["c", "a"]);
@@ -282,7 +282,7 @@ mod tests {
         assert_eq!(rows.first_col_n_chunks(), 2);
         let order = rows.column(KEY_COLUMN).unwrap().as_materialized_series().arg_sort(SortOptions::default());
 
-        let sorted = in_key_order(rows, &order).unwrap();
+        let sorted = gathered_by_key(rows, &order).unwrap();
         let keys = sorted.column(KEY_COLUMN).unwrap();
         assert_eq!(keys.i32().unwrap().into_no_null_iter().collect::<Vec<_>>(), [10, 20, 30]);
         let names = sorted.column("name").unwrap();
