@@ -1,12 +1,14 @@
-//! The cleaning rules of docs/SPEC.md §4, written once as Polars expressions over a raw frame of any
-//! size. The batch transform and the stream processor both call [`clean`]; only the batch drops
-//! duplicates (see [`crate::transform`]).
+//! The cleaning rules of docs/SPEC.md §4, written once as passes in Rust over the columns of a raw Polars
+//! frame of any size. The batch transform and the stream processor both call [`clean`]; only the batch
+//! drops duplicates (see [`crate::transform`]).
 
 use std::collections::BTreeMap;
 
 use polars::prelude::*;
 use polars_arrow::array::Array;
 use polars_arrow::bitmap::Bitmap;
+use polars_core::runtime::THREAD_POOL;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use pinpipe_contract::table::{Table, RAW_HASH_COLUMN};
@@ -74,82 +76,131 @@ pub struct Cleaned {
     pub nulls: NullCounts,
 }
 
-/// The prefix of the temporary column holding a cleaned value beside its raw one.
-const CLEAN: &str = "__clean_";
-
-/// Cleans a raw frame of `table` (as [`crate::decode::decode`] makes it).
+/// Cleans a raw frame of `table` (as [`crate::decode::decode`] makes it): each rule is one pass in Rust
+/// over its columns, the rules run side by side on Polars' pool. No Polars query is planned: the batch
+/// cleans a table in hundreds of parts and the stream processor in one per shard and table, and planning
+/// three queries a call took 2 % of a run, more than the stream's cleaning itself.
 pub fn clean(table: Table, raw: DataFrame) -> PolarsResult<Cleaned> {
     let rules = rules(table);
-    let both = raw
-        .lazy()
-        .with_columns(rules.iter().map(|(name, expr)| expr.clone().alias(format!("{CLEAN}{name}"))).collect::<Vec<_>>())
-        .collect()?;
-    let nulls = count_nulls(table, &both)?;
-    let mut output: Vec<Expr> = table
-        .cleaned_columns()
-        .iter()
-        .map(|name| {
-            if rules.iter().any(|(rule, _)| rule == name) {
-                col(format!("{CLEAN}{name}")).alias(*name)
-            } else {
-                col(*name)
+    let applied: Vec<(Column, NullCounts)> =
+        THREAD_POOL.install(|| rules.par_iter().map(|rule| rule.apply(&raw)).collect::<PolarsResult<_>>())?;
+    let mut nulls = NullCounts::default();
+    let mut columns = Vec::with_capacity(table.cleaned_columns().len() + 1);
+    for &name in table.cleaned_columns() {
+        match rules.iter().position(|rule| rule.column() == name) {
+            Some(i) => {
+                let (column, rule_nulls) = &applied[i];
+                nulls.add(rule_nulls);
+                columns.push(column.clone());
             }
-        })
-        .collect();
-    output.push(col(RAW_HASH_COLUMN));
-    let frame = both.lazy().select(output).collect()?;
-    Ok(Cleaned { frame, nulls })
+            None => columns.push(raw.column(name)?.clone()),
+        }
+    }
+    columns.push(raw.column(RAW_HASH_COLUMN)?.clone());
+    Ok(Cleaned { frame: DataFrame::new(raw.height(), columns)?, nulls })
 }
 
-/// Every cleaned column that is not a raw column taken as it is, with the expression computing it.
-fn rules(table: Table) -> Vec<(&'static str, Expr)> {
-    match table {
-        Table::Pin => PIN_TEXT_COLUMNS
-            .iter()
-            .map(|&name| {
-                let text = null_if_empty_or_placeholder(name);
-                let cleaned = match name {
-                    "follower_count" => parse_follower_count(text),
-                    "save_location" => strip_save_location_prefix(text),
-                    _ => text,
-                };
-                (name, cleaned)
-            })
-            .collect(),
-        Table::Geo => vec![("coordinates", coordinates()), ("timestamp", parse_datetime(col("timestamp")))],
-        Table::User => vec![
-            ("user_name", concat_str([col("first_name"), col("last_name")], " ", false)),
-            ("date_joined", parse_datetime(col("date_joined"))),
-        ],
+/// A cleaning rule: the cleaned column it makes, from raw columns of the same table.
+#[derive(Debug, Clone, Copy)]
+enum Rule {
+    /// Rules 2 and 3 on a pin text column, then rule 4 on `follower_count` and rule 6 on `save_location`.
+    PinText(&'static str),
+    /// geo's `coordinates` from `latitude` and `longitude`.
+    Coordinates,
+    /// user's `user_name` from `first_name` and `last_name`.
+    UserName,
+    /// A datetime column of [`Table::datetime_columns`].
+    Datetime(&'static str),
+}
+
+/// Every cleaned column that is not a raw column taken as it is, by the rule computing it.
+fn rules(table: Table) -> Vec<Rule> {
+    let own = match table {
+        Table::Pin => PIN_TEXT_COLUMNS.iter().map(|&name| Rule::PinText(name)).collect(),
+        Table::Geo => vec![Rule::Coordinates],
+        Table::User => vec![Rule::UserName],
+    };
+    own.into_iter().chain(table.datetime_columns().iter().map(|&name| Rule::Datetime(name))).collect()
+}
+
+impl Rule {
+    /// The cleaned column the rule makes.
+    fn column(self) -> &'static str {
+        match self {
+            Rule::PinText(name) | Rule::Datetime(name) => name,
+            Rule::Coordinates => "coordinates",
+            Rule::UserName => "user_name",
+        }
+    }
+
+    /// The cleaned column, and the NULLs the rule made.
+    fn apply(self, raw: &DataFrame) -> PolarsResult<(Column, NullCounts)> {
+        let mut nulls = NullCounts::default();
+        let column = match self {
+            Rule::PinText(name) => {
+                let text = null_if_empty_or_placeholder(raw.column(name)?.str()?, name, &mut nulls);
+                match name {
+                    "follower_count" => {
+                        let (counts, unparseable) = read_each::<Int32Type>(&text, follower_count);
+                        nulls.record(NullRule::UnparseableFollowerCount, name, unparseable);
+                        counts.into_column()
+                    }
+                    "save_location" => {
+                        text.iter().map(|value| value.map(save_location)).collect::<StringChunked>().into_column()
+                    }
+                    _ => text.into_column(),
+                }
+            }
+            Rule::Coordinates => coordinates(raw.column("latitude")?.f64()?, raw.column("longitude")?.f64()?),
+            Rule::UserName => {
+                hor_str_concat(&[raw.column("first_name")?.str()?, raw.column("last_name")?.str()?], " ", false)?
+                    .into_column()
+            }
+            Rule::Datetime(name) => {
+                let (micros, unparseable) = read_each::<Int64Type>(raw.column(name)?.str()?, datetime_micros);
+                nulls.record(NullRule::UnparseableDatetime, name, unparseable);
+                micros.into_column().cast(&DataType::Datetime(TimeUnit::Microseconds, None))?
+            }
+        };
+        Ok((column.with_name(self.column().into()), nulls))
     }
 }
 
-/// Rules 2 and 3: `""` and the column's own placeholders become NULL. Only the column's validity
-/// changes: its values are shared, not copied (`when/then/otherwise` made a new view of every value,
-/// 150 MB for pin's text columns at a million records).
-fn null_if_empty_or_placeholder(name: &str) -> Expr {
+/// Rules 2 and 3: `""` and the column's own placeholders become NULL, each counted in `nulls`. Only the
+/// column's validity changes: its values are shared, not copied (`when/then/otherwise` made a new view of
+/// every value, 150 MB for pin's text columns at a million records).
+fn null_if_empty_or_placeholder(text: &StringChunked, name: &str, nulls: &mut NullCounts) -> StringChunked {
     let placeholders = placeholders(name);
-    col(name).map(
-        move |column| {
-            let text = column.str()?;
-            let chunks = text.downcast_iter().map(|values| {
-                let kept: Bitmap =
-                    values.values_iter().map(|value| !value.is_empty() && !placeholders.contains(&value)).collect();
-                let validity = match values.validity() {
-                    Some(valid) => valid & &kept,
-                    None => kept,
-                };
-                values.clone().with_validity(Some(validity))
-            });
-            Ok(StringChunked::from_chunk_iter(column.name().clone(), chunks).into_column())
-        },
-        |_, field| Ok(field.clone()),
-    )
-}
-
-/// True where the column holds one of its own placeholders (never in a column without any).
-fn is_placeholder(name: &str) -> Expr {
-    placeholders(name).iter().fold(lit(false), |any, placeholder| any.or(col(name).eq(lit(*placeholder))))
+    let (mut empty, mut placeholder) = (0, 0);
+    let chunks: Vec<_> = text
+        .downcast_iter()
+        .map(|values| {
+            let kept: Bitmap = values
+                .iter()
+                .map(|value| match value {
+                    Some("") => {
+                        empty += 1;
+                        false
+                    }
+                    Some(value) if placeholders.contains(&value) => {
+                        placeholder += 1;
+                        false
+                    }
+                    _ => true,
+                })
+                .collect();
+            let validity = match values.validity() {
+                Some(valid) => valid & &kept,
+                None => kept,
+            };
+            values.clone().with_validity(Some(validity))
+        })
+        .collect();
+    nulls.record(NullRule::EmptyText, name, empty);
+    if !placeholders.is_empty() {
+        nulls.record(NullRule::Placeholder, name, placeholder);
+    }
+    StringChunked::from_chunk_iter(text.name().clone(), chunks)
 }
 
 /// The column's own placeholders (none for a column without any).
@@ -157,30 +208,27 @@ fn placeholders(name: &str) -> &'static [&'static str] {
     PLACEHOLDERS.iter().find(|(column, _)| *column == name).map_or(&[], |(_, values)| values)
 }
 
-/// Rule 4 over a text column: each value as [`follower_count`] reads it, as Int32.
+/// `text`'s values each read by `read` (NULL, and what `read` refuses, become NULL), and how many
+/// values `read` refused.
 ///
-/// One pass in Rust over the strings, rather than regex captures and arithmetic as Polars
-/// expressions: the expression form took three captures per value and, without Polars' common
-/// subexpression elimination (not in our feature set), evaluated them several times over.
-pub fn parse_follower_count(text: Expr) -> Expr {
-    read_each::<Int32Type>(text, follower_count, DataType::Int32)
-}
-
-/// `text`'s values each read by `read` (NULL, and what `read` refuses, become NULL), as a column of
-/// `dtype` (`T`'s values cast to it).
-fn read_each<T>(text: Expr, read: fn(&str) -> Option<T::Native>, dtype: DataType) -> Expr
+/// One pass in Rust over the strings for rule 4 and the datetimes of §1, rather than regex captures and
+/// arithmetic as Polars expressions: the expression form took three captures per value and, without
+/// Polars' common subexpression elimination (not in our feature set), evaluated them several times over.
+fn read_each<T>(text: &StringChunked, read: fn(&str) -> Option<T::Native>) -> (ChunkedArray<T>, u64)
 where
     T: PolarsNumericType,
-    ChunkedArray<T>: FromIterator<Option<T::Native>> + IntoColumn,
+    ChunkedArray<T>: FromIterator<Option<T::Native>>,
 {
-    let output = dtype.clone();
-    text.map(
-        move |column| {
-            let values: ChunkedArray<T> = column.str()?.iter().map(|value| value.and_then(read)).collect();
-            values.with_name(column.name().clone()).into_column().cast(&dtype)
-        },
-        move |_, field| Ok(Field::new(field.name().clone(), output.clone())),
-    )
+    let mut refused = 0;
+    let values: ChunkedArray<T> = text
+        .iter()
+        .map(|value| {
+            let read = value.and_then(read);
+            refused += u64::from(value.is_some() && read.is_none());
+            read
+        })
+        .collect();
+    (values.with_name(text.name().clone()), refused)
 }
 
 /// Rule 4 on one value: digits, an optional `.` and fraction digits, an optional `k`/`K` (×1,000)
@@ -213,17 +261,6 @@ pub fn follower_count(text: &str) -> Option<i32> {
     i32::try_from(whole * multiplier + kept + round_up).ok()
 }
 
-/// Rule 6: `Local save in /data/art` → `/data/art`.
-fn strip_save_location_prefix(text: Expr) -> Expr {
-    text.map(
-        |column| {
-            let stripped: StringChunked = column.str()?.iter().map(|value| value.map(save_location)).collect();
-            Ok(stripped.with_name(column.name().clone()).into_column())
-        },
-        |_, field| Ok(field.clone()),
-    )
-}
-
 /// Rule 6 on one value: without a leading `Local save in` and the whitespace after it (Unicode
 /// White_Space, as `char::is_whitespace` reads it); any other value as it is.
 pub fn save_location(text: &str) -> &str {
@@ -232,35 +269,20 @@ pub fn save_location(text: &str) -> &str {
 
 /// geo's `coordinates` (docs/SPEC.md §4): `[latitude, longitude]` where both are present, else NULL.
 /// Built in one pass: Polars' `concat_list` under `when/then` made and then masked a list per row.
-fn coordinates() -> Expr {
-    col("latitude").map_many(
-        |columns| {
-            let (latitude, longitude) = (columns[0].f64()?, columns[1].f64()?);
-            let mut pairs = ListPrimitiveChunkedBuilder::<Float64Type>::new(
-                columns[0].name().clone(),
-                latitude.len(),
-                2 * latitude.len(),
-                DataType::Float64,
-            );
-            for pair in latitude.iter().zip(longitude.iter()) {
-                match pair {
-                    (Some(latitude), Some(longitude)) => pairs.append_slice(&[latitude, longitude]),
-                    _ => pairs.append_null(),
-                }
-            }
-            Ok(pairs.finish().into_column())
-        },
-        &[col("longitude")],
-        |_, fields| Ok(Field::new(fields[0].name().clone(), DataType::List(Box::new(DataType::Float64)))),
-    )
-}
-
-/// The datetime forms of docs/SPEC.md §1 parsed as naive UTC microsecond datetimes; anything else → NULL.
-///
-/// One pass in Rust over the bytes ([`datetime_micros`]), as for rule 4: the expression form matched
-/// a regex, rewrote every value twice, and had chrono parse the format string again for each value.
-pub fn parse_datetime(text: Expr) -> Expr {
-    read_each::<Int64Type>(text, datetime_micros, DataType::Datetime(TimeUnit::Microseconds, None))
+fn coordinates(latitude: &Float64Chunked, longitude: &Float64Chunked) -> Column {
+    let mut pairs = ListPrimitiveChunkedBuilder::<Float64Type>::new(
+        "coordinates".into(),
+        latitude.len(),
+        2 * latitude.len(),
+        DataType::Float64,
+    );
+    for pair in latitude.iter().zip(longitude.iter()) {
+        match pair {
+            (Some(latitude), Some(longitude)) => pairs.append_slice(&[latitude, longitude]),
+            _ => pairs.append_null(),
+        }
+    }
+    pairs.finish().into_column()
 }
 
 /// One value in a datetime form of docs/SPEC.md §1, `2020-08-28 03:52:47`, `2020-08-28T03:52:47` (both
@@ -322,42 +344,6 @@ impl NullCounts {
     }
 }
 
-/// Counts what the rules turned into NULL, comparing each raw column with its cleaned twin.
-fn count_nulls(table: Table, both: &DataFrame) -> PolarsResult<NullCounts> {
-    let cleaned = |name: &str| col(format!("{CLEAN}{name}"));
-    let mut counters: Vec<(NullRule, &str, Expr)> = Vec::new();
-    if table == Table::Pin {
-        for &name in PIN_TEXT_COLUMNS {
-            counters.push((NullRule::EmptyText, name, col(name).eq(lit(""))));
-        }
-        for &(name, _) in PLACEHOLDERS {
-            counters.push((NullRule::Placeholder, name, is_placeholder(name)));
-        }
-        let raw = col("follower_count");
-        let was_count = raw.clone().is_not_null().and(raw.neq(lit(""))).and(is_placeholder("follower_count").not());
-        let unparseable = was_count.and(cleaned("follower_count").is_null());
-        counters.push((NullRule::UnparseableFollowerCount, "follower_count", unparseable));
-    }
-    for &name in table.datetime_columns() {
-        let unparseable = col(name).is_not_null().and(cleaned(name).is_null());
-        counters.push((NullRule::UnparseableDatetime, name, unparseable));
-    }
-    let mut nulls = NullCounts::default();
-    if counters.is_empty() {
-        return Ok(nulls);
-    }
-    let sums: Vec<Expr> = counters
-        .iter()
-        .enumerate()
-        .map(|(i, (_, _, predicate))| predicate.clone().cast(DataType::UInt64).sum().alias(format!("{i}")))
-        .collect();
-    let counts = both.clone().lazy().select(sums).collect()?;
-    for (i, (rule, column, _)) in counters.iter().enumerate() {
-        nulls.record(*rule, column, counts.column(&format!("{i}"))?.u64()?.get(0).unwrap_or(0));
-    }
-    Ok(nulls)
-}
-
 /// Keeps only the cleaned columns (drops [`RAW_HASH_COLUMN`]).
 pub fn without_hash(frame: &DataFrame) -> PolarsResult<DataFrame> {
     frame.select(frame.get_column_names().into_iter().filter(|name| name.as_str() != RAW_HASH_COLUMN).cloned())
@@ -367,7 +353,7 @@ pub fn without_hash(frame: &DataFrame) -> PolarsResult<DataFrame> {
 mod tests {
     use super::*;
 
-    /// The rule as Polars expressions (what `parse_datetime` was): the §1 pattern, the forms rewritten
+    /// The rule as Polars expressions (what the datetime rule was): the §1 pattern, the forms rewritten
     /// to one, and Polars' `to_datetime` with chrono's format.
     fn reference(text: Expr) -> Expr {
         const PATTERN: &str = r"^[0-9]{4}(-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?|:[0-9]{2}:[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})$";
@@ -427,10 +413,13 @@ mod tests {
                 .map(String::from),
         );
         let frame = df!("text" => &texts).unwrap();
+        let (datetime, _) = Rule::Datetime("text").apply(&frame).unwrap();
         let both = frame
             .lazy()
-            .select([parse_datetime(col("text")).alias("ours"), reference(col("text")).alias("reference")])
+            .select([reference(col("text")).alias("reference")])
             .collect()
+            .unwrap()
+            .hstack(&[datetime.with_name("ours".into())])
             .unwrap();
         let micros = |name: &str| -> Vec<Option<i64>> {
             both.column(name).unwrap().datetime().unwrap().physical().iter().collect()
