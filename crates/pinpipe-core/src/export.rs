@@ -42,46 +42,58 @@ pub enum ExportError {
 const ROWS_PER_TASK: usize = 32_768;
 
 /// Writes `frame` (already in canonical order) as canonical CSV.
-pub fn write_csv(frame: &DataFrame, out: &mut impl Write) -> PolarsResult<()> {
+pub fn write_csv(frame: &DataFrame, out: &mut (impl Write + Send)) -> PolarsResult<()> {
     write_rows(frame, None, out)
 }
 
 /// Writes the rows of `frame` as canonical CSV, in the order of the row indices `order` (all of them,
-/// each once) or as they are. Each block of rows is gathered from `frame` as it is written, a column
-/// at a time on the writing thread: no copy of the whole table in that order is made.
-fn write_rows(frame: &DataFrame, order: Option<&IdxCa>, out: &mut impl Write) -> PolarsResult<()> {
+/// each once) or as they are. Blocks of rows are gathered from `frame` and formatted in parallel, a few
+/// at a time ([`write_in_waves`]): no copy of the whole table in that order is made.
+fn write_rows(frame: &DataFrame, order: Option<&IdxCa>, out: &mut (impl Write + Send)) -> PolarsResult<()> {
     let mut frame = frame.clone();
     frame.rechunk_mut_par(); // one chunk per column: O(1) row access
     write_header(frame.get_column_names().iter().map(|name| name.as_str()), out)?;
     let height = frame.height();
-    let tasks = height.div_ceil(ROWS_PER_TASK);
+    let block = |task: usize| {
+        let first_row = task * ROWS_PER_TASK;
+        let rows_in_task = ROWS_PER_TASK.min(height - first_row);
+        let part: Vec<Column> = match order {
+            Some(order) => {
+                let order = order.slice(first_row as i64, rows_in_task);
+                frame.columns().iter().map(|column| column.take(&order)).collect::<PolarsResult<_>>()?
+            }
+            None => frame.columns().iter().map(|column| column.slice(first_row as i64, rows_in_task)).collect(),
+        };
+        let cells: Vec<Cells<'_>> = part.iter().map(Cells::of).collect::<PolarsResult<_>>()?;
+        let rows = 0..rows_in_task;
+        let mut block = Vec::with_capacity(cells.iter().map(|cell| cell.block_bytes(rows.clone())).sum());
+        write_lines(&cells, rows, &mut block, |_| {});
+        Ok(block)
+    };
     // A few blocks per thread at a time: the whole file is never in memory beside its frame.
     let wave = 2 * rayon::current_num_threads();
-    for first in (0..tasks).step_by(wave) {
-        let blocks: Vec<Vec<u8>> = (first..(first + wave).min(tasks))
-            .into_par_iter()
-            .map(|task| {
-                let first_row = task * ROWS_PER_TASK;
-                let rows_in_task = ROWS_PER_TASK.min(height - first_row);
-                let part: Vec<Column> = match order {
-                    Some(order) => {
-                        let order = order.slice(first_row as i64, rows_in_task);
-                        frame.columns().iter().map(|column| column.take(&order)).collect::<PolarsResult<_>>()?
-                    }
-                    None => frame.columns().iter().map(|column| column.slice(first_row as i64, rows_in_task)).collect(),
-                };
-                let cells: Vec<Cells<'_>> = part.iter().map(Cells::of).collect::<PolarsResult<_>>()?;
-                let rows = 0..rows_in_task;
-                let mut block = Vec::with_capacity(cells.iter().map(|cell| cell.block_bytes(rows.clone())).sum());
-                write_lines(&cells, rows, &mut block, |_| {});
-                Ok(block)
-            })
-            .collect::<PolarsResult<_>>()?;
-        for block in blocks {
-            out.write_all(&block)?;
-        }
+    write_in_waves(out, height.div_ceil(ROWS_PER_TASK), wave, block, PolarsError::from)
+}
+
+/// Writes `blocks` blocks of text to `out` in order, `block(i)` making the `i`-th. They are made on
+/// rayon's pool `wave` at a time, and each wave is written while the next one is made.
+fn write_in_waves<E: Send>(
+    out: &mut (impl Write + Send),
+    blocks: usize,
+    wave: usize,
+    block: impl Fn(usize) -> Result<Vec<u8>, E> + Sync,
+    io_error: impl Fn(std::io::Error) -> E,
+) -> Result<(), E> {
+    let mut made: Vec<Vec<u8>> = Vec::new();
+    for first in (0..blocks).step_by(wave) {
+        let (written, next) = rayon::join(
+            || made.iter().try_for_each(|text| out.write_all(text)),
+            || (first..(first + wave).min(blocks)).into_par_iter().map(&block).collect::<Result<Vec<_>, E>>(),
+        );
+        written.map_err(&io_error)?;
+        made = next?;
     }
-    Ok(())
+    made.iter().try_for_each(|text| out.write_all(text)).map_err(io_error)
 }
 
 /// Writes the header line: the column names.
@@ -429,17 +441,10 @@ impl CsvLines {
             let chunk = starts.partition_point(|&start| start <= row) - 1;
             chunks[chunk].value(row - starts[chunk])
         };
-        let gather = |rows: &[IdxSize]| rows.iter().map(|&row| line(row)).collect::<Vec<_>>().concat();
         let order = self.order.rechunk();
-        let mut write = |pieces: &[Vec<u8>]| pieces.iter().try_for_each(|piece| file.write_all(piece));
-        let mut gathered: Vec<Vec<u8>> = Vec::new();
-        for window in order.cont_slice()?.chunks(ROWS_PER_WRITE_WINDOW) {
-            let (written, next) =
-                rayon::join(|| write(&gathered), || window.par_chunks(ROWS_PER_GATHER).map(gather).collect());
-            written.map_err(io_error)?;
-            gathered = next;
-        }
-        write(&gathered).map_err(io_error)
+        let pieces: Vec<&[IdxSize]> = order.cont_slice()?.chunks(ROWS_PER_GATHER).collect();
+        let gather = |piece: usize| Ok(pieces[piece].iter().map(|&row| line(row)).collect::<Vec<_>>().concat());
+        write_in_waves(&mut file, pieces.len(), ROWS_PER_WRITE_WINDOW / ROWS_PER_GATHER, gather, io_error)
     }
 }
 
@@ -506,6 +511,21 @@ mod tests {
         let header = b"ind,title,follower_count\n";
         assert_eq!(&written[..header.len()], header);
         assert_eq!(String::from_utf8(lines).unwrap(), String::from_utf8(written[header.len()..].to_vec()).unwrap());
+    }
+
+    #[test]
+    fn blocks_are_written_in_order_across_waves_and_the_first_error_stops_the_writing() {
+        let block = |i: usize| if i == 5 { Err(format!("block {i}")) } else { Ok(format!("{i};").into_bytes()) };
+        let io_error = |error: std::io::Error| error.to_string();
+        let mut written = Vec::new();
+        write_in_waves(&mut written, 5, 2, block, io_error).unwrap();
+        assert_eq!(written, b"0;1;2;3;4;");
+        let mut written = Vec::new();
+        assert_eq!(write_in_waves(&mut written, 8, 3, block, io_error), Err("block 5".to_string()));
+        assert_eq!(written, b"0;1;2;", "the wave before the failed one is written, nothing after it");
+        let mut full = [0u8; 3];
+        let error = write_in_waves(&mut full.as_mut_slice(), 2, 1, block, io_error).unwrap_err();
+        assert!(error.contains("write whole buffer"), "{error}");
     }
 
     #[test]
