@@ -5,8 +5,9 @@
 //! clean, here in one process, parts one after another) and then the whole run
 //! (the default, queries in the function; a re-run of the date, which replaces what the clean stage
 //! committed), and prints one line per day: raw bytes read, earlier record hashes checked, the clean
-//! stage's time and peak memory, and the whole run's phase times (transform = decode + drop
-//! duplicates + clean, query) and peak memory.
+//! stage's time and peak memory, and the whole run's phase times (read = read the raw objects and
+//! decode them as they arrive; clean = drop duplicates and clean; write = commit the cleaned rows and,
+//! after the queries, their results) and peak memory.
 //!
 //! It runs on the function's allocator, as the function does (freed memory kept for the process's
 //! life): the first day's clean stage is a cold invocation's peak, later peaks those of a warm one.
@@ -100,7 +101,7 @@ async fn main() {
     let first = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
     println!("{rows} posts per table a day, {days} days, lake {}", store.location());
     println!(
-        "day | raw MB read | earlier hashes (pin) | clean stage s | clean stage peak MB | run: transform s | query s | total s | peak MB"
+        "day | raw MB read | earlier hashes (pin) | clean stage s | clean stage peak MB | run: read s | clean s | write s | query s | total s | peak MB"
     );
     for day in 0..days {
         let landed = land_day(store.as_ref(), work.path(), rows, day as u64 + 1, day * rows).await;
@@ -119,13 +120,15 @@ async fn main() {
         };
         let mb = |peak: Option<u64>| peak.map_or("n/a".to_string(), |mb| mb.to_string());
         println!(
-            "{} | {:.0} | {} | {:.2} | {} | {:.2} | {:.2} | {:.2} | {}",
+            "{} | {:.0} | {} | {:.2} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {}",
             day + 1,
             manifest.raw_bytes_read as f64 / 1e6,
             manifest.earlier_hashes_checked.get(&Table::Pin).copied().unwrap_or(0),
             seconds(&cleaned, "total"),
             mb(clean_peak),
+            seconds(&manifest, "read"),
             seconds(&manifest, "transform"),
+            seconds(&manifest, "write"),
             seconds(&manifest, "query"),
             seconds(&manifest, "total"),
             mb(run_peak),
