@@ -2,10 +2,13 @@
 //! same JSON as the samples in `events/`), and read into the types the handlers take: the MSK event
 //! of Kafka records ([`kafka_event`]), the Kinesis event of one shard's records ([`kinesis_event`],
 //! into any type that reads that JSON: `aws_lambda_events`' or the stream processor's leaner one) and
-//! the daily schedule's EventBridge event ([`scheduled_event`]).
+//! the daily schedule's EventBridge event ([`scheduled_event`]). Their base64 fields are read with
+//! [`decode_base64`] ([`Base64Bytes`] in a serde type).
 //!
 //! `pinpipe run` builds its invocations with these, and the functions' tests and benchmarks build
 //! their generated events with them ([`kafka_event_within`], [`ShardRecord::numbered`]).
+
+mod base64_data;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::kafka::KafkaEvent;
@@ -13,6 +16,8 @@ use base64::Engine as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
+
+pub use base64_data::{decode_base64, Base64Bytes, Base64Error};
 
 /// The account id local ARNs carry.
 pub const LOCAL_ACCOUNT: &str = "000000000000";

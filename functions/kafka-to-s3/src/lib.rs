@@ -22,7 +22,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_lambda_events::kafka::{KafkaEvent, KafkaRecord};
-use base64::Engine as _;
 use bytes::Bytes;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use lambda_runtime::LambdaEvent;
@@ -213,8 +212,7 @@ fn json_line(value: Option<&str>) -> Result<Vec<u8>, Refusal> {
     let Some(encoded) = value else {
         return Err(Refusal::new(RejectKind::MissingValue, "the record has no value (null)"));
     };
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
+    let bytes = pinpipe_events::decode_base64(encoded)
         .map_err(|error| Refusal::new(RejectKind::NotBase64, format!("the value is not base64: {error}")))?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|error| Refusal::new(RejectKind::NotUtf8, format!("the value is not UTF-8: {error}")))?;
@@ -234,7 +232,7 @@ fn json_line(value: Option<&str>) -> Result<Vec<u8>, Refusal> {
 /// record has no value.
 fn payload_as_received(value: Option<&str>) -> Option<Payload> {
     let encoded = value?;
-    Some(match base64::engine::general_purpose::STANDARD.decode(encoded) {
+    Some(match pinpipe_events::decode_base64(encoded) {
         Ok(bytes) => Payload::of_bytes(&bytes),
         Err(_) => Payload::Text(encoded.to_string()),
     })
@@ -342,6 +340,8 @@ fn now_ms() -> i64 {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+
     use super::*;
 
     fn b64(text: &str) -> String {
@@ -356,6 +356,7 @@ mod tests {
         assert_eq!(refused(None).kind, RejectKind::MissingValue);
         assert!(refused(None).reason.contains("no value"));
         assert_eq!(refused(Some("%%%")).kind, RejectKind::NotBase64);
+        assert_eq!(refused(Some("QR==")).reason, "the value is not base64: Invalid last symbol 82, offset 1.");
         let latin1 = base64::engine::general_purpose::STANDARD.encode(b"{\"a\": \"\xe9\"}");
         assert_eq!(refused(Some(&latin1)).kind, RejectKind::NotUtf8);
         assert_eq!(refused(Some(&b64("{\"ind\": 1"))).kind, RejectKind::NotJson);
