@@ -120,7 +120,8 @@ impl TableFile {
         let lines = match part_map {
             Some(map) => DistinctBlocks::with_part_map(self.table, map),
             None => DistinctBlocks::new(self.table),
-        };
+        }
+        .expecting_bytes(self.size);
         Ok(read_distinct_lines(lines, &self.path, file)?.finish()?)
     }
 }

@@ -76,6 +76,8 @@ struct LineIndex {
     hashes: Vec<u128>,
     /// The ids, placed by the low 32 bits of their line's hash.
     ids: HashTable<Slot>,
+    /// The bytes the whole input is expected to hold, when known ([`DistinctBlocks::expecting_bytes`]).
+    expected_bytes: u64,
 }
 
 /// A distinct line in [`LineIndex`]: its id and the low 32 bits of its hash, from which the table
@@ -214,6 +216,13 @@ impl<B: AsRef<[u8]>> DistinctBlocks<B> {
         DistinctBlocks { lines, pending: None }
     }
 
+    /// Says how many bytes will be fed in all (a file's size), so that the line index can be sized
+    /// once from the first block rather than grown by doubling ([`LineIndex::index`]).
+    pub fn expecting_bytes(mut self, bytes: u64) -> Self {
+        self.lines.index.expected_bytes = bytes;
+        self
+    }
+
     /// Feeds a block of whole lines as [`DistinctLines::push`] does; gives the number of the line
     /// after its last one and the block fed before it, whose lines are now decoded (to reuse).
     pub fn push(&mut self, name: &str, block: B, first_line: u64) -> PolarsResult<(u64, Option<B>)> {
@@ -268,6 +277,7 @@ impl LineIndex {
         }
         let hashed: Vec<(Vec<LineRef>, u64)> =
             pieces.into_par_iter().map(|range| hash_lines(&bytes[range.clone()], range.start)).collect();
+        let first_block = self.hashes.is_empty();
         let mut indexed = Indexed { new_lines: Vec::new(), occurrences: Vec::new() };
         let mut number = first_line;
         for (lines, count) in hashed {
@@ -280,7 +290,27 @@ impl LineIndex {
             }
             number += count;
         }
+        if first_block {
+            self.reserve_after_first_block(bytes.len(), &indexed);
+        }
         (indexed, number)
+    }
+
+    /// Sizes the index for the whole input once its first block (`block_bytes`, `indexed`) is in, when
+    /// that block's lines were nearly all distinct: the rest is then taken to hold as many distinct
+    /// lines per byte (and an eighth more, so a close estimate does not end in one more doubling).
+    /// Grown by doubling instead, a million distinct lines cost rehashing and copying about a million
+    /// more (some 1 % of the batch's CPU). A first block with repeats says little about how many
+    /// distinct lines follow, so such an input grows as it goes.
+    fn reserve_after_first_block(&mut self, block_bytes: usize, indexed: &Indexed) {
+        let (new, lines) = (indexed.new_lines.len() as u64, indexed.occurrences.len() as u64);
+        let rest = self.expected_bytes.saturating_sub(block_bytes as u64);
+        if block_bytes == 0 || rest == 0 || new * 10 < lines * 9 {
+            return;
+        }
+        let additional = usize::try_from(new.saturating_mul(rest) / block_bytes as u64 * 9 / 8).unwrap_or(usize::MAX);
+        self.hashes.reserve(additional);
+        self.ids.reserve(additional, |slot| slot.place());
     }
 
     /// The id of the line whose bytes hash to `hash`, and whether it is new (given the next id).
@@ -381,23 +411,54 @@ fn low_bits(hash: Option<&[u8]>) -> u64 {
 
 /// Whether two of the record hashes `hashes` (whole, or their [`hash_bits`]) may be equal: true when
 /// two share their low 64 bits (a false alarm only costs the exact dropping of duplicates). The hashes
-/// are uniformly distributed already: a table of those bits places each by them, sized up front
-/// (Polars' `n_unique` hashed them again into a table it grew as it went: about 3.5 % of a run on
-/// mostly distinct records); 8 bytes a record, not the 16 of the whole hash.
+/// are uniformly distributed already, so their bits are their own hash; 8 bytes a record, not the 16
+/// of the whole hash. They are first grouped by 8 of their bits ([`REPEAT_GROUP_SHIFT`]), and the
+/// groups are checked in parallel, each with a table of its own that fits in the cache: one table of a
+/// million, filled one record at a time, took about 25 ms per table on one thread while the others
+/// waited (Polars' `n_unique`, before that, hashed the bits again into a table it grew as it went).
 fn has_repeats(hashes: &Column) -> PolarsResult<bool> {
-    let mut seen = HashTable::with_capacity(hashes.len());
-    let mut repeated = |hash: u64| match seen.entry(hash, |&seen| seen == hash, |&seen| seen) {
+    let bits: Vec<u64> = match hashes.dtype() {
+        DataType::UInt64 => hashes.u64()?.iter().map(|bits| bits.unwrap_or(0)).collect(),
+        _ => hashes.binary()?.iter().map(low_bits).collect(),
+    };
+    let groups = (bits.len() / RECORDS_PER_REPEAT_GROUP).next_power_of_two().min(256);
+    let group = |bits: u64| (bits >> REPEAT_GROUP_SHIFT) as usize & (groups - 1);
+    // Each group's start in `grouped` (a counting sort by group).
+    let mut starts = vec![0; groups + 1];
+    for &bits in &bits {
+        starts[group(bits) + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut grouped = vec![0; bits.len()];
+    let mut next = starts.clone();
+    for &bits in &bits {
+        let slot = &mut next[group(bits)];
+        grouped[*slot] = bits;
+        *slot += 1;
+    }
+    Ok(THREAD_POOL.install(|| starts.par_windows(2).any(|range| repeats_in(&grouped[range[0]..range[1]]))))
+}
+
+/// Whether two of `bits` are equal.
+fn repeats_in(bits: &[u64]) -> bool {
+    let mut seen = HashTable::with_capacity(bits.len());
+    bits.iter().any(|&bits| match seen.entry(bits, |&seen| seen == bits, |&seen| seen) {
         Entry::Occupied(_) => true,
         Entry::Vacant(entry) => {
-            entry.insert(hash);
+            entry.insert(bits);
             false
         }
-    };
-    Ok(match hashes.dtype() {
-        DataType::UInt64 => hashes.u64()?.iter().map(|bits| bits.unwrap_or(0)).any(&mut repeated),
-        _ => hashes.binary()?.iter().map(low_bits).any(&mut repeated),
     })
 }
+
+/// Records per group of [`has_repeats`], about (a group's table is then some 300 KB).
+const RECORDS_PER_REPEAT_GROUP: usize = 16_384;
+
+/// Where the bits that pick a record's group in [`has_repeats`] start: above those from which a table
+/// of up to 2^48 places a hash (its low bits) and below those it keeps as a tag (its top 7).
+const REPEAT_GROUP_SHIFT: u32 = 48;
 
 /// The fewest new lines a decoding task of [`DistinctLines::push`] takes (fewer tasks for a piece with few new lines).
 const MIN_LINES_PER_TASK: usize = 1_024;
@@ -442,6 +503,56 @@ fn hash_lines(bytes: &[u8], offset: usize) -> (Vec<LineRef>, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `lines` JSON lines, line `i` being distinct when `distinct(i)`, else a repeat of one line.
+    fn lines(range: Range<usize>, distinct: impl Fn(usize) -> bool) -> Vec<u8> {
+        range
+            .map(|i| if distinct(i) { format!("{{\"index\": {i}}}\n") } else { "{}\n".to_string() })
+            .collect::<String>()
+            .into()
+    }
+
+    #[test]
+    fn an_input_of_distinct_lines_is_indexed_without_growing_the_index_after_its_first_block() {
+        let (first, rest) = (lines(0..1_000, |_| true), lines(1_000..40_000, |_| true));
+        let mut index = LineIndex { expected_bytes: (first.len() + rest.len()) as u64, ..LineIndex::default() };
+        index.index(&first, 1);
+        let capacity = (index.ids.capacity(), index.hashes.capacity());
+        assert!(capacity.0 >= 40_000 && capacity.1 >= 40_000, "sized for the whole input: {capacity:?}");
+        let (indexed, next_line) = index.index(&rest, 1_001);
+        assert_eq!((indexed.new_lines.len(), next_line), (39_000, 40_001));
+        assert_eq!((index.ids.capacity(), index.hashes.capacity()), capacity, "no growth after the first block");
+    }
+
+    #[test]
+    fn an_input_whose_first_block_repeats_lines_grows_as_it_goes() {
+        let first = lines(0..1_000, |i| i % 2 == 0);
+        let mut index = LineIndex { expected_bytes: 40 * first.len() as u64, ..LineIndex::default() };
+        let (indexed, _) = index.index(&first, 1);
+        assert_eq!(indexed.new_lines.len(), 501);
+        assert!(index.ids.capacity() < 2_000 && index.hashes.capacity() < 2_000, "not sized for 40 blocks");
+    }
+
+    #[test]
+    fn repeats_are_found_among_records_of_several_groups() {
+        // Uniformly spread bits, as record hashes are: splitmix64's outputs.
+        let spread = |i: u64| {
+            let z = i.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            let z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let mut bits: Vec<u64> = (0..100_000).map(spread).collect();
+        assert!(bits.len() > 4 * RECORDS_PER_REPEAT_GROUP, "several groups");
+        let column = |bits: &[u64]| UInt64Chunked::from_slice(RAW_HASH_COLUMN.into(), bits).into_column();
+        assert!(!has_repeats(&column(&bits)).unwrap());
+        for (earlier, later) in [(3, 99_999), (50_000, 50_001), (0, 1)] {
+            let kept = bits[later];
+            bits[later] = bits[earlier];
+            assert!(has_repeats(&column(&bits)).unwrap(), "record {later} repeats record {earlier}");
+            bits[later] = kept;
+        }
+    }
 
     #[test]
     fn repeats_are_found_in_whole_hashes_and_in_their_low_bits_alike() {
