@@ -390,7 +390,7 @@ const ROWS_PER_GATHER: usize = 2_048;
 #[derive(Debug)]
 pub struct CsvLines {
     table: Table,
-    /// The lines, in the chunks they were made in (a gather would copy their views).
+    /// The lines, in the chunks they were made in (joined into one array of views when written).
     lines: BinaryChunked,
     /// The canonical order, as row indices.
     order: IdxCa,
@@ -437,14 +437,8 @@ impl CsvLines {
         let lines: &BinaryViewArray = lines.downcast_as_array();
         let order = self.order.rechunk();
         let pieces: Vec<&[IdxSize]> = order.cont_slice()?.chunks(ROWS_PER_GATHER).collect();
-        let gather = |piece: usize| {
-            let rows = pieces[piece];
-            let mut text = Vec::with_capacity(rows.iter().map(|&row| lines.value(row as usize).len()).sum());
-            for &row in rows {
-                text.extend_from_slice(lines.value(row as usize));
-            }
-            Ok(text)
-        };
+        let gather =
+            |piece: usize| Ok(pieces[piece].iter().map(|&row| lines.value(row as usize)).collect::<Vec<_>>().concat());
         write_in_waves(&mut file, pieces.len(), ROWS_PER_WRITE_WINDOW / ROWS_PER_GATHER, gather, io_error)
     }
 }
