@@ -67,7 +67,7 @@ fn write_rows(frame: &DataFrame, order: Option<&IdxCa>, out: &mut (impl Write + 
         let cells: Vec<Cells<'_>> = part.iter().map(Cells::of).collect::<PolarsResult<_>>()?;
         let rows = 0..rows_in_task;
         let mut block = Vec::with_capacity(cells.iter().map(|cell| cell.block_bytes(rows.clone())).sum());
-        write_lines(&cells, rows, &mut block, |_| {});
+        write_gathered_lines(&cells, rows, &mut block);
         Ok(block)
     };
     // A few blocks per thread at a time: the whole file is never in memory beside its frame.
@@ -111,19 +111,25 @@ fn write_header<'a>(names: impl Iterator<Item = &'a str>, out: &mut impl Write) 
 
 /// Appends rows `rows` of `cells` as CSV lines to `block`, giving `line_end` the block's length after each.
 fn write_lines(cells: &[Cells<'_>], rows: Range<usize>, block: &mut Vec<u8>, mut line_end: impl FnMut(usize)) {
+    for row in rows {
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                block.push(b',');
+            }
+            cell.write(row, block);
+        }
+        block.push(b'\n');
+        line_end(block.len());
+    }
+}
+
+/// [`write_lines`] for rows gathered in another order than their text was written in: each group of
+/// rows has its text fetched ([`fetch_text`]) before it is formatted.
+fn write_gathered_lines(cells: &[Cells<'_>], rows: Range<usize>, block: &mut Vec<u8>) {
     for first in rows.clone().step_by(ROWS_PER_FETCH) {
         let group = first..(first + ROWS_PER_FETCH).min(rows.end);
         fetch_text(cells, group.clone());
-        for row in group {
-            for (i, cell) in cells.iter().enumerate() {
-                if i > 0 {
-                    block.push(b',');
-                }
-                cell.write(row, block);
-            }
-            block.push(b'\n');
-            line_end(block.len());
-        }
+        write_lines(cells, group, block, |_| {});
     }
 }
 
@@ -181,29 +187,31 @@ fn fetch_text(cells: &[Cells<'_>], rows: Range<usize>) {
     std::hint::black_box(first_bytes);
 }
 
-/// One column, ready for row-by-row formatting.
+/// One column, ready for row-by-row formatting: its one chunk (the frame is rechunked first).
 enum Cells<'a> {
     Text(&'a Utf8ViewArray),
-    Int32(&'a Int32Chunked),
-    Int64(&'a Int64Chunked),
-    UInt32(&'a UInt32Chunked),
-    Float64(&'a Float64Chunked),
-    Datetime(Int64Chunked, TimeUnit),
-    FloatList(&'a ListArray<i64>),
+    Int32(&'a PrimitiveArray<i32>),
+    Int64(&'a PrimitiveArray<i64>),
+    UInt32(&'a PrimitiveArray<u32>),
+    Float64(&'a PrimitiveArray<f64>),
+    Datetime(&'a PrimitiveArray<i64>, TimeUnit),
+    /// The lists and the values they hold.
+    FloatList(&'a ListArray<i64>, &'a PrimitiveArray<f64>),
 }
 
 impl<'a> Cells<'a> {
     fn of(column: &'a Column) -> PolarsResult<Self> {
         Ok(match column.dtype() {
-            DataType::String => Cells::Text(column.str()?.downcast_iter().next().expect("rechunked text")),
-            DataType::Int32 => Cells::Int32(column.i32()?),
-            DataType::Int64 => Cells::Int64(column.i64()?),
-            DataType::UInt32 => Cells::UInt32(column.u32()?),
-            DataType::Float64 => Cells::Float64(column.f64()?),
-            DataType::Datetime(unit, _) => Cells::Datetime(column.datetime()?.physical().clone(), *unit),
+            DataType::String => Cells::Text(column.str()?.downcast_as_array()),
+            DataType::Int32 => Cells::Int32(column.i32()?.downcast_as_array()),
+            DataType::Int64 => Cells::Int64(column.i64()?.downcast_as_array()),
+            DataType::UInt32 => Cells::UInt32(column.u32()?.downcast_as_array()),
+            DataType::Float64 => Cells::Float64(column.f64()?.downcast_as_array()),
+            DataType::Datetime(unit, _) => Cells::Datetime(column.datetime()?.physical().downcast_as_array(), *unit),
             DataType::List(inner) if **inner == DataType::Float64 => {
-                let list = column.list()?;
-                Cells::FloatList(list.downcast_iter().next().expect("rechunked list"))
+                let lists = column.list()?.downcast_as_array();
+                let values = lists.values().as_any().downcast_ref().expect("a list of f64");
+                Cells::FloatList(lists, values)
             }
             other => polars_bail!(ComputeError: "no canonical CSV form for column {} of type {other}", column.name()),
         })
@@ -223,7 +231,7 @@ impl<'a> Cells<'a> {
             Cells::Int64(_) => 20,
             Cells::Float64(_) => 24,
             Cells::Datetime(..) => "YYYY-MM-DD HH:MM:SS".len(),
-            Cells::FloatList(lists) => 2 + 26 * (lists.values().len() / lists.len().max(1)),
+            Cells::FloatList(lists, values) => 2 + 26 * (values.len() / lists.len().max(1)),
         };
         (width + 1) * rows.len()
     }
@@ -248,7 +256,7 @@ impl<'a> Cells<'a> {
                     write_datetime(out, value, *unit);
                 }
             }
-            Cells::FloatList(lists) => write_float_list(out, lists, row),
+            Cells::FloatList(lists, values) => write_float_list(out, lists, values, row),
         }
     }
 }
@@ -259,8 +267,15 @@ fn write_integer(out: &mut Vec<u8>, value: Option<impl itoa::Integer>) {
     }
 }
 
+/// Fields up to this long are checked for characters that need quotes byte by byte, longer ones by `memchr`.
+const SHORT_FIELD_BYTES: usize = 32;
+
 /// True when a field holding `bytes` must be quoted: it holds a comma, a quote or a line break.
 fn needs_quotes(bytes: &[u8]) -> bool {
+    // Most fields are short: one pass over their bytes costs less than setting up two searches.
+    if bytes.len() <= SHORT_FIELD_BYTES {
+        return bytes.iter().fold(false, |found, &b| found | matches!(b, b',' | b'"' | b'\n' | b'\r'));
+    }
     memchr::memchr3(b',', b'"', b'\n', bytes).is_some() || memchr::memchr(b'\r', bytes).is_some()
 }
 
@@ -296,7 +311,10 @@ fn write_float(out: &mut Vec<u8>, value: f64) {
     if value.is_finite() {
         let mut buffer = zmij::Buffer::new();
         let text = buffer.format_finite(value);
-        if !text.contains('e') && text.bytes().filter(u8::is_ascii_digit).count() <= 15 {
+        let (digits, exponent) = text.bytes().fold((0, false), |(digits, exponent), byte| {
+            (digits + usize::from(byte.is_ascii_digit()), exponent | (byte == b'e'))
+        });
+        if !exponent && digits <= 15 {
             out.extend_from_slice(text.as_bytes());
             return;
         }
@@ -308,14 +326,17 @@ fn write_float(out: &mut Vec<u8>, value: f64) {
     }
 }
 
-/// Appends a list of floats as `[a, b]`, a field like any other (quoted when it [`needs_quotes`]).
-fn write_float_list(out: &mut Vec<u8>, lists: &ListArray<i64>, row: usize) {
+/// Appends a list of floats as `[a, b]`, a field like any other: quoted when it holds more than one
+/// value, as only the `, ` between values needs quotes (a float's text and `null` hold no quote).
+fn write_float_list(out: &mut Vec<u8>, lists: &ListArray<i64>, values: &PrimitiveArray<f64>, row: usize) {
     if lists.is_null(row) {
         return;
     }
-    let values = lists.values().as_any().downcast_ref::<PrimitiveArray<f64>>().expect("a list of f64");
     let (start, end) = lists.offsets().start_end(row);
-    let field = out.len();
+    let quoted = end - start > 1;
+    if quoted {
+        out.push(b'"');
+    }
     out.push(b'[');
     for i in start..end {
         if i > start {
@@ -327,9 +348,7 @@ fn write_float_list(out: &mut Vec<u8>, lists: &ListArray<i64>, row: usize) {
         }
     }
     out.push(b']');
-    // The text holds no quote to double: quoted as it stands.
-    if needs_quotes(&out[field..]) {
-        out.insert(field, b'"');
+    if quoted {
         out.push(b'"');
     }
 }
@@ -346,17 +365,25 @@ fn write_datetime(out: &mut Vec<u8>, value: i64, unit: TimeUnit) {
         write!(out, "{}", datetime.format("%Y-%m-%d %H:%M:%S")).expect("writing to memory");
         return;
     }
-    let digits = |out: &mut Vec<u8>, value: u32, width: u32| {
-        out.extend((0..width).rev().map(|place| b'0' + (value / 10u32.pow(place) % 10) as u8));
-    };
-    digits(out, datetime.year().unsigned_abs(), 4);
-    for (separator, value) in [(b'-', datetime.month()), (b'-', datetime.day()), (b' ', datetime.hour())] {
-        out.push(separator);
-        digits(out, value, 2);
+    let mut text = *b"0000-00-00 00:00:00";
+    for (field, value) in [
+        (0..4, datetime.year().unsigned_abs()),
+        (5..7, datetime.month()),
+        (8..10, datetime.day()),
+        (11..13, datetime.hour()),
+        (14..16, datetime.minute()),
+        (17..19, datetime.second()),
+    ] {
+        write_digits(&mut text[field], value);
     }
-    for value in [datetime.minute(), datetime.second()] {
-        out.push(b':');
-        digits(out, value, 2);
+    out.extend_from_slice(&text);
+}
+
+/// Fills `slot` with the last `slot.len()` decimal digits of `value`, leading zeros included.
+fn write_digits(slot: &mut [u8], mut value: u32) {
+    for digit in slot.iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
     }
 }
 
@@ -569,7 +596,10 @@ mod tests {
     #[test]
     fn quoting_looks_for_every_character_that_needs_it() {
         for special in [",", "\"", "\n", "\r"] {
-            for text in [special.to_string(), format!("a{special}"), format!("{}{special}b", "x".repeat(70))] {
+            let long = |bytes: usize| format!("{}{special}", "x".repeat(bytes - 1));
+            let texts =
+                [special.to_string(), format!("a{special}"), long(SHORT_FIELD_BYTES), long(SHORT_FIELD_BYTES + 1)];
+            for text in texts.into_iter().chain([format!("{}{special}b", "x".repeat(70))]) {
                 let mut out = Vec::new();
                 write_text(&mut out, &text);
                 assert_eq!(out.first(), Some(&b'"'), "{text:?}");
@@ -578,6 +608,16 @@ mod tests {
         let mut out = Vec::new();
         write_text(&mut out, &"plain text; with\ttabs and #".repeat(5));
         assert_ne!(out.first(), Some(&b'"'));
+    }
+
+    #[test]
+    fn lists_are_quoted_when_they_hold_more_than_one_value() {
+        let lists = [None, Some(vec![]), Some(vec![Some(1.5)]), Some(vec![None]), Some(vec![Some(-0.25), None])];
+        let frame = df!("ind" => [1, 2, 3, 4, 5], "coordinates" => lists.map(|list| list.map(|values| {
+            Series::new("".into(), values)
+        })))
+        .unwrap();
+        assert_eq!(csv(&frame), "ind,coordinates\n1,\n2,[]\n3,[1.5]\n4,[null]\n5,\"[-0.25, null]\"\n");
     }
 
     #[test]
