@@ -10,9 +10,11 @@ use xxhash_rust::xxh3::Xxh3Default;
 use super::record::{parse_record, Posted, Refusal};
 use super::{Decoded, Refused};
 
-/// Column builders for one table's raw frame.
-pub(super) struct ColumnBuilders {
+/// Column builders for one table's raw frame, from records that live for `'a`.
+pub(super) struct ColumnBuilders<'a> {
     table: Table,
+    /// The values of the record being decoded: one `Vec` for all of them.
+    values: Vec<Posted<'a>>,
     keys: PrimitiveChunkedBuilder<Int32Type>,
     columns: Vec<ColumnBuilder>,
     hashes: BinaryChunkedBuilder,
@@ -52,7 +54,7 @@ enum ColumnBuilder {
     Float(PrimitiveChunkedBuilder<Float64Type>),
 }
 
-impl ColumnBuilders {
+impl<'a> ColumnBuilders<'a> {
     pub(super) fn new(table: Table, capacity: usize) -> Self {
         let fields = table.fields();
         let columns = fields[1..]
@@ -69,6 +71,7 @@ impl ColumnBuilders {
             .collect();
         ColumnBuilders {
             table,
+            values: Vec::with_capacity(fields.len()),
             keys: PrimitiveChunkedBuilder::new(KEY_COLUMN.into(), capacity),
             columns,
             hashes: BinaryChunkedBuilder::new(RAW_HASH_COLUMN.into(), capacity),
@@ -78,13 +81,13 @@ impl ColumnBuilders {
 
     /// Decodes one line into the builders, or says why it is refused. Gives the bits (by field
     /// index) of the fields whose values had a JSON type the field cannot hold (they became NULL).
-    pub(super) fn push_line(&mut self, line: &[u8]) -> Result<u64, Refusal> {
-        let (key, values) = parse_record(self.table.fields(), line)?;
+    pub(super) fn push_line(&mut self, line: &'a [u8]) -> Result<u64, Refusal> {
+        let key = parse_record(self.table.fields(), line, &mut self.values)?;
         let mut hasher = Xxh3Default::new();
         let mut invalid = 0u64;
         self.keys.append_value(key);
         hasher.update(&key.to_le_bytes());
-        for (i, (value, column)) in values[1..].iter().zip(&mut self.columns).enumerate() {
+        for (i, (value, column)) in self.values[1..].iter().zip(&mut self.columns).enumerate() {
             value.hash_into(&mut hasher);
             if !column.push(value) {
                 invalid |= 1 << (i + 1);
@@ -95,7 +98,12 @@ impl ColumnBuilders {
     }
 
     /// Decodes one record, or files it in `refused` with where it was (`at`, made only then) and why.
-    pub(super) fn push_or_reject<P>(&mut self, record: &[u8], at: impl FnOnce() -> P, refused: &mut Vec<Refused<P>>) {
+    pub(super) fn push_or_reject<P>(
+        &mut self,
+        record: &'a [u8],
+        at: impl FnOnce() -> P,
+        refused: &mut Vec<Refused<P>>,
+    ) {
         match self.push_line(record) {
             Ok(invalid) => self.invalid.add(invalid),
             Err(refusal) => refused.push(Refused::new(at(), refusal, record)),

@@ -117,31 +117,34 @@ impl<'de> Visitor<'de> for PostedVisitor {
     }
 }
 
-/// Reads one JSON object, keeping only the table's fields, in the table's field order. A problem
-/// that serde can only report as a message (a missing key, a field twice) is also noted in
+/// Reads one JSON object into `values`, keeping only the table's fields, in the table's field order. A
+/// problem that serde can only report as a message (a missing key, a field twice) is also noted in
 /// `problem`, so that the refusal is classified by its kind, never by the text of the message.
-struct RecordSeed<'p> {
+struct RecordSeed<'p, 'v, 'de> {
     fields: &'static [Field],
     problem: &'p Cell<Option<RejectKind>>,
+    values: &'v mut Vec<Posted<'de>>,
 }
 
-impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
-    type Value = Vec<Posted<'de>>;
+impl<'de> DeserializeSeed<'de> for RecordSeed<'_, '_, 'de> {
+    type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for RecordSeed<'_> {
-    type Value = Vec<Posted<'de>>;
+impl<'de> Visitor<'de> for RecordSeed<'_, '_, 'de> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut values = vec![Posted::Null; self.fields.len()];
+        let values = self.values;
+        values.clear();
+        values.resize_with(self.fields.len(), || Posted::Null);
         // Bit i: field i was seen (every table has fewer than 64 fields: tested below).
         let mut seen = 0u64;
         // Clients mostly send the fields in the table's order: the one after the last found is tried first.
@@ -166,7 +169,7 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
             self.problem.set(Some(RejectKind::MissingKey));
             return Err(de::Error::custom("missing key"));
         }
-        Ok(values)
+        Ok(())
     }
 }
 
@@ -222,30 +225,35 @@ impl Refusal {
     }
 }
 
-/// One record's key and field values (in the table's field order, the key first), or why it is
-/// refused.
-pub(super) fn parse_record<'a>(fields: &'static [Field], record: &'a [u8]) -> Result<(i32, Vec<Posted<'a>>), Refusal> {
+/// One record's key, its field values put in `values` (in the table's field order, the key first; a
+/// caller decoding many records passes the same `Vec` each time, so a record allocates none), or why
+/// it is refused.
+pub(super) fn parse_record<'a>(
+    fields: &'static [Field],
+    record: &'a [u8],
+    values: &mut Vec<Posted<'a>>,
+) -> Result<i32, Refusal> {
     let problem = Cell::new(None);
     // The whole record's UTF-8 is checked at once (SIMD), not string by string as the byte reader
     // does; a record that is not UTF-8 goes through the byte reader, whose error says where.
-    let values = match simdutf8::basic::from_utf8(record) {
-        Ok(text) => read_record(fields, &mut serde_json::Deserializer::from_str(text), &problem),
-        Err(_) => read_record(fields, &mut serde_json::Deserializer::from_slice(record), &problem),
+    let read = match simdutf8::basic::from_utf8(record) {
+        Ok(text) => read_record(fields, &mut serde_json::Deserializer::from_str(text), &problem, values),
+        Err(_) => read_record(fields, &mut serde_json::Deserializer::from_slice(record), &problem, values),
     };
-    let values = values.map_err(|error| classify(&error, problem.get(), fields[0].name))?;
-    let key = record_key(&values[0], fields[0].name)?;
-    Ok((key, values))
+    read.map_err(|error| classify(&error, problem.get(), fields[0].name))?;
+    record_key(&values[0], fields[0].name)
 }
 
-/// The values of `fields` in the one JSON object `deserializer` holds (nothing may follow it).
+/// Puts in `values` the values of `fields` in the one JSON object `deserializer` holds (nothing may
+/// follow it).
 fn read_record<'de, R: serde_json::de::Read<'de>>(
     fields: &'static [Field],
     deserializer: &mut serde_json::Deserializer<R>,
     problem: &Cell<Option<RejectKind>>,
-) -> Result<Vec<Posted<'de>>, serde_json::Error> {
-    let values = RecordSeed { fields, problem }.deserialize(&mut *deserializer)?;
-    deserializer.end()?;
-    Ok(values)
+    values: &mut Vec<Posted<'de>>,
+) -> Result<(), serde_json::Error> {
+    RecordSeed { fields, problem, values }.deserialize(&mut *deserializer)?;
+    deserializer.end()
 }
 
 fn classify(error: &serde_json::Error, problem: Option<RejectKind>, key: &str) -> Refusal {
@@ -289,10 +297,15 @@ mod tests {
     #[test]
     fn keys_are_read_with_or_without_escapes() {
         let fields = Table::Geo.fields();
-        let (key, values) = parse_record(fields, br#"{"\u0069nd": 7, "country": "Chad", "co\"untry": 1}"#).unwrap();
+        let mut values = Vec::new();
+        let key = parse_record(fields, br#"{"\u0069nd": 7, "country": "Chad", "co\"untry": 1}"#, &mut values).unwrap();
         assert_eq!(key, 7);
         assert_eq!(values[4], Posted::Text("Chad".into()));
-        let twice = parse_record(fields, br#"{"ind": 7, "country": "Chad", "c\u006Funtry": "Peru"}"#).unwrap_err();
+        // The values of the record before are not left behind.
+        assert_eq!(parse_record(fields, br#"{"ind": 8}"#, &mut values), Ok(8));
+        assert_eq!(values, vec![Posted::Int(8), Posted::Null, Posted::Null, Posted::Null, Posted::Null]);
+        let twice =
+            parse_record(fields, br#"{"ind": 7, "country": "Chad", "c\u006Funtry": "Peru"}"#, &mut values).unwrap_err();
         assert_eq!(twice.kind, RejectKind::DuplicateField);
     }
 
