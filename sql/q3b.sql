@@ -5,7 +5,6 @@ WITH counted AS (
     SELECT g.country, p.poster_name, p.follower_count
     FROM pin AS p
     JOIN geo AS g ON p.ind = g.ind
-    WHERE p.follower_count IS NOT NULL
 ),
 ranked AS (
     SELECT country, poster_name, follower_count,

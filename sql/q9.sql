@@ -13,18 +13,24 @@ WITH posts AS (
     JOIN geo AS g ON p.ind = g.ind
     JOIN user AS u ON p.ind = u.ind
 ),
-ranked AS (
-    SELECT age_group, post_year, follower_count,
-           ROW_NUMBER() OVER (
-               PARTITION BY age_group, post_year
-               ORDER BY COALESCE(CAST(follower_count AS BIGINT), 4294967296)
-           ) AS value_rank,
-           COUNT(follower_count) OVER (PARTITION BY age_group, post_year) AS value_count
+counts AS (
+    SELECT age_group, post_year, follower_count, CAST(COUNT(*) AS BIGINT) AS value_posts
     FROM posts
     WHERE age_group IS NOT NULL AND post_year BETWEEN 2018 AND 2022
+    GROUP BY age_group, post_year, follower_count
+),
+ranked AS (
+    SELECT age_group, post_year, follower_count, value_posts,
+           SUM(value_posts) OVER (
+               PARTITION BY age_group, post_year
+               ORDER BY COALESCE(CAST(follower_count AS BIGINT), 4294967296)
+           ) AS posts_up_to,
+           SUM(CASE WHEN follower_count IS NULL THEN 0 ELSE value_posts END)
+               OVER (PARTITION BY age_group, post_year) AS value_count
+    FROM counts
 )
 SELECT age_group, post_year,
-       MAX(CASE WHEN 2 * value_rank - 1 <= value_count AND value_count <= 2 * value_rank
+       MAX(CASE WHEN 2 * (posts_up_to - value_posts) < value_count AND value_count <= 2 * posts_up_to
                 THEN follower_count END) AS median_follower_count
 FROM ranked
 GROUP BY age_group, post_year

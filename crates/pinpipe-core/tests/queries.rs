@@ -270,6 +270,7 @@ fn q7_and_q8_take_join_years_2015_to_2020() {
         (5, "50", 60, "2020-12-31 23:59:59"),
         (6, "70", 17, "2020-01-01 00:00:00"), // no age group: in q7, not in q8
         (7, "90", 30, "2021-01-01 00:00:00"),
+        (9, "User Info Error", 40, "2017-03-01 00:00:00"), // the only post of 2017: a NULL median
     ] {
         posts.post(
             ind,
@@ -280,10 +281,10 @@ fn q7_and_q8_take_join_years_2015_to_2020() {
     }
     posts.pin(8, json!({ "follower_count": "1" })).geo(8, json!({})); // no user: in neither
     let output = posts.transform();
-    assert_eq!(result_csv(&output, "q7"), "post_year,median_follower_count\n2015,30\n2020,50\n");
+    assert_eq!(result_csv(&output, "q7"), "post_year,median_follower_count\n2015,30\n2017,\n2020,50\n");
     assert_eq!(
         result_csv(&output, "q8"),
-        "age_group,post_year,median_follower_count\n18-24,2015,20\n25-35,2015,40\n+50,2020,50\n"
+        "age_group,post_year,median_follower_count\n18-24,2015,20\n25-35,2015,40\n36-50,2017,\n+50,2020,50\n"
     );
 }
 
