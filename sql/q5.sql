@@ -1,9 +1,9 @@
 -- q5: the median follower_count per age group (docs/SPEC.md section 5), over pin JOIN user.
 -- The exact lower median of the non-NULL values: sorted, the value at 1-based position ceil(n / 2). The posts
--- are counted per group and value first (a few thousand distinct values, not a row per post); a value whose
--- c posts are the last of the u posts up to it (NULLs after every value) is the median when
--- 2(u - c) < n <= 2u, n the group's non-NULL posts (no division: engines divide integers differently). A group
--- with no value has a NULL median. Under 18 (or no age) has no group.
+-- are counted per group and value first (a few thousand distinct values, not a row per post; NULL counts none);
+-- a value whose c posts are the last of the u posts up to it is the median when 2(u - c) < n <= 2u, n the
+-- group's non-NULL posts (no division: engines divide integers differently). A group with no value has a NULL
+-- median. Under 18 (or no age) has no group.
 WITH posts AS (
     SELECT CASE
                WHEN u.age BETWEEN 18 AND 24 THEN '18-24'
@@ -16,7 +16,7 @@ WITH posts AS (
     JOIN user AS u ON p.ind = u.ind
 ),
 counts AS (
-    SELECT age_group, follower_count, CAST(COUNT(*) AS BIGINT) AS value_posts
+    SELECT age_group, follower_count, CAST(COUNT(follower_count) AS BIGINT) AS value_posts
     FROM posts
     WHERE age_group IS NOT NULL
     GROUP BY age_group, follower_count
@@ -27,8 +27,7 @@ ranked AS (
                PARTITION BY age_group
                ORDER BY COALESCE(CAST(follower_count AS BIGINT), 4294967296)
            ) AS posts_up_to,
-           SUM(CASE WHEN follower_count IS NULL THEN 0 ELSE value_posts END)
-               OVER (PARTITION BY age_group) AS value_count
+           SUM(value_posts) OVER (PARTITION BY age_group) AS value_count
     FROM counts
 )
 SELECT age_group,

@@ -6,7 +6,7 @@ WITH posts AS (
     JOIN user AS u ON p.ind = u.ind
 ),
 counts AS (
-    SELECT join_year, follower_count, CAST(COUNT(*) AS BIGINT) AS value_posts
+    SELECT join_year, follower_count, CAST(COUNT(follower_count) AS BIGINT) AS value_posts
     FROM posts
     WHERE join_year BETWEEN 2015 AND 2020
     GROUP BY join_year, follower_count
@@ -17,8 +17,7 @@ ranked AS (
                PARTITION BY join_year
                ORDER BY COALESCE(CAST(follower_count AS BIGINT), 4294967296)
            ) AS posts_up_to,
-           SUM(CASE WHEN follower_count IS NULL THEN 0 ELSE value_posts END)
-               OVER (PARTITION BY join_year) AS value_count
+           SUM(value_posts) OVER (PARTITION BY join_year) AS value_count
     FROM counts
 )
 SELECT join_year AS post_year,

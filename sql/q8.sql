@@ -13,7 +13,7 @@ WITH posts AS (
     JOIN user AS u ON p.ind = u.ind
 ),
 counts AS (
-    SELECT age_group, join_year, follower_count, CAST(COUNT(*) AS BIGINT) AS value_posts
+    SELECT age_group, join_year, follower_count, CAST(COUNT(follower_count) AS BIGINT) AS value_posts
     FROM posts
     WHERE age_group IS NOT NULL AND join_year BETWEEN 2015 AND 2020
     GROUP BY age_group, join_year, follower_count
@@ -24,8 +24,7 @@ ranked AS (
                PARTITION BY age_group, join_year
                ORDER BY COALESCE(CAST(follower_count AS BIGINT), 4294967296)
            ) AS posts_up_to,
-           SUM(CASE WHEN follower_count IS NULL THEN 0 ELSE value_posts END)
-               OVER (PARTITION BY age_group, join_year) AS value_count
+           SUM(value_posts) OVER (PARTITION BY age_group, join_year) AS value_count
     FROM counts
 )
 SELECT age_group, join_year AS post_year,

@@ -14,7 +14,7 @@ WITH posts AS (
     JOIN user AS u ON p.ind = u.ind
 ),
 counts AS (
-    SELECT age_group, post_year, follower_count, CAST(COUNT(*) AS BIGINT) AS value_posts
+    SELECT age_group, post_year, follower_count, CAST(COUNT(follower_count) AS BIGINT) AS value_posts
     FROM posts
     WHERE age_group IS NOT NULL AND post_year BETWEEN 2018 AND 2022
     GROUP BY age_group, post_year, follower_count
@@ -25,8 +25,7 @@ ranked AS (
                PARTITION BY age_group, post_year
                ORDER BY COALESCE(CAST(follower_count AS BIGINT), 4294967296)
            ) AS posts_up_to,
-           SUM(CASE WHEN follower_count IS NULL THEN 0 ELSE value_posts END)
-               OVER (PARTITION BY age_group, post_year) AS value_count
+           SUM(value_posts) OVER (PARTITION BY age_group, post_year) AS value_count
     FROM counts
 )
 SELECT age_group, post_year,
